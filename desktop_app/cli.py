@@ -1,0 +1,87 @@
+"""`token-budget`: with no arguments the window; subcommands for offline drafting,
+data, chat, benchmarks and the self-test. Each group of subcommands lives in its own
+module under desktop_app/commands/ and registers itself here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from desktop_app import __version__
+
+# Modules under desktop_app.commands; each has register(subparsers) and sets
+# `func(args) -> int` on the parsers it adds.
+COMMAND_MODULES = (
+    "drafting",  # count, plan, models, assemble, compress, chunk
+    "data",  # sessions, export, import
+    "chat",  # chat
+    "bench",  # bench
+)
+
+
+class CliError(Exception):
+    """A problem to print as one clear line, without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="token-budget",
+        description="See and steer what fills a language model's context window.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--data-dir", help="folder for the database (default: your user data folder)"
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check that this installation has every file it needs, then exit",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"desktop_app.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"desktop_app.commands.{name}":
+                raise
+            continue  # a command group not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.self_test:
+            from desktop_app.commands.selftest import run_self_test
+
+            return run_self_test(args)
+        if args.command is None:
+            return _start_window(args)
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"token-budget: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _start_window(args: argparse.Namespace) -> int:
+    try:
+        from desktop_app.ui.app import run_app
+    except ModuleNotFoundError:
+        build_parser().print_help()
+        return 0
+    return run_app(args)
+
+
+def main_gui() -> int:
+    return main([])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

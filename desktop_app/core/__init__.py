@@ -1,0 +1,1 @@
+"""The budget engine: pure Python, no Qt, no SQL, no network."""

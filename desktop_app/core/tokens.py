@@ -1,0 +1,362 @@
+"""Token counting with no network: tiktoken encodings loaded from resources/, counts
+cached per (text, encoding), chat-format counting as the API bills it, and an
+incremental counter for a draft being typed."""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import hashlib
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from desktop_app.core.catalog import ENCODINGS, ModelInfo, lookup_model
+from desktop_app.paths import MissingResourceError, resource
+
+_ENDOFTEXT = "<|endoftext|>"
+_R50K_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+# name -> (pre-tokenizer pattern, special tokens, SHA-256 of the rank file), as pinned by
+# tiktoken_ext.openai_public; copied so that nothing ever asks tiktoken to download.
+_SPECS: dict[str, tuple[str, dict[str, int], str]] = {
+    "r50k_base": (
+        _R50K_PAT,
+        {_ENDOFTEXT: 50256},
+        "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
+    ),
+    "p50k_base": (
+        _R50K_PAT,
+        {_ENDOFTEXT: 50256},
+        "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
+    ),
+    "cl100k_base": (
+        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
+        {
+            _ENDOFTEXT: 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            "<|endofprompt|>": 100276,
+        },
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    ),
+    "o200k_base": (
+        _O200K_PAT,
+        {_ENDOFTEXT: 199999, "<|endofprompt|>": 200018},
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    ),
+}
+assert set(_SPECS) == set(ENCODINGS)
+
+
+class EncodingError(RuntimeError):
+    """A shipped encoding is missing or does not match its pinned hash."""
+
+
+_encodings: dict[str, Any] = {}
+_encodings_lock = threading.Lock()
+
+
+def get_encoding(name: str):
+    """The tiktoken Encoding `name`, built from resources/ once per process."""
+    enc = _encodings.get(name)
+    if enc is not None:
+        return enc
+    if name not in _SPECS:
+        raise EncodingError(f"unknown encoding {name!r} (shipped: {', '.join(ENCODINGS)})")
+    with _encodings_lock:
+        enc = _encodings.get(name)
+        if enc is None:
+            enc = _load_encoding(name)
+            _encodings[name] = enc
+        return enc
+
+
+def _load_encoding(name: str):
+    import tiktoken  # deferred: importing tiktoken is not free and not needed to start
+
+    pattern, specials, expected_sha = _SPECS[name]
+    try:
+        data = resource("tiktoken", f"{name}.tiktoken").read_bytes()
+    except (OSError, MissingResourceError) as exc:
+        raise EncodingError(f"encoding file for {name} is missing: {exc}") from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha:
+        raise EncodingError(
+            f"encoding file {name}.tiktoken is damaged (SHA-256 {actual[:12]}…, "
+            f"expected {expected_sha[:12]}…); reinstall the app"
+        )
+    ranks = {
+        base64.b64decode(token): int(rank)
+        for token, rank in (line.split() for line in data.splitlines() if line)
+    }
+    return tiktoken.Encoding(
+        name=name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials
+    )
+
+
+@lru_cache(maxsize=200_000)
+def count_text(text: str, encoding: str = "o200k_base") -> int:
+    """Tokens in `text` under `encoding`. Cached per (text, encoding): no text is
+    counted twice. Special-token strings in user text count as ordinary text."""
+    if not text:
+        return 0
+    return len(get_encoding(encoding).encode_ordinary(text))
+
+
+def encode(text: str, encoding: str = "o200k_base") -> list[int]:
+    return get_encoding(encoding).encode_ordinary(text)
+
+
+def decode(tokens: Sequence[int], encoding: str = "o200k_base") -> str:
+    return get_encoding(encoding).decode(list(tokens))
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    tokens: int
+    exact: bool
+    encoding: str
+    model: str | None = None
+    warning: str | None = None
+
+    @property
+    def label(self) -> str:
+        return "exact" if self.exact else "estimated"
+
+
+# --- chat format ---------------------------------------------------------------------
+# OpenAI's published rule for its chat models: every message costs 3 tokens of framing
+# plus its fields, a name costs 1 more, and every reply is primed with 3 tokens
+# (<|start|>assistant<|message|>). gpt-3.5-turbo-0301 used 4 and -1.
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING = 3
+IMAGE_ESTIMATE = 85  # a low-detail image; high detail depends on tiles we do not see
+
+
+def _message_framing(model: ModelInfo) -> tuple[int, int]:
+    if model.name.lower().startswith("gpt-3.5-turbo-0301"):
+        return 4, -1
+    return TOKENS_PER_MESSAGE, TOKENS_PER_NAME
+
+
+def _content_tokens(content: Any, encoding: str) -> tuple[int, bool]:
+    """Tokens of a message's content and whether that count is exact."""
+    if content is None:
+        return 0, True
+    if isinstance(content, str):
+        return count_text(content, encoding), True
+    if isinstance(content, list):  # content parts: text and images
+        total, exact = 0, True
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "text":
+                total += count_text(str(part.get("text", "")), encoding)
+            elif isinstance(part, str):
+                total += count_text(part, encoding)
+            else:
+                total += IMAGE_ESTIMATE
+                exact = False
+        return total, exact
+    return count_text(str(content), encoding), True
+
+
+def message_tokens(message: Mapping[str, Any], model: ModelInfo) -> tuple[int, bool]:
+    """Tokens one chat message adds to a prompt (framing included), and exactness."""
+    per_message, per_name = _message_framing(model)
+    total, exact = per_message, True
+    for key, value in message.items():
+        if key == "content":
+            n, ok = _content_tokens(value, model.encoding)
+            total += n
+            exact = exact and ok
+        elif key in ("role", "name") and value:
+            total += count_text(str(value), model.encoding)
+            if key == "name":
+                total += per_name
+        elif key == "tool_calls" and value:
+            import json
+
+            total += count_text(json.dumps(value, separators=(",", ":")), model.encoding)
+            exact = False
+        elif key == "tool_call_id" and value:
+            total += count_text(str(value), model.encoding)
+    return total, exact
+
+
+def tools_tokens(tools: Iterable[Mapping[str, Any]], model: ModelInfo) -> int:
+    """Tokens that tool definitions add, by the rule in OpenAI's cookbook (the exact
+    rendering is undocumented, so callers mark such counts estimated)."""
+    tools = list(tools)
+    if not tools:
+        return 0
+    enc = model.encoding
+    if enc == "o200k_base":
+        func_init, prop_init, prop_key, enum_init, enum_item, func_end = 7, 3, 3, -3, 3, 12
+    else:
+        func_init, prop_init, prop_key, enum_init, enum_item, func_end = 10, 3, 3, -3, 3, 12
+    total = 0
+    for tool in tools:
+        function = tool.get("function", tool)
+        total += func_init
+        desc = str(function.get("description", "")).removesuffix(".")
+        total += count_text(f"{function.get('name', '')}:{desc}", enc)
+        properties = (function.get("parameters") or {}).get("properties") or {}
+        if properties:
+            total += prop_init
+            for key, prop in properties.items():
+                total += prop_key
+                if "enum" in prop:
+                    total += enum_init
+                    for item in prop["enum"]:
+                        total += enum_item + count_text(str(item), enc)
+                p_desc = str(prop.get("description", "")).removesuffix(".")
+                total += count_text(f"{key}:{prop.get('type', '')}:{p_desc}", enc)
+    return total + func_end
+
+
+def count_chat(
+    messages: Sequence[Mapping[str, Any]],
+    model: ModelInfo | str,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> TokenCount:
+    """Prompt tokens the API bills for `messages` (and `tools`) sent to `model`."""
+    info = lookup_model(model) if isinstance(model, str) else model
+    total, exact = REPLY_PRIMING, info.exact
+    for message in messages:
+        n, ok = message_tokens(message, info)
+        total += n
+        exact = exact and ok
+    if tools:
+        total += tools_tokens(tools, info)
+        exact = False
+    return TokenCount(total, exact, info.encoding, info.name, info.warning)
+
+
+# --- incremental counting of a draft -------------------------------------------------
+# tiktoken splits text with a regex before BPE, and BPE never crosses those pieces. A
+# space after a non-space character, or a newline after a letter or digit, when a letter
+# or digit follows, always starts a new piece in all four encodings, so text cut there counts the same in
+# parts as whole (tests/test_tokens.py checks this with hypothesis). A keystroke then
+# recounts only the chunk it touched.
+_CHUNK_CHARS = 512  # target chunk length; small enough that one recount is cheap
+
+
+def _is_split_point(text: str, i: int) -> bool:
+    """May text be cut just before index i without changing its token count?"""
+    if not 0 < i < len(text) - 1 or not text[i + 1].isalnum():
+        return False
+    if text[i] == " ":
+        return not text[i - 1].isspace()
+    # punctuation pulls the newlines after it into its own piece ("?\n")
+    return text[i] == "\n" and text[i - 1].isalnum()
+
+
+def split_for_counting(text: str, target: int = _CHUNK_CHARS) -> list[str]:
+    """Cut text into chunks of about `target` characters at safe split points."""
+    chunks: list[str] = []
+    start = 0
+    n = len(text)
+    while n - start > target * 2:
+        cut = start + target
+        # search forward (then backward) for a safe point near the target
+        limit = min(n - 1, start + target * 4)
+        while cut < limit and not _is_split_point(text, cut):
+            cut += 1
+        if cut >= limit:
+            break  # no safe point nearby (one huge word): keep the rest whole
+        chunks.append(text[start:cut])
+        start = cut
+    chunks.append(text[start:])
+    return chunks
+
+
+def _common_prefix(a: str, b: str) -> int:
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # binary search with C-speed slice compares
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    lo, hi = 0, min(len(a), len(b)) - limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+class DraftCounter:
+    """Counts a draft as it is edited, recounting only the chunks an edit touched.
+    The total always equals count_text(text, encoding)."""
+
+    def __init__(self, encoding: str = "o200k_base", text: str = "") -> None:
+        self.encoding = encoding
+        self._text = ""
+        self._chunks: list[str] = [""]
+        self._counts: list[int] = [0]
+        self._starts: list[int] = [0]
+        self.total = 0
+        if text:
+            self.update(text)
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def set_encoding(self, encoding: str) -> int:
+        if encoding != self.encoding:
+            self.encoding = encoding
+            text, self._text = self._text, ""
+            self._chunks, self._counts, self._starts, self.total = [""], [0], [0], 0
+            self.update(text)
+        return self.total
+
+    def update(self, text: str) -> int:
+        old = self._text
+        if text == old:
+            return self.total
+        prefix = _common_prefix(old, text)
+        suffix = _common_suffix(old, text, prefix)
+        # chunks touched by the edit, widened by one on each side: a chunk boundary
+        # depends on the characters around it, which the edit may have changed
+        first = max(0, bisect.bisect_right(self._starts, prefix) - 2)
+        old_end = len(old) - suffix
+        last = min(len(self._chunks) - 1, bisect.bisect_right(self._starts, old_end) + 1)
+        region_start = self._starts[first]
+        region_old_end = self._starts[last] + len(self._chunks[last])
+        delta = len(text) - len(old)
+        region = text[region_start : region_old_end + delta]
+        new_chunks = split_for_counting(region) if region else [""]
+        new_counts = [count_text(c, self.encoding) for c in new_chunks]
+        self.total += sum(new_counts) - sum(self._counts[first : last + 1])
+        starts, pos = [], region_start
+        for c in new_chunks:
+            starts.append(pos)
+            pos += len(c)
+        tail_starts = [s + delta for s in self._starts[last + 1 :]]
+        self._chunks[first : last + 1] = new_chunks
+        self._counts[first : last + 1] = new_counts
+        self._starts = self._starts[:first] + starts + tail_starts
+        self._text = text
+        return self.total
