@@ -1,0 +1,46 @@
+"""What a keystroke costs: the budget report for the draft being typed, from the last
+assembly's component usage and an incremental count of the draft alone."""
+
+from __future__ import annotations
+
+from desktop_app.core.assemble import AssembledRequest
+from desktop_app.core.budget import BudgetReport, make_report
+from desktop_app.core.tokens import REPLY_PRIMING, DraftCounter, count_text
+
+
+class LiveBudget:
+    """Holds the other components' usage from the last assembly; update_draft() recounts
+    only the edited part of the draft and returns a fresh report."""
+
+    def __init__(self, request: AssembledRequest, encoding: str, draft: str = "") -> None:
+        self.request = request
+        self.encoding = encoding
+        self._base = {
+            c: t for c, t in request.component_tokens.items() if c != "current_input"
+        }
+        self._user_framing = 3 + count_text("user", encoding)
+        self._counter = DraftCounter(encoding)
+        self.report: BudgetReport = request.report
+        self.update_draft(draft)
+
+    @property
+    def draft_tokens(self) -> int:
+        return self._counter.total
+
+    @property
+    def draft_text(self) -> str:
+        return self._counter.text
+
+    def input_cost(self) -> int:
+        n = self._counter.total
+        return self._user_framing + n if n or self._counter.text else 0
+
+    def update_draft(self, text: str) -> BudgetReport:
+        self._counter.update(text)
+        used = dict(self._base)
+        used["current_input"] = self.input_cost()
+        request_tokens = REPLY_PRIMING + sum(used.values())
+        self.report = make_report(
+            self.request.plan, used, self.request.exact, request_tokens, REPLY_PRIMING
+        )
+        return self.report
