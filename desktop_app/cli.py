@@ -13,7 +13,8 @@ from desktop_app import __version__
 # Modules under desktop_app.commands; each has register(subparsers) and sets
 # `func(args) -> int` on the parsers it adds.
 COMMAND_MODULES = (
-    "drafting",  # count, plan, models, assemble, compress, chunk
+    "drafting",  # count, plan, models, assemble
+    "compression",  # compress, chunk
     "data",  # sessions, export, import
     "chat",  # chat
     "bench",  # bench

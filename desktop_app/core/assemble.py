@@ -121,7 +121,13 @@ class _Costs:
         self.model = model
         self.enc = model.encoding
         self.exact = model.exact
-        self._role = {}
+        self._role: dict[str, int] = {}
+
+    def role_costs(self) -> dict[str, int]:
+        for role in ("user", "assistant", "system", "tool"):
+            if role not in self._role:
+                self._role[role] = count_text(role, self.enc)
+        return self._role
 
     def message(self, m: Message) -> int:
         n = m.token_counts.get(self.enc)
@@ -184,10 +190,12 @@ def assemble(
                 break
     pinned_cost = 0
     candidates: list[int] = []
+    cost_of: dict[int, int] = {}  # each message's cost, computed once per assembly
     for i, m in enumerate(msgs):
         if m.pinned and not m.excluded:
             states[i], reasons[i] = "pinned", R_PINNED
-            pinned_cost += costs.message(m)
+            cost_of[i] = c = costs.message(m)
+            pinned_cost += c
         elif m.excluded:
             reasons[i] = R_EXCLUDED
         elif m.status == "error" and not m.content:
@@ -260,13 +268,21 @@ def assemble(
     budget_left = history_budget - pinned_cost
     taken: list[int] = []
     stop_reason = R_OVER.format(budget=max(0, history_budget))
-    for rank, i in enumerate(reversed(candidates)):
-        if kind == "last_n" and rank >= inp.strategy.last_n:
+    max_taken = inp.strategy.last_n if kind == "last_n" else len(candidates)
+    enc, role_cost = costs.enc, costs.role_costs()
+    for i in reversed(candidates):  # newest first; the hot loop of a long session
+        if len(taken) >= max_taken:
             stop_reason = R_LAST_N.format(n=inp.strategy.last_n)
             break
-        c = costs.message(msgs[i])
+        m = msgs[i]
+        n = m.token_counts.get(enc)
+        if n is None or m.name or m.role not in role_cost:
+            c = costs.message(m)
+        else:
+            c = 3 + role_cost[m.role] + n
         if c > budget_left:
             break
+        cost_of[i] = c
         budget_left -= c
         taken.append(i)
     history_cost = history_budget - budget_left
@@ -337,10 +353,12 @@ def assemble(
         sections.append(("memory", memory_msg, memory_cost))
     if summary_msg:
         sections.append(("summary", summary_msg, summary_cost))
-    for i, m in enumerate(msgs):
-        if states[i] in ("kept", "pinned"):
-            chat = m.to_chat()
-            sections.append(("history", chat, costs.message(m)))
+    for i in sorted(cost_of):  # exactly the pinned and kept messages
+        m = msgs[i]
+        chat = {"role": m.role, "content": m.content}
+        if m.name:
+            chat["name"] = m.name
+        sections.append(("history", chat, cost_of[i]))
     if input_msg:
         sections.append(("current_input", input_msg, input_cost))
 

@@ -1,0 +1,70 @@
+"""`token-budget bench`: the speed figures of every layer in one JSON object (ms)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+# (module, function, takes a scratch folder); each returns a dict of figures
+SUITES = (
+    ("core", "desktop_app.core.bench", "run_core_bench", False),
+    ("store", "desktop_app.store.bench", "run_store_bench", True),
+    ("llm", "desktop_app.llm.bench", "run_llm_bench", False),
+    ("ui", "desktop_app.ui.bench", "run_ui_bench", False),
+)
+
+TARGETS = {  # figure: (limit in ms, what the figure means)
+    "assemble_cached_ms": 5.0,
+    "keystroke_update_ms": 2.0,
+    "open_session_10k_ms": 150.0,
+    "append_message_ms": 5.0,
+    "cancel_stream_ms": 200.0,
+    "open_session_paint_10k_ms": 300.0,
+    "keystroke_to_gauge_ms": 16.0,
+    "stream_chunk_gui_ms": 2.0,
+}
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    figures: dict[str, float] = {}
+    problems: list[str] = []
+    only = set(args.only.split(",")) if args.only else None
+    with tempfile.TemporaryDirectory(prefix="token-budget-bench-") as scratch:
+        for name, module_name, func_name, wants_dir in SUITES:
+            if only and name not in only:
+                continue
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name == module_name:
+                    continue  # that layer has no benchmark yet
+                raise
+            func = getattr(module, func_name)
+            print(f"bench: {name}…", file=sys.stderr)
+            result = func(Path(scratch) / name) if wants_dir else func()
+            figures.update(result)
+    for key, limit in TARGETS.items():
+        if key in figures and figures[key] > limit:
+            problems.append(f"{key} = {figures[key]} ms, target under {limit} ms")
+    if "keystroke_speedup_x" in figures and figures["keystroke_speedup_x"] < 50:
+        problems.append(f"keystroke only {figures['keystroke_speedup_x']}x faster than a recount")
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for key, value in figures.items():
+            print(f"{key:<30}{value:>12}")
+    for p in problems:
+        print(f"bench: over target: {p}", file=sys.stderr)
+    return 1 if (problems and args.strict) else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bench", help="measure the app's speed figures")
+    p.add_argument("--json", action="store_true", help="one JSON object of figures (ms)")
+    p.add_argument("--only", help="comma-separated suites: core,store,llm,ui")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
+    p.set_defaults(func=cmd_bench)

@@ -1,0 +1,236 @@
+"""Offline prompt drafting: `count`, `plan`, `models` and `assemble`. No network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from desktop_app.cli import CliError
+from desktop_app.commands.io import read_json_input, read_text_input
+from desktop_app.core.budget import (
+    BUILTIN_PROFILES,
+    COMPONENT_LABELS,
+    COMPONENTS,
+    AllocationProfile,
+    ProfileError,
+    builtin_profile,
+    plan_budget,
+)
+from desktop_app.core.catalog import ModelInfo, default_catalog, lookup_model
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+def resolve_model(name: str | None, window: int | None = None) -> ModelInfo:
+    """The catalog entry, or the estimated fallback with a warning on stderr."""
+    model = lookup_model(name or DEFAULT_MODEL)
+    if model.warning:
+        print(f"warning: {model.warning}", file=sys.stderr)
+    if window:
+        if window < 16:
+            raise CliError(f"--window must be at least 16 tokens, got {window}")
+        model = model.with_context_window(window)
+    return model
+
+
+def resolve_profile(name: str, fractions_json: str | None = None) -> AllocationProfile:
+    try:
+        if fractions_json:
+            try:
+                fractions = json.loads(fractions_json)
+            except json.JSONDecodeError as exc:
+                raise CliError(f"--fractions is not valid JSON: {exc.msg}") from None
+            if not isinstance(fractions, Mapping):
+                raise CliError("--fractions must be a JSON object of component: fraction")
+            return AllocationProfile(name or "custom", fractions)
+        return builtin_profile(name)
+    except ProfileError as exc:
+        raise CliError(str(exc)) from None
+
+
+def validate_messages(data: Any, source: str) -> list[dict[str, Any]]:
+    """A JSON list of chat messages, each with a role and content."""
+    if not isinstance(data, list):
+        raise CliError(f"{source}: expected a JSON list of messages, got {type(data).__name__}")
+    for i, m in enumerate(data):
+        if not isinstance(m, Mapping):
+            raise CliError(f"{source}: message {i} is not an object")
+        if not isinstance(m.get("role"), str) or not m.get("role"):
+            raise CliError(f"{source}: message {i} has no role")
+        if "content" not in m or m["content"] is None:
+            raise CliError(f"{source}: message {i} ({m['role']}) has no content")
+        if not isinstance(m["content"], str | list):
+            raise CliError(f"{source}: message {i} content must be text or a list of parts")
+    return list(data)
+
+
+def validate_tools(data: Any, source: str) -> list[dict[str, Any]]:
+    if not isinstance(data, list):
+        raise CliError(f"{source}: expected a JSON list of tool definitions")
+    for i, t in enumerate(data):
+        fn = t.get("function") if isinstance(t, Mapping) else None
+        if not isinstance(fn, Mapping) or not fn.get("name"):
+            raise CliError(f"{source}: tool {i} needs a function with a name")
+    return list(data)
+
+
+# --- count -------------------------------------------------------------------------
+def cmd_count(args: argparse.Namespace) -> int:
+    from desktop_app.core.tokens import count_chat, count_text
+
+    model = resolve_model(args.model)
+    if args.messages:
+        messages = validate_messages(read_json_input(args.messages), args.messages)
+        tools = validate_tools(read_json_input(args.tools), args.tools) if args.tools else None
+        result = count_chat(messages, model, tools)
+        tokens, exact, kind = result.tokens, result.exact, "chat"
+    else:
+        if args.tools:
+            raise CliError("--tools needs --messages (tools are billed with a chat request)")
+        text = read_text_input(args.file)
+        tokens, exact, kind = count_text(text, model.encoding), model.exact, "text"
+    if args.json:
+        print(json.dumps({"tokens": tokens, "exact": exact, "encoding": model.encoding,
+                          "model": model.name, "kind": kind,
+                          "context_window": model.context_window}))
+    else:
+        label = "exact" if exact else "estimated"
+        print(f"{model.name} · {model.encoding} · {label}", file=sys.stderr)
+        print(tokens)
+    return 0
+
+
+# --- plan --------------------------------------------------------------------------
+def cmd_plan(args: argparse.Namespace) -> int:
+    model = resolve_model(args.model, args.window)
+    profile = resolve_profile(args.profile, args.fractions)
+    plan = plan_budget(model.context_window, profile, model.max_output)
+    if args.json:
+        print(json.dumps({"model": model.name, "window": plan.window, "profile": profile.name,
+                          "budgets": dict(plan.budgets),
+                          "fractions": dict(profile.fractions)}, indent=2))
+        return 0
+    print(f"{model.name}: {plan.window:,}-token window, profile {profile.name}")
+    print(f"{'component':<16}{'share':>8}{'tokens':>12}")
+    for c in COMPONENTS:
+        print(f"{COMPONENT_LABELS[c]:<16}{profile.fractions[c]:>8.0%}{plan.budgets[c]:>12,}")
+    free = plan.window - sum(plan.budgets.values())
+    print(f"{'Free':<16}{'':>8}{free:>12,}")
+    if plan.reply_reserve < int(plan.window * profile.fractions['reply_reserve']):
+        print(f"(reply reserve capped at the model's maximum output, {model.max_output:,})")
+    return 0
+
+
+# --- models ------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace) -> int:
+    models = default_catalog().models
+    if args.json:
+        print(json.dumps([{
+            "name": m.name, "aliases": list(m.aliases), "provider": m.provider,
+            "context_window": m.context_window, "max_output": m.max_output,
+            "encoding": m.encoding, "input_per_million": m.input_per_million,
+            "output_per_million": m.output_per_million, "exact": m.exact} for m in models],
+            indent=2))
+        return 0
+    print(f"{'model':<24}{'provider':<11}{'window':>10}{'output':>9}  {'encoding':<12}"
+          f"{'$in/M':>7}{'$out/M':>8}  counts")
+    for m in models:
+        print(f"{m.name:<24}{m.provider:<11}{m.context_window:>10,}{m.max_output:>9,}  "
+              f"{m.encoding:<12}{m.input_per_million:>7.2f}{m.output_per_million:>8.2f}  "
+              f"{'exact' if m.exact else 'estimated'}")
+    return 0
+
+
+# --- assemble ----------------------------------------------------------------------
+def cmd_assemble(args: argparse.Namespace) -> int:
+    from desktop_app.core.assemble import AssemblyInput, assemble
+    from desktop_app.core.history import (
+        ExtractiveSummarizer,
+        HistoryStrategy,
+        RuleBasedFactExtractor,
+        StrategyError,
+    )
+    from desktop_app.core.records import Message
+
+    model = resolve_model(args.model, args.window)
+    profile = resolve_profile(args.profile, args.fractions)
+    try:
+        strategy = HistoryStrategy(args.strategy, last_n=args.last_n)
+    except StrategyError as exc:
+        raise CliError(str(exc)) from None
+    raw = validate_messages(read_json_input(args.messages), args.messages)
+    if args.input is not None and args.input_file:
+        raise CliError("give --input or --input-file, not both")
+    draft = read_text_input(args.input_file) if args.input_file else (args.input or "")
+    # leading system messages are the session's system prompt
+    system_parts = []
+    while raw and raw[0]["role"] == "system" and isinstance(raw[0]["content"], str):
+        system_parts.append(raw.pop(0)["content"])
+    messages = [
+        Message(role=m["role"], content=m["content"] if isinstance(m["content"], str)
+                else "".join(p.get("text", "") for p in m["content"] if isinstance(p, dict)),
+                name=m.get("name"), id=m.get("id", i + 1), pinned=bool(m.get("pinned")),
+                excluded=bool(m.get("excluded")))
+        for i, m in enumerate(raw)
+    ]
+    request = assemble(
+        AssemblyInput("\n\n".join(system_parts), messages, draft, model, profile, strategy,
+                      elastic=args.elastic),
+        summarizer=ExtractiveSummarizer(),
+        extractor=RuleBasedFactExtractor(),
+    )
+    out = request.to_dict()
+    out["model"] = model.name
+    out["strategy"] = strategy.kind
+    if request.new_summary:
+        out["summary"] = {"text": request.new_summary.text, "method": "extractive",
+                          "replaces_through_id": request.new_summary.last_message_id}
+    if request.new_memory:
+        out["memory"] = request.new_memory
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    for w in request.warnings:
+        if w != model.warning:
+            print(f"warning: {w}", file=sys.stderr)
+    if not request.fits:
+        print(f"token-budget: {request.problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("count", help="count the tokens of a text or a chat request")
+    p.add_argument("file", nargs="?", default="-", help="text file, or - for standard input")
+    p.add_argument("--model", "-m", default=DEFAULT_MODEL)
+    p.add_argument("--messages", metavar="F.json", help="a JSON list of chat messages")
+    p.add_argument("--tools", metavar="F.json", help="a JSON list of tool definitions")
+    p.add_argument("--json", action="store_true", help="details as JSON")
+    p.set_defaults(func=cmd_count)
+
+    p = subparsers.add_parser("plan", help="the budget table for a model and profile")
+    p.add_argument("--model", "-m", default=DEFAULT_MODEL)
+    p.add_argument("--profile", "-p", default="default", choices=None,
+                   help=f"one of {', '.join(BUILTIN_PROFILES)} (or a name for --fractions)")
+    p.add_argument("--fractions", help='a custom profile as JSON, e.g. {"history": 0.5, ...}')
+    p.add_argument("--window", type=int, help="override the model's context window")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
+
+    p = subparsers.add_parser("models", help="the model catalog")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = subparsers.add_parser("assemble", help="the exact request the next turn would send")
+    p.add_argument("--model", "-m", default=DEFAULT_MODEL)
+    p.add_argument("--profile", "-p", default="default")
+    p.add_argument("--fractions", help="a custom profile as JSON")
+    p.add_argument("--strategy", "-s", default="token_window")
+    p.add_argument("--last-n", type=int, default=20, help="for --strategy last_n")
+    p.add_argument("--messages", required=True, metavar="F.json")
+    p.add_argument("--input", help="the message being drafted")
+    p.add_argument("--input-file", metavar="F", help="read the draft from a file")
+    p.add_argument("--window", type=int, help="override the model's context window")
+    p.add_argument("--elastic", action="store_true", help="lend unused shares to history")
+    p.set_defaults(func=cmd_assemble)

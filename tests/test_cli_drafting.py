@@ -1,0 +1,138 @@
+"""The offline drafting commands as a person uses them: count, plan, models, assemble,
+bench, and their one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from desktop_app.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_json(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+def test_count_text_file_prints_the_number_last(tmp_path, capsys):
+    f = tmp_path / "draft.txt"
+    f.write_text("hello world", encoding="utf-8")
+    code, out, err = run(capsys, "count", "--model", "gpt-4o", str(f))
+    assert code == 0 and out.strip().splitlines()[-1] == "2"
+    assert "exact" in err
+
+
+def test_count_messages_and_tools_as_the_api_bills(tmp_path, capsys):
+    messages = write_json(tmp_path, "m.json", [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "What is the weather in Paris?"}])
+    code, out, _ = run(capsys, "count", "--model", "gpt-4o", "--messages", messages, "--json")
+    plain = json.loads(out)
+    assert code == 0 and plain["exact"] and plain["encoding"] == "o200k_base"
+    # 3 priming + 2 x (3 framing + 1 role) + the two contents
+    from desktop_app.core.tokens import count_text
+    assert plain["tokens"] == 3 + 8 + count_text("You are a helpful assistant.") + count_text(
+        "What is the weather in Paris?")
+    tools = write_json(tmp_path, "t.json", [{"type": "function", "function": {
+        "name": "weather", "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}])
+    code, out, _ = run(capsys, "count", "--model", "gpt-4o", "--messages", messages,
+                       "--tools", tools, "--json")
+    with_tools = json.loads(out)
+    assert with_tools["tokens"] > plain["tokens"] and not with_tools["exact"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x00\x01\x02binary", "binary"),
+    (b"\xff\xfe\xfa not utf8", "not UTF-8"),
+])
+def test_bad_text_input_is_one_clear_line(tmp_path, capsys, content, message):
+    f = tmp_path / "bad.bin"
+    f.write_bytes(content)
+    code, out, err = run(capsys, "count", str(f))
+    assert code == 2 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bad_messages_files(tmp_path, capsys):
+    code, _, err = run(capsys, "count", "--messages", str(tmp_path / "missing.json"))
+    assert code == 2 and "no such file" in err
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"role": "user", "content": "hi"', encoding="utf-8")
+    code, _, err = run(capsys, "count", "--messages", str(broken))
+    assert code == 2 and "invalid JSON at line 1" in err
+    no_content = write_json(tmp_path, "nc.json", [{"role": "user"}])
+    code, _, err = run(capsys, "count", "--messages", no_content)
+    assert code == 2 and "message 0 (user) has no content" in err
+
+
+def test_unknown_model_warns_and_still_counts(tmp_path, capsys):
+    f = tmp_path / "d.txt"
+    f.write_text("hello world", encoding="utf-8")
+    code, out, err = run(capsys, "count", "--model", "brand-new-model-x", str(f))
+    assert code == 0 and out.strip() == "2"
+    assert "warning: unknown model 'brand-new-model-x'" in err
+
+
+def test_plan_table_and_custom_fractions(capsys):
+    code, out, _ = run(capsys, "plan", "--model", "gpt-3.5-turbo", "--profile", "40-40-20")
+    assert code == 0 and "16,385-token window" in out and "Reply reserve" in out
+    code, out, _ = run(capsys, "plan", "--model", "gpt-4o", "--profile", "mine", "--fractions",
+                       '{"history": 0.6, "reply_reserve": 0.2}', "--json")
+    assert code == 0 and json.loads(out)["budgets"]["history"] == 76_800
+    code, _, err = run(capsys, "plan", "--profile", "mine", "--fractions",
+                       '{"history": 0.9, "reply_reserve": 0.2}')
+    assert code == 2 and "more than 100%" in err
+    code, _, err = run(capsys, "plan", "--profile", "nope")
+    assert code == 2 and "unknown profile" in err
+
+
+def test_models_lists_the_catalog(capsys):
+    code, out, _ = run(capsys, "models", "--json")
+    names = {m["name"] for m in json.loads(out)}
+    assert code == 0 and {"gpt-4o", "gpt-5", "llama3.1", "claude-sonnet-4", "o3"} <= names
+
+
+def test_assemble_prints_the_exact_request(tmp_path, capsys):
+    history = [{"role": "system", "content": "Be brief."}]
+    for i in range(60):
+        history.append({"role": "user" if i % 2 == 0 else "assistant",
+                        "content": f"Message {i} about the budget of the trip to Rome. " * 5})
+    history[5]["pinned"] = True
+    messages = write_json(tmp_path, "h.json", history)
+    code, out, err = run(capsys, "assemble", "--model", "gpt-4o", "--window", "2000",
+                         "--profile", "default", "--strategy", "rolling_summary",
+                         "--messages", messages, "--input", "And now?")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert result["messages"][-1] == {"role": "user", "content": "And now?"}
+    assert result["tokens"] + result["max_tokens"] <= 2000
+    states = {e["state"] for e in result["inclusion"]}
+    assert {"kept", "summarized", "pinned"} <= states
+    assert result["inclusion"][4]["state"] == "pinned"  # index 4: history[5] after system
+    assert result["summary"]["text"]
+
+
+def test_assemble_that_cannot_fit_says_why(tmp_path, capsys):
+    messages = write_json(tmp_path, "h.json", [{"role": "system", "content": "rule " * 500}])
+    code, out, err = run(capsys, "assemble", "--model", "gpt-4o", "--window", "300",
+                         "--messages", messages, "--input", "hi")
+    assert code == 1 and "Does not fit" in err and json.loads(out)["fits"] is False
+
+
+def test_bench_core_prints_json_figures(capsys):
+    code, out, _ = run(capsys, "bench", "--json", "--only", "core")
+    figures = json.loads(out)
+    assert code == 0
+    for key in ("cold_count_ms", "assemble_cached_ms", "keystroke_update_ms", "full_recount_ms"):
+        assert figures[key] > 0
+    assert figures["session_messages"] == 10_000
