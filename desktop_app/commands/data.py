@@ -1,0 +1,192 @@
+"""`token-budget sessions`, `export`, `import` and `restore-backup`: the database from the
+command line. All honour the global --data-dir."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from desktop_app.cli import CliError
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    from desktop_app.store import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+@contextmanager
+def _database(args: argparse.Namespace):
+    from desktop_app.store import open_database
+
+    with _store_errors():
+        db = open_database(args.data_dir)
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+def _fill_missing_counts(db, sessions) -> bool:
+    """Count (once, then cached) messages with no count for their session's encoding."""
+    from desktop_app.core.catalog import lookup_model
+    from desktop_app.core.tokens import count_text
+
+    filled = False
+    for session in sessions:
+        encoding = lookup_model(session.model).encoding
+        missing = db.messages.missing_counts(session.id, encoding)
+        if missing:
+            counts = {mid: {encoding: count_text(text, encoding)} for mid, text in missing}
+            db.messages.save_token_counts_many(counts)
+            filled = True
+    return filled
+
+
+def _cmd_sessions(args: argparse.Namespace) -> int:
+    from desktop_app.core.catalog import lookup_model
+
+    with _database(args) as db:
+        sessions = db.sessions.list(include_archived=args.archived)
+        if _fill_missing_counts(db, sessions):
+            sessions = db.sessions.list(include_archived=args.archived)
+    if args.json:
+        rows = [
+            {
+                "id": s.id,
+                "title": s.title,
+                "model": s.model,
+                "messages": s.message_count,
+                "tokens": s.token_total,
+                "exact": lookup_model(s.model).exact,
+                "archived": s.archived,
+                "updated_at": s.updated_at.isoformat() if s.updated_at else None,
+            }
+            for s in sessions
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not sessions:
+        print("no sessions yet")
+        return 0
+    table = [("ID", "MESSAGES", "TOKENS", "MODEL", "UPDATED", "TITLE")]
+    for s in sessions:
+        approx = "" if lookup_model(s.model).exact else "~"
+        title = s.title + (" [archived]" if s.archived else "")
+        updated = f"{s.updated_at:%Y-%m-%d %H:%M}" if s.updated_at else ""
+        table.append(
+            (
+                str(s.id),
+                f"{s.message_count:,}",
+                f"{approx}{s.token_total:,}",
+                s.model,
+                updated,
+                title,
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        cells = [
+            cell.rjust(w) if i < 3 else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths))
+        ]
+        print("  ".join([*cells, row[-1]]).rstrip())
+    if any(not lookup_model(s.model).exact for s in sessions):
+        print("~ estimated: that model's own tokenizer is not available offline", file=sys.stderr)
+    return 0
+
+
+def _export_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    return "md" if str(args.output).lower().endswith((".md", ".markdown")) else "json"
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from desktop_app.store.transfer import render_export, write_export
+
+    fmt = _export_format(args)
+    ids = None if args.all else args.session
+    with _database(args) as db:
+        for session_id in ids or []:
+            db.sessions.get(session_id)  # a clear "there is no session N" before writing
+        if args.output == "-":
+            sys.stdout.write(render_export(db, fmt, ids))
+            return 0
+        write_export(db, Path(args.output), fmt, ids)
+        count = len(ids) if ids is not None else len(db.sessions.list(include_archived=True))
+    print(f"exported {count} session{'s' * (count != 1)} to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from desktop_app.store.transfer import import_file
+
+    with _database(args) as db:
+        result = import_file(db, Path(args.file))
+    print(result.summary_line(args.file))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def _cmd_restore_backup(args: argparse.Namespace) -> int:
+    from desktop_app.store import restore_newest_backup
+
+    with _store_errors():
+        result = restore_newest_backup(args.data_dir)
+    print(result.message())
+    return 0
+
+
+def _add(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    help: str,
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=help, description=help)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = _add(subparsers, "sessions", _cmd_sessions, "list sessions with ids, messages and tokens")
+    p.add_argument("--archived", action="store_true", help="include archived sessions")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = _add(subparsers, "export", _cmd_export, "export sessions to JSON or Markdown")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--session", type=int, action="append", metavar="ID", help="a session id (repeatable)"
+    )
+    which.add_argument("--all", action="store_true", help="every session and the global memory")
+    p.add_argument(
+        "--format", choices=("json", "md"), help="default: from the file name, else json"
+    )
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="file to write, - for stdout"
+    )
+
+    p = _add(
+        subparsers,
+        "import",
+        _cmd_import,
+        "import a Token Budget JSON export or a ChatGPT conversations.json (or its zip)",
+    )
+    p.add_argument("file", metavar="FILE")
+
+    _add(
+        subparsers,
+        "restore-backup",
+        _cmd_restore_backup,
+        "replace the database with its newest backup (the current file is kept aside)",
+    )

@@ -1,0 +1,279 @@
+"""`token-budget --self-test`: proves that this installation (a checkout, a wheel or a
+frozen bundle) carries every file it needs and that each layer starts, with no network
+and without touching the user's own data folder.
+
+Each check prints one line, `ok` or `FAILED` with the reason; the exit status is 0 only
+when every check passed. A check that fails never stops the others, so one run names
+every missing piece at once."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+# One known count per shipped encoding: "hello world" is two tokens in all of them.
+KNOWN_TEXT = "hello world"
+KNOWN_COUNT = 2
+# A small window so that every strategy has to evict, summarize and extract for real.
+TEST_WINDOW = 4096
+TEST_MODEL = "gpt-4o-mini"
+
+
+class CheckFailed(Exception):
+    """A check ran and found the installation wrong."""
+
+
+Check = tuple[str, Callable[[], str]]  # (name, run() -> detail on success; raises on failure)
+
+
+def check_shipped_files() -> str:
+    from desktop_app.core.catalog import ENCODINGS
+    from desktop_app.llm.prompts import EXTRACT_MEMORY, SUMMARIZE
+    from desktop_app.paths import migrations_dir, resource
+
+    files = [resource("models.json"), resource("icons", "app.png")]
+    files += [resource("prompts", name) for name in (SUMMARIZE, EXTRACT_MEMORY)]
+    files += [resource("tiktoken", f"{name}.tiktoken") for name in ENCODINGS]
+    versions = migrations_dir() / "versions"
+    if not any(versions.glob("*.py")):
+        raise CheckFailed(f"no migration scripts in {versions}")
+    return f"{len(files)} resource files and the migrations in {migrations_dir().parent}"
+
+
+def encoding_check(name: str) -> Callable[[], str]:
+    def run() -> str:
+        from desktop_app.core.tokens import count_text
+
+        got = count_text(KNOWN_TEXT, name)
+        if got != KNOWN_COUNT:
+            raise CheckFailed(f"{KNOWN_TEXT!r} counted as {got} tokens, expected {KNOWN_COUNT}")
+        return f"{KNOWN_TEXT!r} = {got} tokens, offline"
+
+    return run
+
+
+def check_catalog() -> str:
+    from desktop_app.core.catalog import default_catalog, lookup_model
+
+    catalog = default_catalog()
+    model = lookup_model(TEST_MODEL)
+    if not model.known:
+        raise CheckFailed(f"the catalog does not know {TEST_MODEL}")
+    return f"{len(catalog.models)} models; {TEST_MODEL}: {model.context_window} tokens"
+
+
+def sample_conversation() -> list:
+    """Forty messages with facts worth remembering and text worth summarizing."""
+    from desktop_app.core.records import Message
+
+    topics = ["the budget gauge", "history strategies", "rolling summaries", "memory facts"]
+    messages = []
+    for i in range(40):
+        topic = topics[i % len(topics)]
+        if i % 2 == 0:
+            text = (
+                f"My project is Token Budget. Question {i}: how should {topic} behave when the"
+                f" window is nearly full? Remember that the deadline is Friday {i}."
+            )
+            messages.append(Message("user", text, id=i + 1, position=i))
+        else:
+            text = (
+                f"Answer {i}: {topic.capitalize()} keep the request inside the window. The"
+                " oldest turns are evicted first, pinned ones stay, and what was dropped is"
+                " shown to the user rather than cut silently."
+            )
+            messages.append(Message("assistant", text, id=i + 1, position=i))
+    return messages
+
+
+def check_assembly() -> str:
+    from desktop_app.core.assemble import AssemblyInput, assemble
+    from desktop_app.core.budget import BUILTIN_PROFILES
+    from desktop_app.core.catalog import lookup_model
+    from desktop_app.core.history import (
+        STRATEGIES,
+        ExtractiveSummarizer,
+        HistoryStrategy,
+        RuleBasedFactExtractor,
+    )
+
+    model = lookup_model(TEST_MODEL).with_context_window(TEST_WINDOW)
+    messages = sample_conversation()
+    problems = []
+    runs = 0
+    for profile in BUILTIN_PROFILES.values():
+        for kind in STRATEGIES:
+            request = assemble(
+                AssemblyInput(
+                    system_prompt="You are a careful assistant. Answer briefly.",
+                    messages=messages,
+                    draft="What did we decide about the gauge?",
+                    model=model,
+                    profile=profile,
+                    strategy=HistoryStrategy(kind=kind, last_n=8),
+                ),
+                summarizer=ExtractiveSummarizer(),
+                extractor=RuleBasedFactExtractor(),
+            )
+            runs += 1
+            where = f"{profile.name}/{kind}"
+            if not request.fits:
+                problems.append(f"{where}: {request.problem}")
+            elif request.tokens + request.max_tokens > model.context_window:
+                problems.append(
+                    f"{where}: {request.tokens} + {request.max_tokens} reply tokens"
+                    f" exceed the {model.context_window}-token window"
+                )
+            elif len(request.states) != len(messages):
+                problems.append(f"{where}: {len(request.states)} states for {len(messages)}")
+    if problems:
+        raise CheckFailed("; ".join(problems))
+    return (
+        f"{runs} requests ({len(BUILTIN_PROFILES)} profiles x {len(STRATEGIES)} strategies)"
+        f" fit a {TEST_WINDOW}-token window"
+    )
+
+
+def database_check(data_dir: Path) -> Callable[[], str]:
+    def run() -> str:
+        from desktop_app.core.records import Message, Session
+        from desktop_app.store import open_database
+        from desktop_app.store.migrate import head_revision, known_revisions
+
+        with open_database(data_dir) as db:
+            problems = [line for line in db.integrity_check() if line != "ok"]
+            if problems:
+                raise CheckFailed(f"integrity check of {db.path}: {'; '.join(problems)}")
+            session = db.sessions.create(Session(title="self-test"))
+            db.messages.append(session.id, Message("user", KNOWN_TEXT))
+            stored = [m.content for m in db.messages.all_for_session(session.id)]
+            if stored != [KNOWN_TEXT]:
+                raise CheckFailed(f"stored {KNOWN_TEXT!r} but read back {stored!r}")
+            revisions = known_revisions()
+        return (
+            f"fresh database at schema {head_revision()}"
+            f" ({len(revisions)} migration{'s' if len(revisions) != 1 else ''}), written and read"
+        )
+
+    return run
+
+
+def check_text_services() -> str:
+    """Qt's ICU-backed services (the Linux bundle ships a trimmed ICU data library)."""
+    from PySide6.QtCore import QCollator, QLocale, QTimeZone
+
+    problems = []
+    if QLocale("tr_TR").toUpper("i") != "\u0130":
+        problems.append("Turkish upper case of 'i' is not dotted")
+    if QCollator(QLocale("sv_SE")).compare("\u00e4", "z") <= 0:
+        problems.append("Swedish collation does not sort 'ä' after 'z'")
+    berlin = QTimeZone(b"Europe/Berlin")
+    name = berlin.displayName(
+        QTimeZone.TimeType.StandardTime, QTimeZone.NameType.LongName, QLocale("en_US")
+    )
+    if not berlin.isValid() or name != "Central European Standard Time":
+        problems.append(f"time zone name for Europe/Berlin is {name!r}")
+    if problems:
+        raise CheckFailed("; ".join(problems))
+    return "case mapping, collation and time-zone names work"
+
+
+def window_check(data_dir: Path, timeout_s: float = 30.0) -> Callable[[], str]:
+    def run() -> str:
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        from desktop_app.ui.app import build_window, create_application
+
+        app = create_application([sys.argv[0] if sys.argv else "token-budget"])
+        window = build_window(data_dir)
+        errors: list[str] = []
+        loop = QEventLoop()
+        window.controller.errorRaised.connect(errors.append)
+        window.controller.ready.connect(loop.quit)
+        timer = QTimer(singleShot=True, interval=int(timeout_s * 1000))
+        timer.timeout.connect(loop.quit)
+        try:
+            window.show()
+            timer.start()
+            window.controller.start()
+            loop.exec()
+            title = window.windowTitle()
+            ready = timer.isActive()
+        finally:
+            timer.stop()
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+        if errors:
+            raise CheckFailed(errors[0])
+        if not ready:
+            raise CheckFailed(f"the window's controller was not ready after {timeout_s:.0f} s")
+        return f"main window built offscreen and its controller started ({title!r})"
+
+    return run
+
+
+def all_checks(data_dir: Path) -> Iterator[Check]:
+    from desktop_app.core.catalog import ENCODINGS
+
+    yield "shipped files", check_shipped_files
+    for name in ENCODINGS:
+        yield f"encoding {name}", encoding_check(name)
+    yield "model catalog", check_catalog
+    yield "request assembly", check_assembly
+    yield "database and migrations", database_check(data_dir / "db")
+    yield "Qt text services", check_text_services
+    yield "main window", window_check(data_dir / "window")
+
+
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return f"module {exc.name} is missing from this installation"
+    text = " ".join(str(exc).split()) or "(no message)"
+    if isinstance(exc, CheckFailed):
+        return text
+    return f"{type(exc).__name__}: {text}"
+
+
+def run_checks(checks: Iterator[Check], out=None) -> int:
+    """Runs every check, prints one line each and a last summary; returns the exit code."""
+    out = out or sys.stdout
+    failed = 0
+    total = 0
+    for name, run in checks:
+        total += 1
+        started = time.perf_counter()
+        try:
+            detail = run()
+        except Exception as exc:  # noqa: BLE001 - any failure is a report, never a crash
+            failed += 1
+            print(f"FAILED  {name}: {failure_reason(exc)}", file=out, flush=True)
+            continue
+        ms = (time.perf_counter() - started) * 1000
+        print(f"ok      {name}: {detail} [{ms:.0f} ms]", file=out, flush=True)
+    if failed:
+        print(f"self-test FAILED: {failed} of {total} checks failed", file=out)
+        return 1
+    print(f"self-test passed: {total} checks", file=out)
+    return 0
+
+
+def run_self_test(args: argparse.Namespace) -> int:
+    from desktop_app import __version__
+
+    # The window is built but never shown; offscreen works with or without a display.
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    print(f"Token Budget {__version__} self-test ({'frozen' if is_frozen() else 'source'})")
+    with tempfile.TemporaryDirectory(
+        prefix="token-budget-selftest-", ignore_cleanup_errors=True
+    ) as folder:
+        return run_checks(all_checks(Path(folder)))
+
+
+def is_frozen() -> bool:
+    return bool(getattr(sys, "frozen", False))

@@ -1,0 +1,1050 @@
+"""The controller behind the window: it holds the state of the open session, runs
+everything slow (database, network, large counts) on worker threads and tells the
+window what changed through signals. The window calls its methods and never touches
+the store or the network itself.
+
+Threads: database work runs in order on one serial worker; a turn (which streams for
+seconds) and connection tests run on a parallel pool. Results come back as queued
+signals; a generation counter drops results that belong to a session no longer open."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop_app.controller.session_work import Assembly, Choice, Page, SessionWork
+from desktop_app.controller.workers import ChunkBatcher, JobRunner
+from desktop_app.core.app_records import ProviderConfig
+from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile, BudgetReport
+from desktop_app.core.catalog import ModelInfo, default_catalog, lookup_model
+from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS, HistoryStrategy
+from desktop_app.core.live import LiveBudget
+from desktop_app.core.records import MemoryFact, Message, Session
+
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_PROFILE = "default"
+DEFAULT_STRATEGY = "token_window"
+# A draft edit that changes more characters than this is counted on the pool; smaller
+# edits are counted on the GUI thread, where DraftCounter recounts only what changed.
+BIG_EDIT_CHARS = 200_000
+ASSEMBLE_AFTER_TYPING_MS = 500  # the inspector follows the draft once typing pauses
+UNDO_DELETE_MS = 8_000
+log = logging.getLogger(__name__)
+NO_PROVIDER = "Set up a provider to send messages (File ▸ Settings)."
+
+
+@dataclass
+class _Turn:
+    """The turn under way: its question, and whether the window shows it yet."""
+
+    text: str
+    session_id: int
+    user_shown: bool = False
+    provisional: Message | None = None
+
+
+@dataclass
+class _Failure:
+    message: str
+    user_stored: bool = False
+
+
+def _failure(message: str) -> _Failure:
+    return _Failure(message)
+
+
+class AppController(QObject):
+    # start-up and sessions
+    ready = Signal()
+    sessionsChanged = Signal(list)  # list[Session], newest first
+    sessionOpened = Signal(object)  # Session
+    sessionDeleted = Signal(int, str)  # id, title: the window offers Undo
+    searchFinished = Signal(str, list)  # query, list[SearchHit]
+    # the conversation
+    messagesLoaded = Signal(list, bool)  # the newest page, whether older ones exist
+    olderLoaded = Signal(list, bool)
+    messageAdded = Signal(object)
+    messageChanged = Signal(object)
+    messageReplaced = Signal(object, object)  # shown before it was stored, the stored one
+    inclusionChanged = Signal(object)  # {message id: (state, reason)}
+    countingChanged = Signal(str, bool)  # encoding, exact
+    # the budget
+    requestChanged = Signal(object, list, str)  # AssembledRequest, messages, encoding
+    reportChanged = Signal(object, object)  # BudgetReport, uncertainty (or None)
+    costChanged = Signal(object, object)  # next request, session (None: unpriced)
+    draftCounted = Signal(object, bool, bool, str)  # tokens (None: counting), exact, over, note
+    # a turn
+    streamStarted = Signal(str)
+    streamText = Signal(str)
+    streamFinished = Signal()
+    draftAccepted = Signal()  # the user's message is stored: the composer may clear
+    busyChanged = Signal(bool)
+    errorRaised = Signal(str)
+    noticeRaised = Signal(str)
+    # panels and settings
+    choicesChanged = Signal(list, list, list)  # [(value, label)] models, profiles, strategies
+    selectionChanged = Signal(str, str, str)  # model, profile, strategy
+    profilesChanged = Signal(list, str)  # list[AllocationProfile], current
+    memoryChanged = Signal(list, str, object)  # facts, encoding, session id
+    summaryChanged = Signal(object, str, list)  # Summary | None, encoding, replaced
+    usageChanged = Signal(list)
+    providerStateChanged = Signal(bool, str)  # can send, why not
+    providersChanged = Signal(list)  # list[ProviderConfig] (keys live in the keychain)
+    connectionTested = Signal(bool, str)
+    settingsChanged = Signal(dict)
+
+    _workerNotice = Signal(str)
+
+    def __init__(self, data_dir: str | Path | None = None, parent: QObject | None = None,
+                 *, keys: Any = None) -> None:
+        super().__init__(parent)
+        self.data_dir: Path | None = Path(data_dir).expanduser() if data_dir else None
+        self.jobs = JobRunner(self)
+        self.batcher = ChunkBatcher(30, self)
+        self.batcher.flushed.connect(self.streamText)
+        self._workerNotice.connect(self.noticeRaised)
+        self.batcher.flushed.connect(self._on_stream_text)
+        self._keys = keys
+        self.db: Any = None
+        self._work = SessionWork(None)
+        self.started = False
+        self.closed = False
+
+        self.sessions: list[Session] = []
+        self.session: Session | None = None
+        self.profiles: dict[str, AllocationProfile] = dict(BUILTIN_PROFILES)
+        self.providers: list[ProviderConfig] = []
+        self.defaults = {"model": DEFAULT_MODEL, "profile": DEFAULT_PROFILE,
+                         "strategy": DEFAULT_STRATEGY}
+        self.show_archived = False
+        self.can_send = False
+
+        self._generation = 0  # bumps whenever another session opens
+        self._assembling = False
+        self._assemble_again = False
+        self._assemble_full = False
+        self.assembly: Assembly | None = None
+        self.live: LiveBudget | None = None
+        self.draft = ""
+        self._draft_busy = False
+        self._uncertainty: float | None = None
+        self._oldest_position: int | None = None
+
+        self.streaming = False
+        self._cancel: threading.Event | None = None
+        self._turn: _Turn | None = None
+        self._connections: dict[tuple[str | None, str], Any] = {}
+        self._connections_lock = threading.Lock()
+        self._pending_deletes: dict[int, tuple[QTimer, Session]] = {}
+
+        self._assemble_timer = QTimer(self)
+        self._assemble_timer.setSingleShot(True)
+        self._assemble_timer.setInterval(ASSEMBLE_AFTER_TYPING_MS)
+        self._assemble_timer.timeout.connect(self._request_assembly)
+
+    # =============================================================================
+    # start and stop
+    # =============================================================================
+    def start(self) -> None:
+        """Open the database and load the first state, off the GUI thread. Until it
+        arrives the window works in drafting mode on the default model."""
+        self.started = True
+        self._emit_choices()
+        self._emit_selection()
+        self.providerStateChanged.emit(False, NO_PROVIDER)
+        self._request_assembly()  # the gauge works before the database is open
+        self.jobs.submit(self._load_start, self._on_started, self._on_start_failed)
+
+    def _load_start(self) -> dict[str, Any]:
+        from desktop_app.store.database import open_database
+
+        db = open_database(self.data_dir)
+        self._work.db = db
+        settings = db.settings
+        return {
+            "db": db,
+            "sessions": db.sessions.list(include_archived=self.show_archived),
+            "profiles": db.profiles.list(),
+            "providers": db.providers.list(),
+            "defaults": {
+                "model": settings.get("default_model", DEFAULT_MODEL),
+                "profile": settings.get("default_profile", DEFAULT_PROFILE),
+                "strategy": settings.get("default_strategy", DEFAULT_STRATEGY),
+            },
+            "last_session": settings.get("last_session", None),
+        }
+
+    def _on_started(self, state: dict[str, Any]) -> None:
+        if self.closed:
+            state["db"].close()
+            return
+        self.db = state["db"]
+        self.data_dir = Path(self.db.data_dir)
+        self.defaults.update({k: v for k, v in state["defaults"].items() if v})
+        self.profiles = {p.name: p for p in state["profiles"]} or dict(BUILTIN_PROFILES)
+        self._set_providers(state["providers"])
+        self._set_sessions(state["sessions"])
+        self._emit_choices()
+        self._emit_profiles()
+        self.settingsChanged.emit(self.settings_snapshot())
+        last = state["last_session"]
+        ids = [s.id for s in self.sessions]
+        if last in ids:
+            self.open_session(last)
+        elif ids:
+            self.open_session(ids[0])
+        else:
+            self._emit_selection()
+            self._request_assembly(full=True)
+        self.ready.emit()
+
+    def _on_start_failed(self, message: str) -> None:
+        self.errorRaised.emit(
+            f"The database could not be opened: {message}. Drafting still works; nothing "
+            "will be saved until this is fixed."
+        )
+        self.ready.emit()
+
+    def shutdown(self) -> None:
+        """Stop a running reply, finish pending deletions and close the database."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._cancel is not None:
+            self._cancel.set()
+        for sid in list(self._pending_deletes):
+            timer, _session = self._pending_deletes.pop(sid)
+            timer.stop()
+        self.jobs.wait(15_000)
+        if self.db is not None and self.session is not None and self.session.id is not None:
+            try:
+                self.db.settings.set("last_session", self.session.id)
+            except Exception as exc:  # noqa: BLE001 - closing must not fail on a busy database
+                log.info("could not remember the open session: %s", exc)
+        if self.db is not None:
+            self.db.close()
+
+    @property
+    def idle(self) -> bool:
+        """No work under way or scheduled (for tests, benchmarks and a clean exit)."""
+        return not (self.jobs.pending or self._assembling or self._assemble_again
+                    or self._assemble_timer.isActive() or self.streaming or self._draft_busy)
+
+    # =============================================================================
+    # sessions
+    # =============================================================================
+    def _set_sessions(self, sessions: list[Session]) -> None:
+        hidden = set(self._pending_deletes)
+        self.sessions = [s for s in sessions if s.id not in hidden]
+        self.sessionsChanged.emit(self.sessions)
+
+    def refresh_sessions(self) -> None:
+        if self.db is None:
+            return
+        archived = self.show_archived
+        self.jobs.submit(lambda: self.db.sessions.list(include_archived=archived),
+                         self._set_sessions, self._failed)
+
+    def set_show_archived(self, show: bool) -> None:
+        self.show_archived = show
+        self.refresh_sessions()
+
+    def new_session(self, then: Any = None) -> None:
+        if self.db is None:
+            self.errorRaised.emit("The database is not open yet; try again in a moment.")
+            return
+        session = Session(
+            title="New session",
+            model=self._choice_names()[0],
+            profile=self._choice_names()[1],
+            strategy=self._choice_names()[2],
+        )
+
+        def done(created: Session) -> None:
+            self.sessions.insert(0, created)
+            self.sessionsChanged.emit(self.sessions)
+            self.open_session(created.id)
+            if then is not None:
+                then()
+
+        self.jobs.submit(lambda: self.db.sessions.create(session), done, self._failed)
+
+    def open_session(self, session_id: int) -> None:
+        if self.db is None or session_id is None:
+            return
+        if self.streaming:
+            self.stop()
+        self._generation += 1
+        gen = self._generation
+        target = next((s for s in self.sessions if s.id == session_id), None)
+        encoding = lookup_model(target.model).encoding if target else self._model().encoding
+        work = self._work
+        self.jobs.submit(lambda: work.open(session_id, encoding),
+                         lambda page: self._on_opened(gen, page), self._failed)
+
+    def _on_opened(self, gen: int, page: Page) -> None:
+        if gen != self._generation:
+            return
+        self.session = page.session
+        self._oldest_position = page.messages[0].position if page.messages else None
+        model = self._model()
+        self.sessionOpened.emit(page.session)
+        self._emit_selection()
+        self.countingChanged.emit(model.encoding, model.exact)
+        self.messagesLoaded.emit(page.messages, page.has_more)
+        self._request_assembly(full=True)
+
+    def load_older(self) -> None:
+        if self.db is None or self.session is None or self._oldest_position is None:
+            self.olderLoaded.emit([], False)
+            return
+        gen, sid, before = self._generation, self.session.id, self._oldest_position
+        encoding = self._model().encoding
+        work = self._work
+
+        def done(page: Page) -> None:
+            if gen != self._generation:
+                return
+            if page.messages:
+                self._oldest_position = page.messages[0].position
+            self.olderLoaded.emit(page.messages, page.has_more)
+
+        self.jobs.submit(lambda: work.older(sid, before, encoding), done, self._failed)
+
+    def rename_session(self, session_id: int, title: str) -> None:
+        title = title.strip()
+        if not title or self.db is None:
+            return
+        session = next((s for s in self.sessions if s.id == session_id), None)
+        if session is None:
+            return
+        session.title = title
+        if self.session is not None and self.session.id == session_id:
+            self.session.title = title
+            self.sessionOpened.emit(self.session)
+        self._save_session(session)
+
+    def archive_session(self, session_id: int, archived: bool = True) -> None:
+        if self.db is None:
+            return
+        self.jobs.submit(lambda: self.db.sessions.archive(session_id, archived),
+                         lambda _r: self.refresh_sessions(), self._failed)
+
+    def delete_session(self, session_id: int) -> None:
+        """Hide the session at once; undo_delete() brings it back within a few seconds."""
+        if self.db is None:
+            return
+        session = next((s for s in self.sessions if s.id == session_id), None)
+        if session is None:
+            return
+        self.jobs.submit(lambda: self.db.sessions.delete(session_id), None, self._failed)
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.timeout.connect(lambda: self._pending_deletes.pop(session_id, None))
+        timer.start(UNDO_DELETE_MS)
+        self._pending_deletes[session_id] = (timer, session)
+        self.sessions = [s for s in self.sessions if s.id != session_id]
+        self.sessionsChanged.emit(self.sessions)
+        self.sessionDeleted.emit(session_id, session.title)
+        if self.session is not None and self.session.id == session_id:
+            self._close_session()
+            if self.sessions:
+                self.open_session(self.sessions[0].id)
+
+    def undo_delete(self) -> None:
+        """Restore the most recently deleted session."""
+        if not self._pending_deletes or self.db is None:
+            return
+        session_id = next(reversed(self._pending_deletes))
+        timer, _session = self._pending_deletes.pop(session_id)
+        timer.stop()
+
+        def done(_restored: Session) -> None:
+            self.refresh_sessions()
+            self.open_session(session_id)
+
+        self.jobs.submit(lambda: self.db.sessions.restore(session_id), done, self._failed)
+
+    def _close_session(self) -> None:
+        self._generation += 1
+        self.session = None
+        self._oldest_position = None
+        self.messagesLoaded.emit([], False)
+        self._emit_selection()
+        self._request_assembly(full=True)
+
+    def search(self, query: str) -> None:
+        query = query.strip()
+        if not query or self.db is None:
+            self.searchFinished.emit(query, [])
+            return
+        self.jobs.submit(lambda: self.db.messages.search(query),
+                         lambda hits: self.searchFinished.emit(query, hits), self._failed)
+
+    def _save_session(self, session: Session, reassemble: bool = False) -> None:
+        if self.db is None or session.id is None:
+            return
+        snapshot = replace(session)
+
+        def done(saved: Session) -> None:
+            if self.session is not None and self.session.id == saved.id:
+                self.session = saved
+            for i, s in enumerate(self.sessions):
+                if s.id == saved.id:
+                    self.sessions[i] = saved
+            self.sessionsChanged.emit(self.sessions)
+            if reassemble:
+                self._request_assembly()
+
+        self.jobs.submit(lambda: self.db.sessions.update(snapshot), done, self._failed)
+
+    # =============================================================================
+    # model, profile, strategy
+    # =============================================================================
+    def _choice_names(self) -> tuple[str, str, str]:
+        s = self.session
+        if s is not None:
+            return s.model, s.profile, s.strategy
+        return self.defaults["model"], self.defaults["profile"], self.defaults["strategy"]
+
+    def _model(self) -> ModelInfo:
+        name = self._choice_names()[0]
+        info = lookup_model(name)
+        for provider in self.providers:
+            if name in provider.context_windows:
+                return info.with_context_window(int(provider.context_windows[name]))
+        return info
+
+    def _choice(self) -> Choice:
+        _model_name, profile_name, strategy_name = self._choice_names()
+        profile = self.profiles.get(profile_name) or BUILTIN_PROFILES[DEFAULT_PROFILE]
+        settings = self.session.strategy_settings if self.session else {}
+        try:
+            strategy = HistoryStrategy.from_settings(strategy_name, settings)
+        except ValueError:
+            strategy = HistoryStrategy()
+        return Choice(self._model(), profile, strategy)
+
+    def set_model(self, name: str) -> None:
+        self._set_choice("model", name)
+
+    def set_profile(self, name: str) -> None:
+        if name in self.profiles:
+            self._set_choice("profile", name)
+
+    def set_strategy(self, kind: str) -> None:
+        if kind in STRATEGIES:
+            self._set_choice("strategy", kind)
+
+    def _set_choice(self, field_name: str, value: str) -> None:
+        if not value:
+            return
+        if self.session is not None:
+            setattr(self.session, field_name, value)
+            self._save_session(self.session)
+        else:
+            self.defaults[field_name] = value
+            self._save_setting(f"default_{field_name}", value)
+        self._emit_selection()
+        model = self._model()
+        if field_name == "model":
+            self.countingChanged.emit(model.encoding, model.exact)
+        if field_name == "profile":
+            self._emit_profiles()
+        self._request_assembly(full=field_name == "model")
+
+    def _emit_choices(self) -> None:
+        models = [(m.name, m.name) for m in default_catalog().models]
+        known = {m for m, _ in models}
+        for provider in self.providers:
+            for name in provider.models:
+                if name not in known:
+                    models.append((name, f"{name} ({provider.name})"))
+                    known.add(name)
+        current = self._choice_names()[0]
+        if current not in known:
+            models.insert(0, (current, current))
+        profiles = [(p.name, p.name + ("" if p.builtin else " (yours)"))
+                    for p in self.profiles.values()]
+        strategies = [(k, STRATEGY_LABELS[k]) for k in STRATEGIES]
+        self.choicesChanged.emit(models, profiles, strategies)
+
+    def _emit_selection(self) -> None:
+        self.selectionChanged.emit(*self._choice_names())
+
+    def _emit_profiles(self) -> None:
+        self.profilesChanged.emit(list(self.profiles.values()), self._choice_names()[1])
+
+    # =============================================================================
+    # the keystroke path: no database, no network
+    # =============================================================================
+    def set_draft(self, text: str) -> None:
+        self.draft = text
+        self._count_draft()
+        self._assemble_timer.start()
+
+    def _count_draft(self) -> None:
+        live = self.live
+        if live is None or self._draft_busy:
+            return  # the count follows when the budget (or the running count) arrives
+        text = self.draft
+        if abs(len(text) - len(live.draft_text)) <= BIG_EDIT_CHARS:
+            self._show_report(live.update_draft(text))
+            return
+        self._draft_busy = True
+        self.draftCounted.emit(None, live.request.exact, False, "")
+
+        def done(report: BudgetReport) -> None:
+            self._draft_busy = False
+            if live is self.live:
+                self._show_report(report)
+            if self.live is not None and self.live.draft_text != self.draft:
+                self._count_draft()
+
+        def failed(message: str) -> None:
+            self._draft_busy = False
+            self._failed(message)
+
+        self.jobs.submit(lambda: live.update_draft(text), done, failed, serial=False)
+
+    def _show_report(self, report: BudgetReport) -> None:
+        live = self.live
+        assert live is not None
+        self.reportChanged.emit(report, self._uncertainty)
+        current = report.components["current_input"]
+        note = ""
+        if current.over:
+            note = f"over its share of {current.budget:,} tokens"
+        if not report.fits:
+            note = "too long for the model's window"
+        self.draftCounted.emit(live.draft_tokens, report.exact, current.over or not report.fits,
+                               note)
+        self._emit_cost(report)
+
+    def _emit_cost(self, report: BudgetReport) -> None:
+        model = self._model()
+        session_cost = self.assembly.session_cost if self.assembly else 0.0
+        if not (model.input_per_million or model.output_per_million):
+            self.costChanged.emit(None, session_cost or None)
+            return
+        reply = self.assembly.reply_estimate if self.assembly else 0
+        self.costChanged.emit(model.cost(report.request_tokens, reply), session_cost)
+
+    # =============================================================================
+    # assembly: what the next request sends (on the worker)
+    # =============================================================================
+    def _request_assembly(self, full: bool = False) -> None:
+        self._assemble_full = self._assemble_full or full
+        if self._assembling:
+            self._assemble_again = True
+            return
+        self._assembling = True
+        full, self._assemble_full = self._assemble_full, False
+        gen = self._generation
+        session = replace(self.session) if self.session is not None else None
+        choice = self._choice()
+        draft = self.draft
+        work = self._work
+
+        def job() -> tuple[Assembly, float | None]:
+            result = work.assemble(session, choice, draft, full)
+            return result, self._calibration_uncertainty(choice.model)
+
+        def done(out: tuple[Assembly, float | None]) -> None:
+            self._assembling = False
+            if gen == self._generation and not self.closed:
+                self._apply_assembly(*out)
+            self._next_assembly()
+
+        def failed(message: str) -> None:
+            self._assembling = False
+            self._failed(message)
+            self._next_assembly()
+
+        self.jobs.submit(job, done, failed)
+
+    def _next_assembly(self) -> None:
+        if self._assemble_again:
+            self._assemble_again = False
+            self._request_assembly()
+
+    def _calibration_uncertainty(self, model: ModelInfo) -> float | None:
+        """Relative spread of our estimate against what the server reported (None for
+        an exact count, or before any report)."""
+        if model.exact or self.db is None:
+            return None
+        try:
+            cal = self.db.calibration.get(model.name)
+        except Exception:  # noqa: BLE001 - a missing figure is not worth an error
+            return None
+        if cal is None:
+            return None
+        stddev = getattr(cal, "stddev", None)
+        if stddev is None and hasattr(cal, "stdev"):
+            stddev = cal.stdev
+        ratio = getattr(cal, "ratio", 1.0) or 1.0
+        return abs(stddev / ratio) if stddev else None
+
+    def _apply_assembly(self, result: Assembly, uncertainty: float | None) -> None:
+        self.assembly = result
+        self.live = result.live
+        self._uncertainty = uncertainty
+        self.requestChanged.emit(result.request, result.messages, result.encoding)
+        self.inclusionChanged.emit(result.inclusion)
+        sid = result.session_id
+        if result.memory is not None:
+            self.memoryChanged.emit(result.memory, result.encoding, sid)
+        if result.usage is not None:
+            self.summaryChanged.emit(result.summary, result.encoding, result.replaced)
+            self.usageChanged.emit(result.usage)
+        if not self._draft_busy and result.live.draft_text != self.draft:
+            self._count_draft()
+        else:
+            self._show_report(result.live.report)
+        if result.request.problem:
+            self.noticeRaised.emit(result.request.problem)
+        else:
+            self.noticeRaised.emit("")
+
+    # =============================================================================
+    # messages: pin, exclude, edit
+    # =============================================================================
+    def set_pinned(self, message_id: int | None, pinned: bool) -> None:
+        self._change_message(message_id, lambda db: db.messages.set_pinned(message_id, pinned))
+
+    def set_excluded(self, message_id: int | None, excluded: bool) -> None:
+        self._change_message(message_id, lambda db: db.messages.set_excluded(message_id, excluded))
+
+    def edit_message(self, message_id: int | None, content: str) -> None:
+        def change(db: Any) -> None:
+            m = db.messages.get(message_id)
+            m.content = content
+            db.messages.update(m)
+
+        self._change_message(message_id, change)
+
+    def _change_message(self, message_id: int | None, change: Any) -> None:
+        if self.db is None or message_id is None:
+            return
+        db, work, gen = self.db, self._work, self._generation
+        encoding = self._model().encoding
+
+        def job() -> Message:
+            change(db)
+            m = db.messages.get(message_id)
+            from desktop_app.controller.session_work import count_missing
+
+            db.messages.save_token_counts_many(count_missing([m], encoding))
+            work.replace_message(m)
+            return m
+
+        def done(m: Message) -> None:
+            if gen == self._generation:
+                self.messageChanged.emit(m)
+                self._request_assembly()
+
+        self.jobs.submit(job, done, self._failed)
+
+    # =============================================================================
+    # memory, summary, profiles
+    # =============================================================================
+    def add_fact(self, key: str, value: str, is_global: bool = False) -> None:
+        sid = None if is_global or self.session is None else self.session.id
+        self._memory_job(lambda db: db.memory.upsert(MemoryFact(key=key, value=value,
+                                                                 session_id=sid)))
+
+    def edit_fact(self, old_key: str, fact: MemoryFact) -> None:
+        def change(db: Any) -> None:
+            if fact.key != old_key:
+                old = db.memory.get(old_key, fact.session_id)
+                if old is not None and old.id is not None:
+                    db.memory.delete(old.id)
+            db.memory.upsert(replace(fact, id=None, tokens=None))
+
+        self._memory_job(change)
+
+    def delete_fact(self, key: str) -> None:
+        sid = self.session.id if self.session else None
+
+        def change(db: Any) -> None:
+            fact = db.memory.get(key, sid) or db.memory.get(key, None)
+            if fact is not None and fact.id is not None:
+                db.memory.delete(fact.id)
+
+        self._memory_job(change)
+
+    def pin_fact(self, key: str, pinned: bool) -> None:
+        sid = self.session.id if self.session else None
+
+        def change(db: Any) -> None:
+            fact = db.memory.get(key, sid) or db.memory.get(key, None)
+            if fact is not None and fact.id is not None:
+                db.memory.pin(fact.id, pinned)
+
+        self._memory_job(change)
+
+    def _memory_job(self, change: Any) -> None:
+        if self.db is None:
+            self.errorRaised.emit("The database is not open; memory cannot be saved.")
+            return
+        db = self.db
+        self.jobs.submit(lambda: change(db), lambda _r: self._request_assembly(full=True),
+                         self._failed)
+
+    def edit_summary(self, text: str) -> None:
+        if self.db is None or self.session is None or self.assembly is None:
+            return
+        current = self.assembly.summary
+        if current is None:
+            return
+        db = self.db
+        edited = replace(current, text=text, id=None, tokens=None, method="edited",
+                         created_at=None)
+        self.jobs.submit(lambda: db.summaries.add(edited),
+                         lambda _r: self._request_assembly(full=True), self._failed)
+
+    def save_profile(self, profile: AllocationProfile) -> None:
+        if self.db is None:
+            return
+        db = self.db
+
+        def job() -> list[AllocationProfile]:
+            db.profiles.save(profile)
+            return db.profiles.list()
+
+        def done(profiles: list[AllocationProfile]) -> None:
+            self.profiles = {p.name: p for p in profiles}
+            self._emit_choices()
+            self._set_choice("profile", profile.name)
+
+        self.jobs.submit(job, done, self._failed)
+
+    def delete_profile(self, name: str) -> None:
+        if self.db is None or name not in self.profiles or self.profiles[name].builtin:
+            return
+        db = self.db
+
+        def job() -> list[AllocationProfile]:
+            db.profiles.delete(name)
+            return db.profiles.list()
+
+        def done(profiles: list[AllocationProfile]) -> None:
+            self.profiles = {p.name: p for p in profiles}
+            self._emit_choices()
+            if self._choice_names()[1] == name:
+                self._set_choice("profile", DEFAULT_PROFILE)
+            else:
+                self._emit_profiles()
+
+        self.jobs.submit(job, done, self._failed)
+
+    # =============================================================================
+    # a turn
+    # =============================================================================
+    def send(self, text: str) -> None:
+        if self.streaming or not text.strip():
+            return
+        if not self.can_send:
+            self.errorRaised.emit(NO_PROVIDER)
+            return
+        if self.db is None:
+            self.errorRaised.emit("The database is not open yet; your message is kept here.")
+            return
+        if self.session is None:
+            self.new_session(then=lambda: self._start_turn(text))
+            return
+        self._start_turn(text)
+
+    def resend(self, message_id: int | None) -> None:
+        m = self._find_loaded(message_id)
+        if m is not None:
+            self.send(m.content)
+
+    def retry(self, message_id: int | None) -> None:
+        """Ask again for a reply that failed or was interrupted: the failed pair stays
+        visible but is excluded from later requests, and the question is sent again."""
+        if self.streaming or self.db is None or message_id is None:
+            return
+        db, gen = self.db, self._generation
+
+        def job() -> tuple[str, list[Message]]:
+            messages = db.messages.all_for_session(db.messages.get(message_id).session_id)
+            at = next(i for i, m in enumerate(messages) if m.id == message_id)
+            question = next((m for m in reversed(messages[:at]) if m.role == "user"), None)
+            if question is None:
+                raise ValueError("there is no question before this reply to ask again")
+            changed = []
+            for m in (question, messages[at]):
+                db.messages.set_excluded(m.id, True)
+                changed.append(db.messages.get(m.id))
+            return question.content, changed
+
+        def done(out: tuple[str, list[Message]]) -> None:
+            text, changed = out
+            self._work.invalidate()
+            if gen == self._generation:
+                for m in changed:
+                    self.messageChanged.emit(m)
+                self._start_turn(text)
+
+        self.jobs.submit(job, done, self._failed)
+
+    def _find_loaded(self, message_id: int | None) -> Message | None:
+        if self.assembly is None:
+            return None
+        return next((m for m in self.assembly.messages if m.id == message_id), None)
+
+    def stop(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _start_turn(self, text: str) -> None:
+        if self.session is None or self.session.id is None or self.db is None:
+            return
+        self._assemble_timer.stop()
+        sid, model, gen = self.session.id, self.session.model, self._generation
+        db = self.db
+        cancel = threading.Event()
+        self._cancel = cancel
+        self.streaming = True
+        self._turn = _Turn(text, sid)
+        self.batcher.reset()
+        self.busyChanged.emit(True)
+        self.streamStarted.emit("Assistant is replying…")
+
+        def job() -> Any:
+            from desktop_app.controller.turn import TurnError, TurnPipeline
+
+            connection = self._connection(db, model)
+            for warning in connection.warnings:
+                self._workerNotice.emit(warning)
+            pipeline = TurnPipeline(db, connection.client, connection.context_window)
+            try:
+                return pipeline.run_turn(sid, text, on_chunk=self.batcher.add,
+                                         on_notice=self._workerNotice.emit, cancel=cancel)
+            except TurnError as err:
+                return err  # carries whether the user's message was stored
+
+        self.jobs.submit(job, lambda r: self._turn_done(gen, r),
+                         lambda msg: self._turn_done(gen, _failure(msg)), serial=False)
+
+    def _connection(self, db: Any, model: str) -> Any:
+        """The server for `model` (runs on a worker: it may ask the server its window).
+        Kept per provider and model until the providers change."""
+        from desktop_app.controller.clients import connect
+
+        provider = next((p.name for p in self.providers if model in p.models), None)
+        key = (provider, model)
+        with self._connections_lock:
+            found = self._connections.get(key)
+        if found is None:
+            found = connect(db, model, provider=provider, keys=self._keystore())
+            if found is None:
+                raise RuntimeError(NO_PROVIDER)
+            with self._connections_lock:
+                self._connections[key] = found
+        return found
+
+    def _keystore(self) -> Any:
+        if self._keys is None:
+            from desktop_app.llm.keys import KeyStore
+
+            self._keys = KeyStore()
+        return self._keys
+
+    def _on_stream_text(self, _text: str) -> None:
+        """The first words of the reply: the question is stored by now."""
+        turn = self._turn
+        if turn is not None and not turn.user_shown:
+            self._show_user_message(turn, None)
+
+    def _show_user_message(self, turn: _Turn, stored: Message | None) -> None:
+        turn.user_shown = True
+        self.draftAccepted.emit()
+        if self.session is None or self.session.id != turn.session_id:
+            return
+        if stored is None:  # shown now, replaced by the stored one when the turn ends
+            turn.provisional = Message("user", turn.text, session_id=turn.session_id)
+            self.messageAdded.emit(turn.provisional)
+        elif turn.provisional is not None:
+            self.messageReplaced.emit(turn.provisional, stored)
+        else:
+            self.messageAdded.emit(stored)
+
+    def _end_stream(self) -> None:
+        self.batcher.flush()
+        self.batcher.reset()
+        self.streaming = False
+        self._cancel = None
+        self.streamFinished.emit()
+        self.busyChanged.emit(False)
+
+    def _turn_done(self, gen: int, result: Any) -> None:
+        turn, self._turn = self._turn, None
+        self._end_stream()
+        self._work.invalidate()
+        user = getattr(result, "user_message", None)
+        reply = getattr(result, "reply", None)
+        stored = user is not None or bool(getattr(result, "user_stored", False))
+        if turn is not None and stored:
+            self._show_user_message(turn, user) if (user or not turn.user_shown) else None
+        if reply is not None and gen == self._generation:
+            self.messageAdded.emit(reply)
+        message = getattr(result, "message", None)
+        if isinstance(result, Exception) and message:
+            self.errorRaised.emit(message)
+        self.refresh_sessions()
+        if gen == self._generation:
+            self._request_assembly(full=True)
+
+    # =============================================================================
+    # providers and settings
+    # =============================================================================
+    def _set_providers(self, providers: list[ProviderConfig]) -> None:
+        self.providers = list(providers)
+        with self._connections_lock:
+            self._connections.clear()
+        self.can_send = bool(self.providers) or bool(os.environ.get("OPENAI_API_KEY"))
+        self.providersChanged.emit(self.providers)
+        self.providerStateChanged.emit(self.can_send, "" if self.can_send else NO_PROVIDER)
+        self._emit_choices()
+
+    def settings_snapshot(self) -> dict[str, Any]:
+        return {
+            "data_dir": str(self.data_dir) if self.data_dir else "",
+            "default_model": self.defaults["model"],
+            "default_profile": self.defaults["profile"],
+            "default_strategy": self.defaults["strategy"],
+            "models": [m.name for m in default_catalog().models],
+            "profiles": list(self.profiles),
+        }
+
+    def set_default(self, what: str, value: str) -> None:
+        if what in self.defaults and value:
+            self.defaults[what] = value
+            self._save_setting(f"default_{what}", value)
+            self.settingsChanged.emit(self.settings_snapshot())
+            if self.session is None:
+                self._emit_selection()
+                self._request_assembly()
+
+    def _save_setting(self, key: str, value: Any) -> None:
+        if self.db is not None:
+            db = self.db
+            self.jobs.submit(lambda: db.settings.set(key, value), None, self._failed)
+
+    def save_provider(self, provider: ProviderConfig, api_key: str | None = None) -> None:
+        """Store a provider's settings, and its key in the keychain (never the database)."""
+        if self.db is None:
+            self.errorRaised.emit("The database is not open; the provider cannot be saved.")
+            return
+        db = self.db
+
+        def job() -> tuple[list[ProviderConfig], str | None]:
+            checked = _client_config(provider)  # a clear message for a bad URL or name
+            where = None
+            if api_key:
+                where = self._keystore().set(checked.name, api_key)
+            db.providers.save(replace(provider, name=checked.name, base_url=checked.base_url))
+            return db.providers.list(), where
+
+        def done(out: tuple[list[Any], str | None]) -> None:
+            providers, where = out
+            self._set_providers(providers)
+            if where == "session":
+                self.noticeRaised.emit(self._keystore().message or "")
+
+        self.jobs.submit(job, done, self._failed)
+
+    def delete_provider(self, name: str) -> None:
+        if self.db is None:
+            return
+        db = self.db
+
+        def job() -> list[Any]:
+            db.providers.delete(name)
+            self._keystore().delete(name)
+            return db.providers.list()
+
+        self.jobs.submit(job, self._set_providers, self._failed)
+
+    @staticmethod
+    def provider_presets() -> list[tuple[str, str, str, bool]]:
+        """(name, label, base URL, needs a key) of each kind of server the app knows."""
+        from desktop_app.llm.providers import PRESETS
+
+        return [(p.name, p.label, p.base_url, p.needs_key) for p in PRESETS.values()]
+
+    def key_source(self, name: str, preset: str | None = None) -> str | None:
+        """Where a provider's key is kept (shown instead of the key)."""
+        return self._keystore().source(name, preset)
+
+    def test_connection(self, provider: ProviderConfig, api_key: str | None = None) -> None:
+        def job() -> str:
+            from desktop_app.llm.client import ChatClient
+
+            config = _client_config(provider)
+            key = api_key or self._keystore().get(config.name, config.preset)
+            client = ChatClient(config, key)
+            try:
+                models = client.list_models()
+            finally:
+                client.close()
+            shown = ", ".join(models[:5]) + ("…" if len(models) > 5 else "")
+            return f"Connected: {len(models)} model{'s' if len(models) != 1 else ''}" + (
+                f" ({shown})" if models else "")
+
+        self.jobs.submit(job, lambda text: self.connectionTested.emit(True, text),
+                         lambda msg: self.connectionTested.emit(False, msg), serial=False)
+
+    # =============================================================================
+    # import and export
+    # =============================================================================
+    def export_session(self, session_id: int | None, path: Path) -> None:
+        if self.db is None or session_id is None:
+            return
+        db = self.db
+
+        def job() -> str:
+            from desktop_app.store.transfer import write_export
+
+            fmt = "md" if path.suffix.lower() in (".md", ".markdown") else "json"
+            write_export(db, path, fmt, [session_id])
+            return f"Exported to {path}"
+
+        self.jobs.submit(job, self.noticeRaised.emit, self._failed)
+
+    def import_file(self, path: Path) -> None:
+        if self.db is None:
+            return
+        db = self.db
+
+        def job() -> Any:
+            from desktop_app.store.transfer import import_file
+
+            return import_file(db, path)
+
+        def done(result: Any) -> None:
+            notes = "; ".join(result.notes)
+            self.noticeRaised.emit(result.summary_line(path.name) + (f" ({notes})" if notes else ""))
+            self.refresh_sessions()
+
+        self.jobs.submit(job, done, self._failed)
+
+    # =============================================================================
+    def _failed(self, message: str) -> None:
+        if not self.closed:
+            self.errorRaised.emit(message)
+
+
+def _client_config(provider: ProviderConfig) -> Any:
+    """The llm layer's view of a stored provider (it checks the name and base URL)."""
+    from desktop_app.llm.providers import ProviderConfig as ClientConfig
+
+    return ClientConfig(name=provider.name, preset=provider.preset, base_url=provider.base_url)

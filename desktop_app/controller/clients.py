@@ -1,0 +1,89 @@
+"""Which server a turn talks to: the provider the user chose (settings, or a command-line
+flag), its key from the keychain, and the context window the server really serves.
+Plain Python, shared by the window's controller and `token-budget chat`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from desktop_app.core.catalog import lookup_model
+
+DEFAULT_PROVIDER_SETTING = "default_provider"
+BASE_URL_KEY_ENV = "TOKEN_BUDGET_API_KEY"  # the key for --base-url (never OPENAI_API_KEY)
+
+
+class ConnectionSetupError(Exception):
+    """No client can be made as asked; the message says why."""
+
+
+@dataclass
+class Connection:
+    client: Any  # llm.client.ChatClient
+    provider: str
+    context_window: int | None = None  # what to budget with, when it differs from the catalog
+    warnings: list[str] = field(default_factory=list)
+
+
+def llm_config(stored: Any, model: str | None = None) -> Any:
+    """The llm layer's provider settings for a provider row of the store."""
+    from desktop_app.llm.providers import ProviderConfig
+
+    window = (stored.context_windows or {}).get(model) if model else None
+    return ProviderConfig(name=stored.name, preset=stored.preset, base_url=stored.base_url,
+                          context_window=window)
+
+
+def connect(db: Any, model: str, *, provider: str | None = None, base_url: str | None = None,
+            keys: Any = None, discover: bool = True) -> Connection | None:
+    """A client for `model`, or None when no provider is set up (offline drafting)."""
+    from desktop_app.llm.client import ChatClient
+    from desktop_app.llm.errors import LLMError
+    from desktop_app.llm.keys import KeyStore
+    from desktop_app.llm.providers import (
+        ProviderConfig,
+        ProviderError,
+        discover_context_window,
+        settle_window,
+    )
+
+    keys = keys or KeyStore()
+    try:
+        if base_url:
+            config = ProviderConfig(name="command line", preset="custom", base_url=base_url)
+            key = os.environ.get(BASE_URL_KEY_ENV)
+        else:
+            name = provider or db.settings.get(DEFAULT_PROVIDER_SETTING)
+            if not name:
+                if not os.environ.get("OPENAI_API_KEY"):
+                    return None
+                config = ProviderConfig(name="openai", preset="openai")
+            else:
+                try:
+                    config = llm_config(db.providers.get(name), model)
+                except Exception as exc:  # noqa: BLE001 - the store's NotFoundError
+                    raise ConnectionSetupError(str(exc)) from None
+            key = keys.get(config.name, config.preset)
+        if config.needs_key and not key:
+            raise ConnectionSetupError(
+                f"no API key for {config.name}: enter one in Settings, or set OPENAI_API_KEY")
+    except ProviderError as exc:
+        raise ConnectionSetupError(str(exc)) from None
+    try:
+        client = ChatClient(config, key)
+    except LLMError as exc:
+        raise ConnectionSetupError(exc.message) from None
+
+    warnings = list(client.warnings)
+    window = None
+    catalog = lookup_model(model).context_window
+    if discover and config.preset != "openai":
+        server = discover_context_window(config, model, key)
+        window, found = settle_window(catalog, config.context_window, server)
+        warnings.extend(found)
+    elif config.context_window:
+        window = config.context_window
+    if config.needs_key and keys.message:
+        warnings.append(keys.message)
+    return Connection(client, config.name, window if window != catalog else None, warnings)

@@ -1,0 +1,491 @@
+"""Streaming chat replies from OpenAI or an OpenAI-compatible server, on the openai SDK.
+
+The SDK is imported on first use, never at import time. The SDK's own retries are off
+(max_retries=0): we retry 429 and 5xx ourselves so that every wait is reported to the
+caller. The HTTP exchange runs on a helper thread and the caller's thread only reads
+a queue, so cancelling returns control at once whatever the socket is doing; the helper
+then shuts the socket down and closes the response, leaving no connection behind."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from desktop_app.llm.errors import (
+    AuthError,
+    ConnectionFailedError,
+    LLMError,
+    ModelNotFoundError,
+    RateLimitError,
+    ServerError,
+    translate,
+)
+from desktop_app.llm.providers import ProviderConfig, plain_http_warning
+
+log = logging.getLogger(__name__)
+
+NO_KEY = "no-key"  # sent to servers that need none: the SDK insists on some key
+TRUNCATION_RATIO = 0.9  # reported below 90% of what we sent...
+TRUNCATION_MIN_TOKENS = 32  # ...and at least this many tokens fewer: the server cut it
+
+
+def preload_sdk() -> None:
+    """Import the openai SDK now (call it on a background thread once the window is up),
+    so that the first request does not pay for it."""
+    import openai  # noqa: F401
+
+
+# --- cancelling ----------------------------------------------------------------------
+class CancelToken:
+    """Set from any thread to stop a stream or a retry wait. Callbacks registered with
+    on_cancel run in the cancelling thread, once."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # one failing callback must not stop the others
+                log.debug("cancel callback failed", exc_info=True)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True as soon as cancelled."""
+        return self._event.wait(seconds)
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run `callback` on cancel (at once if already cancelled); returns a function
+        that unregisters it."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+
+                def remove() -> None:
+                    with self._lock:
+                        if callback in self._callbacks:
+                            self._callbacks.remove(callback)
+
+                return remove
+        callback()
+        return lambda: None
+
+
+# --- results -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3
+    base_delay: float = 1.0  # backoff for 5xx and 429 without Retry-After: base·2^n
+    max_delay: float = 20.0
+    max_retry_after: float = 60.0  # a 429 asking to wait longer fails at once, saying so
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """Told to the caller before each wait, so the user sees why nothing happens."""
+
+    attempt: int  # 1 for the first retry
+    max_retries: int
+    delay: float  # seconds about to be waited
+    reason: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.reason}; retrying in {self.delay:.1f} s "
+            f"(retry {self.attempt} of {self.max_retries})"
+        )
+
+
+@dataclass
+class StreamResult:
+    text: str = ""
+    finish_reason: str | None = None  # "stop", "length", ... as the server said
+    prompt_tokens: int | None = None  # server-reported usage, when it came
+    completion_tokens: int | None = None
+    interrupted: bool = False  # the reply is partial (cut off, or cancelled)
+    cancelled: bool = False
+    error: str | None = None  # why it was interrupted, for the user
+    model: str | None = None  # the model the server says answered
+    estimated_prompt_tokens: int | None = None  # our own count of what we sent
+    truncated: bool = False  # the server reported far fewer prompt tokens than we sent
+    warnings: list[str] = field(default_factory=list)
+    retries: int = 0
+    elapsed_ms: float = 0.0
+    first_chunk_ms: float | None = None
+
+    @property
+    def usage_reported(self) -> bool:
+        return self.prompt_tokens is not None
+
+
+def truncation_warning(
+    reported: int | None, estimated: int | None, ratio: float = 1.0
+) -> str | None:
+    """A warning when the server saw far fewer prompt tokens than we sent: it cut the
+    prompt without saying (Ollama does, past its num_ctx). `ratio` is the calibration
+    factor for models we count only approximately."""
+    if reported is None or not estimated:
+        return None
+    expected = estimated * ratio
+    if reported >= TRUNCATION_RATIO * expected or expected - reported < TRUNCATION_MIN_TOKENS:
+        return None
+    return (
+        f"the server read only {reported:,} prompt tokens of about {round(expected):,} sent: "
+        "it probably cut the prompt silently because its context window is smaller; raise "
+        "the server's context length (Ollama: num_ctx) or lower this session's budget"
+    )
+
+
+def _chat_dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    out = []
+    for m in messages:
+        out.append(m.to_chat() if hasattr(m, "to_chat") else dict(m))
+    return out
+
+
+def _socket_of(stream: Any) -> socket.socket | None:
+    try:
+        network = stream.response.extensions.get("network_stream")
+        return network.get_extra_info("socket") if network is not None else None
+    except (AttributeError, OSError):  # not an httpx response as we know it: no shortcut
+        return None
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # shutdown (not close) wakes a thread blocked reading the socket; the base-class
+    # method is used so that a TLS socket is not half-torn-down from this thread
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+# --- the client ----------------------------------------------------------------------
+class ChatClient:
+    """One provider's endpoint. Thread-safe: the window may stream on one thread while a
+    summary is made on another."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        api_key: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.config = config
+        self._api_key = api_key
+        self.retry = retry or RetryPolicy()
+        self.connect_timeout = connect_timeout
+        self._sdk_client: Any = None
+        self._lock = threading.Lock()
+        self._active: set[CancelToken] = set()
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig, keys: Any, **kwargs: Any) -> ChatClient:
+        """A client with the provider's key from the KeyStore `keys`."""
+        key = keys.get(config.name, config.preset)
+        if config.needs_key and not key:
+            raise AuthError(
+                f"no API key for provider {config.name!r}: enter one in the provider "
+                "settings, or set OPENAI_API_KEY"
+            )
+        return cls(config, key, **kwargs)
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"ChatClient({self.config.name!r}, {self.config.base_url!r}, key={key})"
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self._api_key)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Standing problems with this provider's settings, for the user."""
+        warning = plain_http_warning(self.config.base_url) if self._api_key else None
+        return [warning] if warning else []
+
+    def _sdk(self) -> Any:
+        with self._lock:
+            if self._sdk_client is None:
+                import openai  # deferred: over half a second, never before the window
+
+                # key and base URL always explicit: left out, the SDK would read
+                # OPENAI_API_KEY and OPENAI_BASE_URL and could send the key elsewhere
+                self._sdk_client = openai.OpenAI(
+                    api_key=self._api_key or NO_KEY,
+                    base_url=self.config.base_url,
+                    max_retries=0,  # we retry ourselves, so that every wait is shown
+                    timeout=openai.Timeout(
+                        self.config.timeout, connect=min(self.connect_timeout, self.config.timeout)
+                    ),
+                )
+            return self._sdk_client
+
+    def _translate(self, exc: BaseException, model: str) -> LLMError:
+        return translate(exc, where=self.config.base_url, model=model, secrets=(self._api_key,))
+
+    def close(self) -> None:
+        self.cancel()
+        with self._lock:
+            if self._sdk_client is not None:
+                self._sdk_client.close()
+                self._sdk_client = None
+
+    def cancel(self) -> None:
+        """Cancel every stream of this client that is under way."""
+        with self._lock:
+            active = list(self._active)
+        for token in active:
+            token.cancel()
+
+    # --- models ----------------------------------------------------------------------
+    def list_models(self) -> list[str]:
+        """The model ids the server offers, sorted."""
+        try:
+            return sorted(m.id for m in self._sdk().models.list())
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one clear LLMError
+            err = self._translate(exc, "")
+        if isinstance(err, ModelNotFoundError):  # no list there: most likely a wrong URL
+            err = ModelNotFoundError(
+                f"{self.config.base_url}/models does not exist (HTTP 404); check the base "
+                "URL (it usually ends in /v1)",
+                status=404,
+            )
+        raise err
+
+    # --- streaming -------------------------------------------------------------------
+    def stream_chat(
+        self,
+        messages: Sequence[Mapping[str, Any] | Any],
+        model: str,
+        max_tokens: int | None = None,
+        on_chunk: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+        on_wait: Callable[[RetryNotice], None] | None = None,
+        *,
+        estimated_prompt_tokens: int | None = None,
+        calibration_ratio: float = 1.0,
+        temperature: float | None = None,
+    ) -> StreamResult:
+        """Stream one reply, calling on_chunk(text) on this thread for each piece.
+
+        Returns the reply, marked interrupted (with the partial text kept) when the
+        stream was cut off or cancelled. Raises an LLMError when no reply came at all:
+        ContextTooLongError for a prompt that does not fit (compress, then retry once),
+        AuthError, ModelNotFoundError, RateLimitError or ServerError after the retries,
+        LLMTimeoutError, ConnectionFailedError, BadRequestError."""
+        chat = _chat_dicts(messages)
+        if estimated_prompt_tokens is None:
+            from desktop_app.core.tokens import count_chat
+
+            estimated_prompt_tokens = count_chat(chat, model).tokens
+        params: dict[str, Any] = {
+            "model": model,
+            "messages": chat,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if max_tokens is not None:
+            # OpenAI's newer models refuse max_tokens; local servers know only max_tokens
+            key = "max_completion_tokens" if self.config.preset == "openai" else "max_tokens"
+            params[key] = max_tokens
+        if temperature is not None:
+            params["temperature"] = temperature
+
+        token = cancel or CancelToken()
+        with self._lock:
+            self._active.add(token)
+        started = time.monotonic()
+        try:
+            result = self._with_retries(params, model, on_chunk, on_wait, token)
+        finally:
+            with self._lock:
+                self._active.discard(token)
+        result.elapsed_ms = (time.monotonic() - started) * 1000
+        result.estimated_prompt_tokens = estimated_prompt_tokens
+        warning = truncation_warning(
+            result.prompt_tokens, estimated_prompt_tokens, calibration_ratio
+        )
+        if warning and not result.interrupted:
+            result.truncated = True
+            result.warnings.append(warning)
+            log.warning("%s: %s", self.config.name, warning)
+        if result.finish_reason == "length":
+            result.warnings.append(
+                f"the reply reached its limit of {max_tokens or 'the server default'} tokens "
+                "and was cut short"
+            )
+        return result
+
+    def _with_retries(
+        self,
+        params: dict[str, Any],
+        model: str,
+        on_chunk: Callable[[str], None] | None,
+        on_wait: Callable[[RetryNotice], None] | None,
+        token: CancelToken,
+    ) -> StreamResult:
+        attempt = 0
+        while True:
+            if token.cancelled:
+                return StreamResult(
+                    interrupted=True, cancelled=True, error="stopped by you", retries=attempt
+                )
+            try:
+                result = self._stream_once(params, model, on_chunk, token)
+                result.retries = attempt
+                return result
+            except LLMError as err:
+                delay = self._retry_delay(err, attempt)
+                if delay is None:
+                    raise err.gave_up_after(attempt) from None
+                attempt += 1
+                notice = RetryNotice(attempt, self.retry.max_retries, delay, err.message)
+                log.info("%s: %s", self.config.name, notice.describe())
+                if on_wait is not None:
+                    on_wait(notice)
+                if token.wait(delay):
+                    return StreamResult(
+                        interrupted=True, cancelled=True, error="stopped by you", retries=attempt
+                    )
+
+    def _retry_delay(self, err: LLMError, attempt: int) -> float | None:
+        """Seconds to wait before retrying, or None to give up."""
+        if not err.retryable or attempt >= self.retry.max_retries:
+            return None
+        if isinstance(err, RateLimitError) and err.retry_after is not None:
+            if err.retry_after > self.retry.max_retry_after:
+                err.message += f"; the server asks to wait {err.retry_after:.0f} s, try later"
+                err.args = (err.message,)
+                return None
+            return err.retry_after
+        backoff = min(self.retry.max_delay, self.retry.base_delay * 2**attempt)
+        return backoff * random.uniform(0.8, 1.2)  # jitter: clients do not retry in step
+
+    def _stream_once(
+        self,
+        params: dict[str, Any],
+        model: str,
+        on_chunk: Callable[[str], None] | None,
+        outer: CancelToken,
+    ) -> StreamResult:
+        events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        inner = CancelToken()  # stops the helper thread, whichever way this call ends
+        unlink = outer.on_cancel(inner.cancel)
+        inner.on_cancel(lambda: events.put(("cancel", None)))
+        helper = threading.Thread(
+            target=self._pump, args=(params, events, inner), name="llm-stream", daemon=True
+        )
+        started = time.monotonic()
+        result = StreamResult()
+        parts: list[str] = []
+        helper.start()
+        try:
+            while True:
+                kind, value = events.get()
+                if kind == "text" and outer.cancelled:  # queued before the cancel: dropped
+                    kind = "cancel"
+                if kind == "text":
+                    if result.first_chunk_ms is None:
+                        result.first_chunk_ms = (time.monotonic() - started) * 1000
+                    parts.append(value)
+                    if on_chunk is not None:
+                        on_chunk(value)
+                elif kind == "finish":
+                    result.finish_reason = value
+                elif kind == "usage":
+                    result.prompt_tokens, result.completion_tokens = value
+                elif kind == "model":
+                    result.model = value
+                elif kind == "end":
+                    break
+                elif kind == "cancel":
+                    result.interrupted = result.cancelled = True
+                    result.error = "stopped by you"
+                    break
+                elif kind in ("error", "stream_error"):
+                    err = self._translate(value, model)
+                    if not parts:
+                        if kind == "stream_error" and isinstance(err, ConnectionFailedError):
+                            # cut before the first word: nothing lost, worth another try
+                            err = ServerError(
+                                f"{self.config.base_url} ended the reply before it began "
+                                f"({err.message})"
+                            )
+                        raise err
+                    result.interrupted = True
+                    result.error = (
+                        f"{err.message}; the reply was cut off after {len(''.join(parts)):,} "
+                        "characters and the part received is kept"
+                    )
+                    log.warning("%s: stream cut off: %s", self.config.name, err.message)
+                    break
+        finally:
+            unlink()
+            inner.cancel()  # a no-op when the helper has finished
+        result.text = "".join(parts)
+        return result
+
+    def _pump(self, params: dict[str, Any], events: queue.SimpleQueue, token: CancelToken) -> None:
+        """Runs on the helper thread: the HTTP exchange, as events on the queue."""
+        try:
+            stream = self._sdk().chat.completions.create(**params)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread to translate
+            if not token.cancelled:
+                events.put(("error", exc))
+            return
+        try:
+            if token.cancelled:
+                return
+            sock = _socket_of(stream)
+            unregister = token.on_cancel(lambda: _shutdown(sock)) if sock else (lambda: None)
+            try:
+                for chunk in stream:
+                    if token.cancelled:
+                        return
+                    self._read_chunk(chunk, events)
+            finally:
+                unregister()
+            events.put(("end", None))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread to translate
+            if not token.cancelled:
+                events.put(("stream_error", exc))
+        finally:
+            with contextlib.suppress(Exception):  # closing a broken stream may complain
+                stream.close()
+
+    @staticmethod
+    def _read_chunk(chunk: Any, events: queue.SimpleQueue) -> None:
+        if getattr(chunk, "model", None):
+            events.put(("model", chunk.model))
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            events.put(("usage", (usage.prompt_tokens, usage.completion_tokens)))
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "delta", None)
+            text = getattr(delta, "content", None) if delta is not None else None
+            if text:
+                events.put(("text", text))
+            if choice.finish_reason:
+                events.put(("finish", choice.finish_reason))

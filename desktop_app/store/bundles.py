@@ -1,0 +1,152 @@
+"""A session with everything in it, as plain records: what export reads and import
+writes. References between them (a summary's message range, a fact's source message)
+are indexes into the bundle's message list, so they survive new ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
+from desktop_app.core.records import MemoryFact, Message, Session, Summary
+from desktop_app.store.memory import to_fact, upsert_fact
+from desktop_app.store.messages import insert_messages
+from desktop_app.store.models import MemoryRow, ProfileRow, utc_now
+from desktop_app.store.profiles import save_profile, to_profile
+from desktop_app.store.sessions import new_session_row
+from desktop_app.store.summaries import new_summary_row
+
+if TYPE_CHECKING:
+    from desktop_app.store.database import Database
+
+
+@dataclass
+class SummaryEntry:
+    summary: Summary
+    first: int | None  # index into SessionBundle.messages
+    last: int | None
+
+
+@dataclass
+class MemoryEntry:
+    fact: MemoryFact
+    source: int | None  # index into SessionBundle.messages
+
+
+@dataclass
+class SessionBundle:
+    session: Session
+    messages: list[Message] = field(default_factory=list)
+    summaries: list[SummaryEntry] = field(default_factory=list)
+    memory: list[MemoryEntry] = field(default_factory=list)
+    profile: AllocationProfile | None = None  # the session's profile, when known
+
+
+@dataclass
+class ImportResult:
+    format: str  # "token-budget" or "chatgpt"
+    session_ids: list[int]
+    messages: int
+    notes: list[str] = field(default_factory=list)  # what was skipped, renamed, kept
+
+    def summary_line(self, file: str) -> str:
+        n = len(self.session_ids)
+        line = f"imported {n} session{'s' * (n != 1)} ({self.messages} messages) from {file}"
+        if self.session_ids:
+            line += f"; ids {', '.join(map(str, self.session_ids))}"
+        return line
+
+
+def read_bundles(db: Database, session_ids: Sequence[int]) -> list[SessionBundle]:
+    """Everything in these sessions, as plain records."""
+    bundles = []
+    profiles = {p.name: p for p in db.profiles.list()}
+    for session_id in session_ids:
+        session = db.sessions.get(session_id)
+        messages = db.messages.all_for_session(session_id)
+        index = {m.id: i for i, m in enumerate(messages)}
+        summaries = [
+            SummaryEntry(s, index.get(s.first_message_id), index.get(s.last_message_id))
+            for s in db.summaries.list(session_id)
+        ]
+        memory = [
+            MemoryEntry(f, index.get(f.source_message_id))
+            for f in db.memory.list_for_session(session_id, include_global=False)
+        ]
+        bundles.append(
+            SessionBundle(session, messages, summaries, memory, profiles.get(session.profile))
+        )
+    return bundles
+
+
+def _profile_for(orm, profile: AllocationProfile | None, name: str, notes: list[str]) -> str:
+    """The profile name the imported session should use, creating the profile if needed."""
+    if profile is None or name in BUILTIN_PROFILES:
+        return name
+    existing = {r.name: r for r in orm.scalars(select(ProfileRow))}
+    candidate, n = name, 1
+    while candidate in existing:
+        if to_profile(existing[candidate]).fractions == profile.fractions:
+            return candidate
+        n += 1
+        candidate = f"{name} (imported{'' if n == 2 else f' {n - 1}'})"
+    save_profile(orm, replace(profile, name=candidate))
+    if candidate != name:
+        notes.append(f"profile {name!r} differs from yours of that name: kept as {candidate!r}")
+    return candidate
+
+
+def _pick(ids: list[int], index: int | None) -> int | None:
+    return ids[index] if index is not None and 0 <= index < len(ids) else None
+
+
+def write_bundles(
+    db: Database,
+    bundles: Sequence[SessionBundle],
+    global_memory: Sequence[MemoryFact] = (),
+    format: str = "token-budget",
+) -> ImportResult:
+    """Insert the bundles as new sessions, in one transaction: all of them or nothing."""
+    result = ImportResult(format, [], 0)
+    with db.write() as orm:
+        for bundle in bundles:
+            session = replace(bundle.session, id=None)
+            session.profile = _profile_for(orm, bundle.profile, session.profile, result.notes)
+            row = new_session_row(session, utc_now())
+            orm.add(row)
+            orm.flush()
+            ids = insert_messages(orm, row.id, bundle.messages)
+            for entry in bundle.summaries:
+                summary = replace(
+                    entry.summary,
+                    first_message_id=_pick(ids, entry.first),
+                    last_message_id=_pick(ids, entry.last),
+                )
+                orm.add(new_summary_row(summary, row.id))
+            for entry in bundle.memory:
+                fact = replace(
+                    entry.fact,
+                    id=None,
+                    session_id=row.id,
+                    source_message_id=_pick(ids, entry.source),
+                )
+                upsert_fact(orm, fact)
+            result.session_ids.append(row.id)
+            result.messages += len(ids)
+        kept = 0
+        for fact in global_memory:
+            taken = orm.scalars(
+                select(MemoryRow).where(MemoryRow.session_id.is_(None), MemoryRow.key == fact.key)
+            ).first()
+            if taken is not None and to_fact(taken).value != fact.value:
+                kept += 1  # the user's own global fact wins over the file's
+                continue
+            upsert_fact(orm, replace(fact, id=None, session_id=None, source_message_id=None))
+        if kept:
+            result.notes.append(
+                f"{kept} global memory fact{'s' * (kept != 1)} kept your current value"
+            )
+    return result

@@ -1,0 +1,365 @@
+"""The database file's life: where it lives, checking it before anything writes to it,
+backups, migrations at start, connection settings, and the repositories callers use.
+
+open_database() is the one way in. It refuses, with a clear StoreError and without
+writing a byte, a file that is not an SQLite database, is read-only, is damaged, or was
+written by a newer version of the app."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Self
+
+import platformdirs
+from sqlalchemy import URL, Engine, create_engine, event, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
+
+from desktop_app.store import backups, migrate
+from desktop_app.store.calibration import CalibrationRepository
+from desktop_app.store.errors import (
+    CorruptDatabaseError,
+    DatabaseBusyError,
+    NewerSchemaError,
+    NotADatabaseError,
+    ReadOnlyDatabaseError,
+    StoreError,
+)
+from desktop_app.store.memory import MemoryRepository
+from desktop_app.store.messages import MessageRepository
+from desktop_app.store.models import MessageRow
+from desktop_app.store.profiles import ProfileRepository
+from desktop_app.store.providers import ProviderRepository
+from desktop_app.store.sessions import SessionRepository
+from desktop_app.store.settings import SettingsRepository
+from desktop_app.store.summaries import SummaryRepository
+
+APP_NAME = "TokenBudget"
+ENV_VAR = "TOKEN_BUDGET_DATA_DIR"
+DB_FILE = "token_budget.sqlite3"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# A second app instance waits this long for the other's write to finish before it gives
+# up with DatabaseBusyError. Writes here take milliseconds, so 5 s means "really stuck".
+BUSY_TIMEOUT_MS = 5000
+DAILY_BACKUP_AFTER = timedelta(hours=24)
+
+
+def default_data_dir() -> Path:
+    """TOKEN_BUDGET_DATA_DIR if set (portable use, tests), else the user's data folder."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def database_path(data_dir: Path | str | None = None) -> Path:
+    folder = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    return folder / DB_FILE
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # pysqlite's own transaction handling would BEGIN lazily and too late; we issue BEGIN
+    # ourselves in _on_begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer nor each other, so a second app instance (or a
+    # worker thread) can read while a reply is being stored; and a crash mid-write leaves
+    # the last committed state intact.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # synchronous=FULL syncs the WAL at every commit. NORMAL would survive an app crash
+    # too, but could lose the last commits on power loss or an OS crash; a chat message
+    # the user saw "sent" must not vanish, and FULL costs well under a millisecond per
+    # append on an SSD (see bench.py).
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _on_begin(connection) -> None:
+    # Writes start with BEGIN IMMEDIATE: the write lock is taken up front (waiting up to
+    # the busy timeout), instead of failing at once when a read transaction must upgrade
+    # to a write while another process is writing. Reads use a plain deferred BEGIN.
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _make_engine(path: Path) -> Engine:
+    url = URL.create("sqlite", database=str(path))
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+@dataclass(frozen=True)
+class _FileState:
+    exists: bool
+    revision: str | None  # the schema revision stored in the file
+
+
+def _damaged(path: Path, detail: str) -> CorruptDatabaseError:
+    newest = backups.newest_backup(path)
+    if newest is not None:
+        taken = backups.backup_time(newest)
+        when = f" from {taken:%Y-%m-%d %H:%M} UTC" if taken else ""
+        offer = (
+            f"The newest backup is {newest}{when}; restore it with "
+            "`token-budget restore-backup` (the damaged file is kept aside)."
+        )
+    else:
+        offer = "There is no backup to restore."
+    message = f"the database {path} is damaged ({detail}); it was left untouched. {offer}"
+    return CorruptDatabaseError(message, path, newest)
+
+
+def _is_read_only(path: Path) -> bool:
+    # The mode bits as well as access(): an administrator (or root in a container) may
+    # write anyway, but a file someone marked read-only is one they expect unchanged.
+    mode = path.stat().st_mode
+    return not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _check_header(path: Path, size: int) -> None:
+    with open(path, "rb") as handle:
+        header = handle.read(100)
+    if not header.startswith(SQLITE_MAGIC[: len(header)]) or not header:
+        raise NotADatabaseError(
+            f"{path} is not an SQLite database, so not Token Budget's; it was left "
+            "untouched. Move it away, or choose another folder with --data-dir."
+        )
+    if len(header) < 100:
+        raise _damaged(path, f"truncated to {size} bytes")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    header_count_valid = header[92:96] == header[24:28]
+    wal = Path(f"{path}-wal")
+    # With a non-empty WAL the main file may legitimately lag its header; the integrity
+    # check that follows judges that case.
+    if header_count_valid and not (wal.exists() and wal.stat().st_size > 0):
+        expected = pages * page_size
+        if size < expected or (page_size and size % page_size):
+            raise _damaged(path, f"truncated: {size:,} of {expected:,} bytes")
+
+
+def _inspect(path: Path) -> _FileState:
+    """Look at an existing file without changing it (read-only connection)."""
+    if not path.exists():
+        return _FileState(False, None)
+    if not path.is_file():
+        raise NotADatabaseError(f"{path} is not a file; choose another folder with --data-dir")
+    if _is_read_only(path):
+        raise ReadOnlyDatabaseError(
+            f"the database {path} is read-only; Token Budget needs to write to it. Make it "
+            "writable, or copy it to another folder and use --data-dir."
+        )
+    size = path.stat().st_size
+    if size == 0:
+        if backups.newest_backup(path) is not None:  # it held data once: do not start over
+            raise _damaged(path, "the file is empty")
+        return _FileState(True, None)
+    _check_header(path, size)
+    try:
+        uri = backups.read_only_uri(path)
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if verdict != "ok":
+                raise _damaged(path, verdict)
+            found = conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {r[0] for r in found}
+            revision = None
+            if "alembic_version" in tables:
+                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                revision = row[0] if row else None
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise DatabaseBusyError(
+                f"the database {path} is locked by another program; close it and try again"
+            ) from exc
+        raise _damaged(path, str(exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(path, str(exc)) from exc
+    if revision is None and tables - {"alembic_version"}:
+        names = ", ".join(sorted(tables)[:5])
+        raise NotADatabaseError(
+            f"{path} is an SQLite database but not Token Budget's (it holds {names}); it "
+            "was left untouched. Choose another folder with --data-dir."
+        )
+    if revision is not None and not migrate.is_known(revision):
+        raise NewerSchemaError(
+            f"the database {path} was written by a newer version of Token Budget (schema "
+            f"{revision}; this version knows up to {migrate.head_revision()}). Install the "
+            "newer version to open it; the file was left untouched."
+        )
+    return _FileState(True, revision)
+
+
+@contextmanager
+def translate_errors(path: Path) -> Iterator[None]:
+    """SQLite's errors as StoreErrors a user can act on."""
+    try:
+        yield
+    except (sa_exc.IntegrityError, sqlite3.IntegrityError) as exc:
+        text = str(getattr(exc, "orig", None) or exc)
+        if "FOREIGN KEY" in text:
+            raise StoreError(
+                "the change refers to a session or message that does not exist (any more)"
+            ) from exc
+        raise StoreError(f"the database refused the change: {text}") from exc
+    except (sa_exc.DBAPIError, sqlite3.Error) as exc:
+        text = str(getattr(exc, "orig", None) or exc).lower()
+        if "locked" in text or "busy" in text:
+            raise DatabaseBusyError(
+                f"the database {path} is busy in another Token Budget window; try again"
+            ) from exc
+        if "readonly" in text or "read-only" in text:
+            raise ReadOnlyDatabaseError(f"the database {path} has become read-only") from exc
+        if "full" in text:
+            raise StoreError(f"could not write to {path}: the disk is full") from exc
+        if "malformed" in text or "not a database" in text:
+            raise _damaged(path, text) from exc
+        raise StoreError(f"database error in {path}: {text}") from exc
+
+
+class Database:
+    """An open database and its repositories. Thread-safe: each call takes its own
+    connection from the pool. Close it (or use it as a context manager) when done."""
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self.path = path
+        self.engine = engine
+        self._reader = sessionmaker(engine, expire_on_commit=False)
+        self._writer = sessionmaker(
+            engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+        self.sessions = SessionRepository(self)
+        self.messages = MessageRepository(self)
+        self.summaries = SummaryRepository(self)
+        self.memory = MemoryRepository(self)
+        self.profiles = ProfileRepository(self)
+        self.providers = ProviderRepository(self)
+        self.calibration = CalibrationRepository(self)
+        self.settings = SettingsRepository(self)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path.parent
+
+    @contextmanager
+    def read(self) -> Iterator[OrmSession]:
+        """A read transaction: one consistent snapshot, rolled back at the end."""
+        with translate_errors(self.path), self._reader() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[OrmSession]:
+        """A write transaction (BEGIN IMMEDIATE), committed durably on success and rolled
+        back entirely on any error."""
+        with translate_errors(self.path), self._writer.begin() as session:
+            yield session
+
+    def backup(self, reason: str = "manual") -> Path:
+        return backups.make_backup(self.path, reason)
+
+    def integrity_check(self) -> list[str]:
+        """The full PRAGMA integrity_check: ['ok'] for a sound file."""
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _ensure_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data folder {folder}: {exc.strerror}") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ReadOnlyDatabaseError(
+            f"the data folder {folder} is read-only; Token Budget needs to write there "
+            "(choose another with --data-dir)"
+        )
+
+
+def _backup_due(path: Path, state: _FileState) -> str | None:
+    if state.revision is None:
+        return None  # nothing in it yet
+    if state.revision != migrate.head_revision():
+        return f"before-upgrade-from-{state.revision}"
+    newest = backups.newest_backup(path)
+    taken = backups.backup_time(newest) if newest else None
+    if taken is None or datetime.now(UTC) - taken > DAILY_BACKUP_AFTER:
+        return "daily"
+    return None
+
+
+def _migrate(engine: Engine, path: Path) -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    head = migrate.head_revision()
+    writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+    with translate_errors(path), writer.connect() as conn, conn.begin():
+        # Under the write lock: another instance may have migrated since we looked.
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is not None and not migrate.is_known(current):
+            raise NewerSchemaError(
+                f"the database {path} was just upgraded by a newer version of Token Budget "
+                f"(schema {current}); install that version to open it"
+            )
+        if current != head:
+            migrate.upgrade(conn, head)
+
+
+def _recover(db: Database) -> None:
+    """Start-up repairs: replies cut off by a crash are marked interrupted, and the
+    built-in profiles are brought up to date."""
+    with db.write() as session:
+        session.execute(
+            update(MessageRow).where(MessageRow.status == "streaming").values(status="interrupted")
+        )
+        db.profiles.seed_builtins(session)
+
+
+def open_database(data_dir: Path | str | None = None) -> Database:
+    """Open (creating or upgrading as needed) the database in `data_dir`, else in
+    TOKEN_BUDGET_DATA_DIR, else in the user's data folder."""
+    path = database_path(data_dir)
+    _ensure_folder(path.parent)
+    state = _inspect(path)
+    reason = _backup_due(path, state)
+    if reason:
+        backups.make_backup(path, reason)
+    engine = _make_engine(path)
+    try:
+        _migrate(engine, path)
+        db = Database(path, engine)
+        _recover(db)
+    except BaseException:
+        engine.dispose()
+        raise
+    return db
+
+
+def restore_newest_backup(data_dir: Path | str | None = None) -> backups.RestoreResult:
+    """Replace the database with its newest healthy backup; the current file (and its
+    WAL) is renamed aside, never deleted. Close every Database on the file first."""
+    return backups.restore_newest_backup(database_path(data_dir))

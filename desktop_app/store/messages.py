@@ -1,0 +1,404 @@
+"""Messages: durable appends, edits, paging, flags, cached token counts, search across
+sessions, and a writer that stores a streaming reply as it arrives."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Self
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session as OrmSession
+
+from desktop_app.core.app_records import SearchHit
+from desktop_app.core.records import MESSAGE_STATUSES, ROLES, Message
+from desktop_app.store.errors import NotFoundError, StoreError
+from desktop_app.store.models import MessageRow, SessionRow, utc_now
+from desktop_app.store.sessions import like_pattern, live_session
+
+if TYPE_CHECKING:
+    from desktop_app.store.database import Database
+
+# Read as plain columns rather than ORM objects: a 10,000-message session opens several
+# times faster this way.
+_COLUMNS = (
+    MessageRow.id,
+    MessageRow.session_id,
+    MessageRow.position,
+    MessageRow.role,
+    MessageRow.name,
+    MessageRow.content,
+    MessageRow.created_at,
+    MessageRow.status,
+    MessageRow.pinned,
+    MessageRow.excluded,
+    MessageRow.prompt_tokens,
+    MessageRow.completion_tokens,
+    MessageRow.cost,
+    MessageRow.error,
+    MessageRow.token_counts,
+)
+
+
+def _to_message(row: Any) -> Message:
+    return Message(
+        id=row[0],
+        session_id=row[1],
+        position=row[2],
+        role=row[3],
+        name=row[4],
+        content=row[5],
+        created_at=row[6],
+        status=row[7],
+        pinned=bool(row[8]),
+        excluded=bool(row[9]),
+        prompt_tokens=row[10],
+        completion_tokens=row[11],
+        cost=row[12],
+        error=row[13],
+        token_counts=row[14] or {},
+    )
+
+
+def _check(message: Message) -> None:
+    if message.role not in ROLES:
+        raise StoreError(f"unknown message role {message.role!r} (known: {', '.join(ROLES)})")
+    if message.status not in MESSAGE_STATUSES:
+        raise StoreError(
+            f"unknown message status {message.status!r} (known: {', '.join(MESSAGE_STATUSES)})"
+        )
+    if not isinstance(message.content, str):
+        raise StoreError(f"message content must be text, got {type(message.content).__name__}")
+
+
+def _values(message: Message, session_id: int, position: int) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "position": position,
+        "role": message.role,
+        "name": message.name,
+        "content": message.content,
+        "created_at": message.created_at or utc_now(),
+        "status": message.status,
+        "pinned": message.pinned,
+        "excluded": message.excluded,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "cost": message.cost,
+        "error": message.error,
+        "token_counts": {k: int(v) for k, v in message.token_counts.items()},
+    }
+
+
+def _next_position(orm: OrmSession, session_id: int) -> int:
+    last = orm.scalar(
+        select(func.max(MessageRow.position)).where(MessageRow.session_id == session_id)
+    )
+    return 0 if last is None else last + 1
+
+
+def insert_messages(orm: OrmSession, session_id: int, messages: Sequence[Message]) -> list[int]:
+    """Insert at the end of a session inside the caller's transaction; returns the ids."""
+    if not messages:
+        return []
+    for message in messages:
+        _check(message)
+    start = _next_position(orm, session_id)
+    rows = [_values(m, session_id, start + i) for i, m in enumerate(messages)]
+    statement = insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True)
+    return list(orm.scalars(statement, rows))
+
+
+def _snippet(content: str, needle: str, width: int = 60) -> str:
+    at = max(content.lower().find(needle.lower()), 0)
+    start = max(0, at - width)
+    end = min(len(content), at + len(needle) + width)
+    text = " ".join(content[start:end].split())
+    return ("…" if start else "") + text + ("…" if end < len(content) else "")
+
+
+class MessageRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- writing -------------------------------------------------------------------
+
+    def append(self, session_id: int, message: Message) -> Message:
+        """Add a message at the end of the session. Durable when this returns."""
+        return self.append_many(session_id, [message])[0]
+
+    def append_many(self, session_id: int, messages: Sequence[Message]) -> list[Message]:
+        """Add several messages in one transaction (all or none)."""
+        with self._db.write() as orm:
+            live_session(orm, session_id)
+            ids = insert_messages(orm, session_id, messages)
+            self._db.sessions.touch(orm, session_id)
+            rows = orm.execute(
+                select(*_COLUMNS).where(MessageRow.id.in_(ids)).order_by(MessageRow.position)
+            )
+            return [_to_message(r) for r in rows]
+
+    def update(self, message: Message) -> Message:
+        """Save a message's content, role, name, status, flags, usage, cost and error.
+        Changed content drops the cached token counts (they describe the old text);
+        save_token_counts() stores new ones."""
+        if message.id is None:
+            raise NotFoundError("cannot update a message that was never stored")
+        _check(message)
+        with self._db.write() as orm:
+            row = orm.get(MessageRow, message.id)
+            if row is None:
+                raise NotFoundError(f"there is no message {message.id}")
+            counts = dict(message.token_counts) if row.content == message.content else {}
+            row.role = message.role
+            row.name = message.name
+            row.content = message.content
+            row.status = message.status
+            row.pinned = message.pinned
+            row.excluded = message.excluded
+            row.prompt_tokens = message.prompt_tokens
+            row.completion_tokens = message.completion_tokens
+            row.cost = message.cost
+            row.error = message.error
+            row.token_counts = counts
+            self._db.sessions.touch(orm, row.session_id)
+            orm.flush()
+            return self._get(orm, row.id)
+
+    def set_pinned(self, message_id: int, pinned: bool = True) -> None:
+        self._set(message_id, pinned=pinned)
+
+    def set_excluded(self, message_id: int, excluded: bool = True) -> None:
+        self._set(message_id, excluded=excluded)
+
+    def _set(self, message_id: int, **values: Any) -> None:
+        with self._db.write() as orm:
+            query = update(MessageRow).where(MessageRow.id == message_id).values(**values)
+            done = orm.execute(query)
+            if not done.rowcount:
+                raise NotFoundError(f"there is no message {message_id}")
+
+    def save_token_counts(self, message_id: int, counts: Mapping[str, int]) -> None:
+        """Add {encoding: tokens} to a message's cached counts."""
+        self.save_token_counts_many({message_id: counts})
+
+    def save_token_counts_many(self, counts: Mapping[int, Mapping[str, int]]) -> None:
+        """Cache counts for many messages in one transaction. Ids of messages that no
+        longer exist are skipped (the message was deleted while being counted)."""
+        if not counts:
+            return
+        with self._db.write() as orm:
+            stored = dict(
+                orm.execute(
+                    select(MessageRow.id, MessageRow.token_counts).where(
+                        MessageRow.id.in_(list(counts))
+                    )
+                ).all()
+            )
+            for message_id, new in counts.items():
+                if message_id in stored:
+                    merged = {**(stored[message_id] or {}), **{k: int(v) for k, v in new.items()}}
+                    orm.execute(
+                        update(MessageRow)
+                        .where(MessageRow.id == message_id)
+                        .values(token_counts=merged)
+                    )
+
+    # --- reading -------------------------------------------------------------------
+
+    def get(self, message_id: int) -> Message:
+        with self._db.read() as orm:
+            return self._get(orm, message_id)
+
+    def _get(self, orm: OrmSession, message_id: int) -> Message:
+        row = orm.execute(select(*_COLUMNS).where(MessageRow.id == message_id)).first()
+        if row is None:
+            raise NotFoundError(f"there is no message {message_id}")
+        return _to_message(row)
+
+    def all_for_session(self, session_id: int) -> list[Message]:
+        """Every message of the session in order, with cached token counts."""
+        with self._db.read() as orm:
+            rows = orm.execute(
+                select(*_COLUMNS)
+                .where(MessageRow.session_id == session_id)
+                .order_by(MessageRow.position)
+            )
+            return [_to_message(r) for r in rows]
+
+    def page(
+        self, session_id: int, before_position: int | None = None, limit: int = 200
+    ) -> list[Message]:
+        """Up to `limit` messages just before `before_position` (the newest when None),
+        oldest first: scroll back by passing the first position of the last page."""
+        query = select(*_COLUMNS).where(MessageRow.session_id == session_id)
+        if before_position is not None:
+            query = query.where(MessageRow.position < before_position)
+        query = query.order_by(MessageRow.position.desc()).limit(limit)
+        with self._db.read() as orm:
+            rows = list(orm.execute(query))
+        return [_to_message(r) for r in reversed(rows)]
+
+    def count(self, session_id: int) -> int:
+        with self._db.read() as orm:
+            return (
+                orm.scalar(
+                    select(func.count(MessageRow.id)).where(MessageRow.session_id == session_id)
+                )
+                or 0
+            )
+
+    def missing_counts(self, session_id: int, encoding: str) -> list[tuple[int, str]]:
+        """(id, content) of the session's messages with no cached count for `encoding`."""
+        with self._db.read() as orm:
+            rows = orm.execute(
+                select(MessageRow.id, MessageRow.content, MessageRow.token_counts)
+                .where(MessageRow.session_id == session_id)
+                .order_by(MessageRow.position)
+            )
+            return [(i, content) for i, content, counts in rows if encoding not in (counts or {})]
+
+    def search(self, text: str, limit: int = 100) -> list[SearchHit]:
+        """Messages containing `text` (case-insensitive for ASCII letters) in sessions
+        that are not deleted, newest sessions first."""
+        if not text.strip():
+            return []
+        query = (
+            select(
+                MessageRow.session_id,
+                SessionRow.title,
+                MessageRow.id,
+                MessageRow.position,
+                MessageRow.role,
+                MessageRow.content,
+                MessageRow.created_at,
+            )
+            .join(SessionRow, SessionRow.id == MessageRow.session_id)
+            .where(SessionRow.deleted_at.is_(None))
+            .where(MessageRow.content.like(like_pattern(text), escape="\\"))
+            .order_by(SessionRow.updated_at.desc(), MessageRow.position)
+            .limit(limit)
+        )
+        with self._db.read() as orm:
+            rows = list(orm.execute(query))
+        return [
+            SearchHit(sid, title, mid, pos, role, _snippet(content, text), created)
+            for sid, title, mid, pos, role, content, created in rows
+        ]
+
+    # --- streaming -----------------------------------------------------------------
+
+    def begin_stream(
+        self, session_id: int, role: str = "assistant", name: str | None = None
+    ) -> StreamWriter:
+        """Store an empty message in 'streaming' status and return a writer that fills
+        it in as chunks arrive."""
+        message = self.append(
+            session_id, Message(role=role, content="", name=name, status="streaming")
+        )
+        return StreamWriter(self._db, message)
+
+    def _write_stream(self, message_id: int, **values: Any) -> Message:
+        with self._db.write() as orm:
+            query = update(MessageRow).where(MessageRow.id == message_id).values(**values)
+            done = orm.execute(query)
+            if not done.rowcount:
+                raise NotFoundError(f"the streaming message {message_id} was deleted")
+            return self._get(orm, message_id)
+
+
+class StreamWriter:
+    """Stores a reply while it streams: append() keeps chunks in memory and writes the
+    text so far at most every FLUSH_INTERVAL seconds, so a crash loses at most that much;
+    finish(), fail() or interrupt() write the end state. As a context manager it marks
+    the message interrupted (cancelled) or failed (an exception) if not finished."""
+
+    FLUSH_INTERVAL = 0.25
+
+    def __init__(self, db: Database, message: Message) -> None:
+        self._db = db
+        self.message = message
+        self._parts: list[str] = []
+        self._length = 0
+        self._flushed_length = 0
+        self._last_flush = time.monotonic()
+        self.done = False
+
+    @property
+    def message_id(self) -> int:
+        assert self.message.id is not None
+        return self.message.id
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def flushed_length(self) -> int:
+        """How many characters of the reply are stored so far."""
+        return self._flushed_length
+
+    def append(self, chunk: str) -> bool:
+        """Add a chunk; returns True when this call also wrote the text so far."""
+        if self.done:
+            raise StoreError("this reply is already finished")
+        if chunk:
+            self._parts.append(chunk)
+            self._length += len(chunk)
+        if time.monotonic() - self._last_flush >= self.FLUSH_INTERVAL:
+            return self.flush()
+        return False
+
+    def flush(self) -> bool:
+        if self._length == self._flushed_length:
+            return False
+        # 'streaming' again: another instance opening the file meanwhile marks open
+        # streams interrupted, but this one is alive.
+        self._store(content=self.text, status="streaming")
+        return True
+
+    def finish(
+        self,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        cost: float | None = None,
+    ) -> Message:
+        return self._end(
+            status="complete",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=cost,
+        )
+
+    def fail(self, error: str) -> Message:
+        """The reply stopped on an error: keep what arrived, with the error."""
+        return self._end(status="error", error=error)
+
+    def interrupt(self) -> Message:
+        """The user cancelled (or the stream was cut off): keep what arrived."""
+        return self._end(status="interrupted")
+
+    def _end(self, **values: Any) -> Message:
+        if self.done:
+            return self.message
+        self._store(content=self.text, **values)
+        self.done = True
+        return self.message
+
+    def _store(self, **values: Any) -> None:
+        self.message = self._db.messages._write_stream(self.message_id, **values)
+        self._flushed_length = self._length
+        self._last_flush = time.monotonic()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object
+    ) -> None:
+        if self.done:
+            return
+        if exc is None or isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+            self.interrupt()
+        else:
+            self.fail(f"{type(exc).__name__}: {exc}")

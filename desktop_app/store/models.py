@@ -1,0 +1,217 @@
+"""The tables, as SQLAlchemy 2 typed ORM classes. Nothing outside store/ sees these: the
+repositories turn rows into the plain records of desktop_app.core.
+
+A change here needs a new revision in migrations/versions/ (tests/test_store_migrations.py
+checks that the migrated schema matches these classes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from desktop_app.core.records import MESSAGE_STATUSES, ROLES
+
+# Stable constraint names, so that later migrations (batch mode on SQLite) can refer to them.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcTimestamp(TypeDecorator[datetime]):
+    """A moment stored as ISO-8601 text in UTC ('2025-01-31T09:15:00.123456+00:00'):
+    readable in any SQLite tool, sorts as text, and parses fast (datetime.fromisoformat is
+    C code, which matters when a 10,000-message session opens)."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)  # naive times are taken as UTC
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(200))
+    strategy: Mapped[str] = mapped_column(String(50))
+    strategy_settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    profile: Mapped[str] = mapped_column(String(200))
+    system_prompt: Mapped[str] = mapped_column(Text)
+    examples: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+    archived: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+    # Deleting is soft, so that "undo" brings everything back; purge_deleted() removes.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcTimestamp)
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("session_id", "position", name="uq_messages_session_position"),
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+    status: Mapped[str] = mapped_column(String(20), server_default="complete")
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+    excluded: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    # {encoding: content tokens}: one JSON column rather than a child table, because the
+    # whole map is read with every message when a session opens and a join would cost more.
+    token_counts: Mapped[dict[str, int]] = mapped_column(JSON, server_default=text("'{}'"))
+
+
+# Messages left 'streaming' are found at start-up; the partial index keeps that instant.
+Index(
+    "ix_messages_streaming",
+    MessageRow.status,
+    sqlite_where=MessageRow.status == "streaming",
+)
+
+
+class SummaryRow(Base):
+    __tablename__ = "summaries"
+    __table_args__ = (CheckConstraint("method IN ('model', 'extractive')", name="method"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    # The range of messages it replaced (kept as ids; set to NULL if a message is deleted).
+    first_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    last_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(20))
+    model: Mapped[str | None] = mapped_column(String(200))
+    retention: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+
+
+class MemoryRow(Base):
+    __tablename__ = "memory"
+    __table_args__ = (
+        # One value per key and scope. SQLite treats NULLs as distinct in a unique index,
+        # so global facts (session_id NULL) get an index of their own.
+        Index(
+            "uq_memory_session_key",
+            "session_id",
+            "key",
+            unique=True,
+            sqlite_where=text("session_id IS NOT NULL"),
+        ),
+        Index("uq_memory_global_key", "key", unique=True, sqlite_where=text("session_id IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(500))
+    value: Mapped[str] = mapped_column(Text)
+    source_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+    tokens: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+
+
+class ProfileRow(Base):
+    __tablename__ = "profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    fractions: Mapped[dict[str, float]] = mapped_column(JSON)
+    builtin: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+
+
+class ProviderRow(Base):
+    """Where a model server is and what it offers. No API key column, by design."""
+
+    __tablename__ = "providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    preset: Mapped[str] = mapped_column(String(50))
+    base_url: Mapped[str] = mapped_column(Text)
+    models: Mapped[list[str]] = mapped_column(JSON)
+    context_windows: Mapped[dict[str, int]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+
+
+class CalibrationRow(Base):
+    """Per model: the running ratio of server-reported to estimated prompt tokens."""
+
+    __tablename__ = "calibration"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ratio: Mapped[float] = mapped_column(Float)
+    samples: Mapped[int] = mapped_column(Integer)
+    m2: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+
+
+class SettingRow(Base):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)

@@ -1,0 +1,188 @@
+"""Sessions: create, list, read, update, archive, and delete with undo.
+
+Deleting is soft (the row gets deleted_at and disappears from every list); restore()
+brings it back whole, and purge_deleted() removes deleted sessions for good."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Integer, String, column, func, select, update, values
+from sqlalchemy.orm import Session as OrmSession
+
+from desktop_app.core.catalog import lookup_model
+from desktop_app.core.records import Session
+from desktop_app.store.errors import NotFoundError
+from desktop_app.store.models import MessageRow, SessionRow, utc_now
+
+if TYPE_CHECKING:
+    from desktop_app.store.database import Database
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def to_session(row: SessionRow, message_count: int = 0, token_total: int = 0) -> Session:
+    return Session(
+        id=row.id,
+        title=row.title,
+        model=row.model,
+        strategy=row.strategy,
+        strategy_settings=dict(row.strategy_settings or {}),
+        profile=row.profile,
+        system_prompt=row.system_prompt,
+        examples=list(row.examples or []),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        archived=row.archived,
+        message_count=message_count,
+        token_total=token_total,
+    )
+
+
+def live_session(orm: OrmSession, session_id: int) -> SessionRow:
+    """The session row, or NotFoundError if it does not exist or was deleted."""
+    row = orm.get(SessionRow, session_id)
+    if row is None or row.deleted_at is not None:
+        raise NotFoundError(f"there is no session {session_id}")
+    return row
+
+
+def new_session_row(session: Session, now: datetime) -> SessionRow:
+    return SessionRow(
+        title=session.title,
+        model=session.model,
+        strategy=session.strategy,
+        strategy_settings=dict(session.strategy_settings),
+        profile=session.profile,
+        system_prompt=session.system_prompt,
+        examples=list(session.examples),
+        created_at=session.created_at or now,
+        updated_at=session.updated_at or now,
+        archived=session.archived,
+    )
+
+
+class SessionRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(self, session: Session) -> Session:
+        with self._db.write() as orm:
+            row = new_session_row(session, utc_now())
+            orm.add(row)
+            orm.flush()
+            return to_session(row)
+
+    def get(self, session_id: int) -> Session:
+        with self._db.read() as orm:
+            row = live_session(orm, session_id)
+            counts = _counts(orm, [row])
+            return to_session(row, *counts.get(row.id, (0, 0)))
+
+    def list(self, include_archived: bool = False, search: str | None = None) -> list[Session]:
+        """Sessions, most recently updated first, with message counts and the tokens
+        cached for each session's model encoding."""
+        query = select(SessionRow).where(SessionRow.deleted_at.is_(None))
+        if not include_archived:
+            query = query.where(SessionRow.archived.is_(False))
+        if search:
+            query = query.where(SessionRow.title.like(like_pattern(search), escape="\\"))
+        with self._db.read() as orm:
+            rows = list(orm.scalars(query.order_by(SessionRow.updated_at.desc(), SessionRow.id)))
+            counts = _counts(orm, rows)
+        return [to_session(r, *counts.get(r.id, (0, 0))) for r in rows]
+
+    def update(self, session: Session) -> Session:
+        """Save the editable fields of `session` (title, model, strategy and its settings,
+        profile, system prompt, examples, archived)."""
+        if session.id is None:
+            raise NotFoundError("cannot update a session that was never created")
+        with self._db.write() as orm:
+            row = live_session(orm, session.id)
+            row.title = session.title
+            row.model = session.model
+            row.strategy = session.strategy
+            row.strategy_settings = dict(session.strategy_settings)
+            row.profile = session.profile
+            row.system_prompt = session.system_prompt
+            row.examples = list(session.examples)
+            row.archived = session.archived
+            row.updated_at = utc_now()
+            orm.flush()
+            counts = _counts(orm, [row])
+            return to_session(row, *counts.get(row.id, (0, 0)))
+
+    def archive(self, session_id: int, archived: bool = True) -> None:
+        with self._db.write() as orm:
+            live_session(orm, session_id).archived = archived
+
+    def delete(self, session_id: int) -> None:
+        """Hide the session and everything in it; restore() undoes this."""
+        with self._db.write() as orm:
+            live_session(orm, session_id).deleted_at = utc_now()
+
+    def restore(self, session_id: int) -> Session:
+        with self._db.write() as orm:
+            row = orm.get(SessionRow, session_id)
+            if row is None:
+                raise NotFoundError(f"there is no session {session_id} to restore")
+            row.deleted_at = None
+        return self.get(session_id)
+
+    def deleted(self) -> list[Session]:
+        """Deleted sessions not yet purged (for an undo list or a bin)."""
+        with self._db.read() as orm:
+            rows = orm.scalars(
+                select(SessionRow)
+                .where(SessionRow.deleted_at.is_not(None))
+                .order_by(SessionRow.deleted_at.desc())
+            )
+            return [to_session(r) for r in rows]
+
+    def purge_deleted(self, older_than: timedelta = timedelta(0)) -> int:
+        """Remove for good the sessions deleted more than `older_than` ago, with their
+        messages, summaries and memory. Returns how many went."""
+        cutoff = utc_now() - older_than
+        with self._db.write() as orm:
+            rows = list(
+                orm.scalars(
+                    select(SessionRow).where(
+                        SessionRow.deleted_at.is_not(None), SessionRow.deleted_at <= cutoff
+                    )
+                )
+            )
+            for row in rows:
+                orm.delete(row)  # the foreign keys cascade to the rest
+            return len(rows)
+
+    def touch(self, orm: OrmSession, session_id: int) -> None:
+        orm.execute(
+            update(SessionRow).where(SessionRow.id == session_id).values(updated_at=utc_now())
+        )
+
+
+def _counts(orm: OrmSession, rows: list[SessionRow]) -> dict[int, tuple[int, int]]:
+    """{session id: (messages, cached tokens under the session model's encoding)} in one
+    query: each session's JSON path is joined in from a VALUES list (a CTE)."""
+    if not rows:
+        return {}
+    paths = (
+        values(column("sid", Integer), column("path", String), name="session_encoding")
+        .data([(r.id, f"$.{lookup_model(r.model).encoding}") for r in rows])
+        .cte()
+    )
+    query = (
+        select(
+            MessageRow.session_id,
+            func.count(MessageRow.id),
+            func.coalesce(func.sum(func.json_extract(MessageRow.token_counts, paths.c.path)), 0),
+        )
+        .join(paths, paths.c.sid == MessageRow.session_id)
+        .group_by(MessageRow.session_id)
+    )
+    return {sid: (n, int(tokens)) for sid, n, tokens in orm.execute(query)}

@@ -1,0 +1,388 @@
+"""Export to our JSON format and to Markdown; import our JSON or a ChatGPT data export.
+
+Our format ("token-budget", version 1) holds, per session: its settings and allocation
+profile, its messages in the chat-completions shape (role, content, name) with our
+extras under "meta", its summaries and its memory; with --all also the global memory.
+No ids travel: references are indexes into the session's message list.
+
+Import is atomic: the whole file is read and checked before anything is written, and
+written in one transaction. A problem names the file, the place and the field."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from desktop_app import __version__
+from desktop_app.core.budget import AllocationProfile, ProfileError
+from desktop_app.core.records import MESSAGE_STATUSES, ROLES, MemoryFact, Message, Session, Summary
+from desktop_app.store.bundles import (
+    ImportResult,
+    MemoryEntry,
+    SessionBundle,
+    SummaryEntry,
+    read_bundles,
+    write_bundles,
+)
+from desktop_app.store.chatgpt import looks_like_chatgpt, parse_chatgpt
+from desktop_app.store.errors import ImportFormatError, StoreError
+from desktop_app.store.validate import Fields, kind
+
+if TYPE_CHECKING:
+    from desktop_app.store.database import Database
+
+FORMAT_NAME = "token-budget"
+FORMAT_VERSION = 1
+EXPORT_FORMATS = ("json", "md")
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def _all_ids(db: Database) -> list[int]:
+    sessions = db.sessions.list(include_archived=True)
+    return [s.id for s in sorted(sessions, key=lambda s: s.id or 0) if s.id is not None]
+
+
+# --- export: our JSON ----------------------------------------------------------------
+
+
+def _message_json(m: Message) -> dict[str, Any]:
+    out = m.to_chat()
+    out["meta"] = {
+        "status": m.status,
+        "pinned": m.pinned,
+        "excluded": m.excluded,
+        "created_at": _time(m.created_at),
+        "prompt_tokens": m.prompt_tokens,
+        "completion_tokens": m.completion_tokens,
+        "cost": m.cost,
+        "error": m.error,
+        "token_counts": dict(sorted(m.token_counts.items())),
+    }
+    return out
+
+
+def _fact_json(f: MemoryFact, source: int | None) -> dict[str, Any]:
+    return {
+        "key": f.key,
+        "value": f.value,
+        "pinned": f.pinned,
+        "source_message": source,
+        "tokens": f.tokens,
+        "updated_at": _time(f.updated_at),
+    }
+
+
+def _bundle_json(b: SessionBundle) -> dict[str, Any]:
+    s = b.session
+    profile = (
+        {
+            "name": b.profile.name,
+            "builtin": b.profile.builtin,
+            "description": b.profile.description,
+            "fractions": dict(b.profile.fractions),
+        }
+        if b.profile
+        else {"name": s.profile}
+    )
+    return {
+        "title": s.title,
+        "model": s.model,
+        "strategy": s.strategy,
+        "strategy_settings": s.strategy_settings,
+        "profile": profile,
+        "system_prompt": s.system_prompt,
+        "examples": s.examples,
+        "archived": s.archived,
+        "created_at": _time(s.created_at),
+        "updated_at": _time(s.updated_at),
+        "messages": [_message_json(m) for m in b.messages],
+        "summaries": [
+            {
+                "text": e.summary.text,
+                "first_message": e.first,
+                "last_message": e.last,
+                "method": e.summary.method,
+                "model": e.summary.model,
+                "tokens": e.summary.tokens,
+                "retention": e.summary.retention,
+                "created_at": _time(e.summary.created_at),
+            }
+            for e in b.summaries
+        ],
+        "memory": [_fact_json(e.fact, e.source) for e in b.memory],
+    }
+
+
+def export_document(db: Database, session_ids: Sequence[int] | None = None) -> dict[str, Any]:
+    """Our JSON document for these sessions (None: every session and the global memory)."""
+    everything = session_ids is None
+    ids = _all_ids(db) if session_ids is None else list(session_ids)
+    doc: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "app_version": __version__,
+        "exported_at": _time(datetime.now(UTC)),
+        "sessions": [_bundle_json(b) for b in read_bundles(db, ids)],
+    }
+    if everything:
+        doc["global_memory"] = [_fact_json(f, None) for f in db.memory.list_global()]
+    return doc
+
+
+# --- export: Markdown ----------------------------------------------------------------
+
+
+def _stamp(moment: datetime | None) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if moment else "unknown time"
+
+
+def _markdown_session(b: SessionBundle) -> str:
+    s = b.session
+    lines = [f"# {s.title}", ""]
+    lines.append(f"- Model: {s.model} · Strategy: {s.strategy} · Profile: {s.profile}")
+    lines.append(f"- Created: {_stamp(s.created_at)} · Updated: {_stamp(s.updated_at)}")
+    lines.append(f"- Messages: {len(b.messages)}" + (" · Archived" if s.archived else ""))
+    if s.system_prompt:
+        lines += ["", "## System prompt", "", s.system_prompt]
+    if s.examples:
+        lines += ["", "## Examples", ""]
+        for ex in s.examples:
+            lines += [f"**{str(ex.get('role', '')).capitalize()}:** {ex.get('content', '')}", ""]
+    lines += ["", "## Conversation"]
+    for i, m in enumerate(b.messages, start=1):
+        marks = [m.status] if m.status != "complete" else []
+        marks += ["pinned"] * m.pinned + ["excluded from context"] * m.excluded
+        who = m.role.capitalize() + (f" ({m.name})" if m.name else "")
+        extra = f" — {', '.join(marks)}" if marks else ""
+        lines += ["", f"### {i}. {who} · {_stamp(m.created_at)}{extra}", "", m.content]
+        if m.error:
+            lines += ["", f"> Error: {m.error}"]
+    if b.summaries:
+        lines += ["", "## Summaries"]
+        for n, e in enumerate(b.summaries, start=1):
+            span = (
+                f"messages {e.first + 1}–{e.last + 1}"
+                if e.first is not None and e.last is not None
+                else "earlier messages"
+            )
+            by = f"{e.summary.method}" + (f", {e.summary.model}" if e.summary.model else "")
+            lines += ["", f"### Summary {n} of {span} ({by})", "", e.summary.text]
+    if b.memory:
+        lines += ["", "## Memory", ""]
+        lines += [
+            f"- **{e.fact.key}**: {e.fact.value}" + (" (pinned)" if e.fact.pinned else "")
+            for e in b.memory
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def export_markdown(db: Database, session_ids: Sequence[int] | None = None) -> str:
+    ids = _all_ids(db) if session_ids is None else list(session_ids)
+    return "\n---\n\n".join(_markdown_session(b) for b in read_bundles(db, ids))
+
+
+def render_export(db: Database, fmt: str, session_ids: Sequence[int] | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(export_document(db, session_ids), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "md":
+        return export_markdown(db, session_ids)
+    raise StoreError(f"unknown export format {fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write the whole file or nothing: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    tmp: str | None = None
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def write_export(
+    db: Database, path: Path | str, fmt: str, session_ids: Sequence[int] | None = None
+) -> None:
+    write_text_atomically(Path(path), render_export(db, fmt, session_ids))
+
+
+# --- import --------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> tuple[str, Any]:
+    name = path.name
+    try:
+        if zipfile.is_zipfile(path):  # a ChatGPT export as downloaded
+            with zipfile.ZipFile(path) as archive:
+                members = [n for n in archive.namelist() if n.endswith("conversations.json")]
+                if not members:
+                    raise ImportFormatError(name, "", "the zip file has no conversations.json")
+                name = f"{name}/{members[0]}"
+                raw = archive.read(members[0])
+        else:
+            raw = path.read_bytes()
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ImportFormatError(name, "", f"cannot read the file ({exc})") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError(name, f"byte {exc.start}", "the file is not UTF-8 text") from exc
+    try:
+        return name, json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            name, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})"
+        ) from exc
+
+
+def _parse_message(f: Fields) -> Message:
+    meta = f.child("meta", None)
+    content = f.text("content", None)
+    if content is None:
+        f.fail("content", "this field is required")
+    message = Message(
+        role=f.choice("role", ROLES),
+        content=content,
+        name=f.text("name", None),
+    )
+    if meta is not None:
+        message.status = meta.choice("status", MESSAGE_STATUSES, "complete")
+        message.pinned = meta.flag("pinned")
+        message.excluded = meta.flag("excluded")
+        message.created_at = meta.time("created_at")
+        message.prompt_tokens = meta.integer("prompt_tokens", None)
+        message.completion_tokens = meta.integer("completion_tokens", None)
+        message.cost = meta.number("cost", None)
+        message.error = meta.text("error", None)
+        counts = meta.child("token_counts", None)
+        if counts is not None:
+            message.token_counts = {k: counts.integer(k) for k in counts.data}
+    if message.status == "streaming":
+        message.status = "interrupted"  # nothing is streaming into an imported message
+    return message
+
+
+def _index(f: Fields, key: str, count: int) -> int | None:
+    value = f.integer(key, None)
+    if value is not None and value >= count:
+        f.fail(key, f"refers to message {value}, but the session has {count} messages")
+    return value
+
+
+def _parse_fact(f: Fields, count: int) -> MemoryEntry:
+    fact = MemoryFact(
+        key=f.text("key"),
+        value=f.text("value"),
+        pinned=f.flag("pinned"),
+        tokens=f.integer("tokens", None),
+        updated_at=f.time("updated_at"),
+    )
+    if not fact.key.strip():
+        f.fail("key", "a memory key cannot be empty")
+    return MemoryEntry(fact, _index(f, "source_message", count))
+
+
+def _parse_profile(f: Fields | None, name: str) -> AllocationProfile | None:
+    if f is None or "fractions" not in f.data or f.flag("builtin"):
+        return None
+    fractions = f.mapping("fractions")
+    try:
+        return AllocationProfile(name, fractions, description=f.text("description", ""))
+    except ProfileError as exc:
+        f.fail("fractions", str(exc))
+
+
+def _parse_session(f: Fields) -> SessionBundle:
+    profile_field = f.data.get("profile")
+    if isinstance(profile_field, str):  # a bare name is accepted too
+        profile_name, profile = profile_field, None
+    else:
+        pf = f.child("profile", None)
+        profile_name = pf.text("name") if pf else "default"
+        profile = _parse_profile(pf, profile_name)
+    examples = f.items("examples", [])
+    for i, ex in enumerate(examples):
+        ef = Fields(f.file, f"{f.where}.examples[{i}]", ex)
+        ef.choice("role", ROLES)
+        ef.text("content")
+    session = Session(
+        title=f.text("title", "Imported session"),
+        model=f.text("model", Session.model),
+        strategy=f.text("strategy", Session.strategy),
+        strategy_settings=f.mapping("strategy_settings", {}),
+        profile=profile_name,
+        system_prompt=f.text("system_prompt", ""),
+        examples=examples,
+        archived=f.flag("archived"),
+        created_at=f.time("created_at"),
+        updated_at=f.time("updated_at"),
+    )
+    messages = [_parse_message(m) for m in f.each("messages", [])]
+    summaries = []
+    for sf in f.each("summaries", []):
+        summary = Summary(
+            text=sf.text("text"),
+            method=sf.choice("method", ("model", "extractive"), "extractive"),
+            model=sf.text("model", None),
+            tokens=sf.integer("tokens", None),
+            retention=sf.number("retention", None),
+            created_at=sf.time("created_at"),
+        )
+        first = _index(sf, "first_message", len(messages))
+        last = _index(sf, "last_message", len(messages))
+        summaries.append(SummaryEntry(summary, first, last))
+    memory = [_parse_fact(mf, len(messages)) for mf in f.each("memory", [])]
+    return SessionBundle(session, messages, summaries, memory, profile)
+
+
+def parse_document(doc: Any, file: str) -> tuple[list[SessionBundle], list[MemoryFact]]:
+    """Our JSON format, checked completely, as bundles and global facts."""
+    root = Fields(file, "", doc)
+    version = root.integer("version")
+    if version > FORMAT_VERSION:
+        root.fail(
+            "version",
+            f"written by a newer Token Budget (format version {version}; this version reads "
+            f"up to {FORMAT_VERSION})",
+        )
+    bundles = [_parse_session(s) for s in root.each("sessions")]
+    global_memory = [_parse_fact(g, 0).fact for g in root.each("global_memory", [])]
+    return bundles, global_memory
+
+
+def import_file(db: Database, path: Path | str) -> ImportResult:
+    """Import our JSON export or a ChatGPT conversations.json (or its zip); all or nothing."""
+    path = Path(path)
+    name, doc = _read_json(path)
+    if isinstance(doc, dict) and doc.get("format") == FORMAT_NAME:
+        bundles, global_memory = parse_document(doc, name)
+        return write_bundles(db, bundles, global_memory, format=FORMAT_NAME)
+    if looks_like_chatgpt(doc):
+        bundles, notes = parse_chatgpt(doc, name)
+        result = write_bundles(db, bundles, format="chatgpt")
+        result.notes[:0] = notes
+        return result
+    if isinstance(doc, dict) and "format" in doc:
+        raise ImportFormatError(
+            name, "format", f"unknown format {doc['format']!r} (expected {FORMAT_NAME!r})"
+        )
+    raise ImportFormatError(
+        name,
+        "",
+        f"not a Token Budget export or a ChatGPT conversations.json (the top level is {kind(doc)})",
+    )

@@ -1,0 +1,124 @@
+"""Typed reading of an import file's JSON: every problem raises ImportFormatError naming
+the file, the place (a JSON path such as sessions[2].messages[14].role) and what is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from desktop_app.store.errors import ImportFormatError
+
+_MISSING: Any = object()
+
+
+def kind(value: Any) -> str:
+    """A JSON reader's name for a value's type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "an object", list: "a list", str: "text", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def join(where: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{where}[{key}]"
+    return f"{where}.{key}" if where else key
+
+
+class Fields:
+    """One JSON object of an import file."""
+
+    def __init__(self, file: str, where: str, value: Any) -> None:
+        if not isinstance(value, dict):
+            raise ImportFormatError(file, where, f"expected an object, got {kind(value)}")
+        self.file = file
+        self.where = where
+        self.data: dict[str, Any] = value
+
+    def fail(self, key: str | int | None, problem: str) -> NoReturn:
+        where = self.where if key is None else join(self.where, key)
+        raise ImportFormatError(self.file, where, problem)
+
+    def _get(self, key: str, default: Any) -> Any:
+        if key in self.data and self.data[key] is not None:
+            return self.data[key]
+        if default is _MISSING:
+            self.fail(key, "this field is required")
+        return default
+
+    def text(self, key: str, default: Any = _MISSING) -> Any:
+        value = self._get(key, default)
+        if value is not default and not isinstance(value, str):
+            self.fail(key, f"expected text, got {kind(value)}")
+        return value
+
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = 0) -> Any:
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, f"expected a whole number, got {kind(value)}")
+        if minimum is not None and value < minimum:
+            self.fail(key, f"expected a number of at least {minimum}, got {value}")
+        return value
+
+    def number(self, key: str, default: Any = _MISSING) -> Any:
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(key, f"expected a number, got {kind(value)}")
+        return float(value)
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            self.fail(key, f"expected true or false, got {kind(value)}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: Any = _MISSING) -> Any:
+        value = self.text(key, default)
+        if value is not default and value not in choices:
+            self.fail(key, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def mapping(self, key: str, default: Any = _MISSING) -> Any:
+        value = self._get(key, default)
+        if value is not default and not isinstance(value, dict):
+            self.fail(key, f"expected an object, got {kind(value)}")
+        return value
+
+    def items(self, key: str, default: Any = _MISSING) -> Any:
+        value = self._get(key, default)
+        if value is not default and not isinstance(value, list):
+            self.fail(key, f"expected a list, got {kind(value)}")
+        return value
+
+    def time(self, key: str) -> datetime | None:
+        """An ISO-8601 time or seconds since 1970 (ChatGPT's form); None if absent."""
+        value = self._get(key, None)
+        if value is None:
+            return None
+        try:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return datetime.fromtimestamp(value, UTC)
+            if isinstance(value, str):
+                moment = datetime.fromisoformat(value)
+                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+        self.fail(key, f"expected a date and time, got {value!r}")
+
+    def child(self, key: str, default: Any = _MISSING) -> Any:
+        value = self.mapping(key, default)
+        return value if value is default else Fields(self.file, join(self.where, key), value)
+
+    def each(self, key: str, default: Any = _MISSING) -> Iterator[Fields]:
+        """The objects of a list field, each knowing its place."""
+        where = join(self.where, key)
+        for i, item in enumerate(self.items(key, default) or []):
+            yield Fields(self.file, join(where, i), item)

@@ -1,0 +1,1 @@
+"""Widgets: they show state and forward intent to the controller."""

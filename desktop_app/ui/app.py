@@ -1,0 +1,114 @@
+"""Starting the window: the QApplication, its name, high-DPI, theme and the main window.
+Only Qt and our widgets load before the first paint; the database, the encodings and
+the network SDK load afterwards on worker threads."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+_STARTED = time.perf_counter()
+
+APP_NAME = "Token Budget"
+ORGANIZATION = "TokenBudget"
+# Set by the startup benchmark: print when the window has painted, then quit.
+FIRST_PAINT_ENV = "TB_REPORT_FIRST_PAINT"
+
+
+def window_settings(data_dir: str | Path | None) -> Any:
+    """Where the window's size and layout are remembered: beside the data when a data
+    folder is given (portable use, tests), else in the platform's usual place."""
+    from PySide6.QtCore import QSettings
+
+    if data_dir:
+        folder = Path(data_dir).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        return QSettings(str(folder / "window.ini"), QSettings.Format.IniFormat)
+    return QSettings()
+
+
+def create_application(argv: list[str] | None = None) -> Any:
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setOrganizationName(ORGANIZATION)
+    app.setDesktopFileName("token-budget")
+    from desktop_app import __version__
+
+    app.setApplicationVersion(__version__)
+    return app
+
+
+def build_window(data_dir: str | Path | None, theme: str | None = None) -> Any:
+    """The main window and its controller, themed, not yet shown or started."""
+    from desktop_app.controller.app_controller import AppController
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.theme import apply_theme
+
+    app = create_application()
+    settings = window_settings(data_dir)
+    theme = theme or str(settings.value("appearance/theme", "system"))
+    apply_theme(app, theme)
+    controller = AppController(data_dir)
+    window = MainWindow(controller, settings, theme=theme)
+    return window
+
+
+def run_app(args: Any) -> int:
+    """`token-budget` with no subcommand: the window."""
+    app = create_application()
+    window = build_window(getattr(args, "data_dir", None))
+    report = bool(os.environ.get(FIRST_PAINT_ENV))
+    after_first_paint(window, lambda: _first_painted(window, report))
+    window.show()
+    return int(app.exec())
+
+
+def _first_painted(window: Any, report: bool) -> None:
+    """The window is on screen: now load the database and the rest."""
+    if report:
+        heavy = [m for m in ("openai", "sqlalchemy", "alembic", "tiktoken") if m in sys.modules]
+        print(f"first_paint_ms {(time.perf_counter() - _STARTED) * 1000:.1f} "
+              f"heavy_modules={','.join(heavy) or 'none'}", flush=True)
+    window.controller.start()
+    if report:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, window.close)
+
+
+def after_first_paint(window: Any, callback: Any, fallback_ms: int = 300) -> None:
+    """Call `callback` once, right after the window's first paint (or after
+    `fallback_ms` if it is never painted, e.g. started minimized)."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    fired = False
+
+    def fire() -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            window.removeEventFilter(watcher)
+            callback()
+
+    class _Watcher(QObject):
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                QTimer.singleShot(0, fire)  # after this paint has finished
+            return False
+
+    watcher = _Watcher(window)
+    window.installEventFilter(watcher)
+    QTimer.singleShot(fallback_ms, fire)

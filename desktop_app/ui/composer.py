@@ -1,0 +1,202 @@
+"""The composer: where a message is written, with its live token count, Send
+(Ctrl+Enter) and Stop (Esc) while a reply streams."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.ui.palette import is_dark, warning_color
+from desktop_app.ui.theme import mute, paint_top_rule
+
+MIN_LINES, MAX_LINES = 3, 10
+
+
+class _Editor(QPlainTextEdit):
+    """Plain text editing; Ctrl+Enter sends and Esc stops instead of editing."""
+
+    sendKey = Signal()
+    escapeKey = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if enter and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.sendKey.emit()
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.escapeKey.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class Composer(QFrame):
+    """Emits draftChanged on every edit, sendRequested with the text on Send, and
+    stopRequested on Stop. It clears its text only when told (clear_sent), so a failed
+    send never loses what was typed."""
+
+    draftChanged = Signal(str)
+    sendRequested = Signal(str)
+    stopRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Composer")
+        self.setAutoFillBackground(True)  # the window's colour, so the editor stands out
+        self._streaming = False
+        self._over = False
+        self._can_send = True
+        self._why_not = ""
+
+        self.editor = _Editor()
+        self.editor.setObjectName("ComposerEditor")
+        self.editor.setPlaceholderText("Write a message…   Ctrl+Enter sends")
+        self.editor.setAccessibleName("Message")
+        self.editor.setAccessibleDescription("Write a message; Ctrl+Enter sends, Esc stops a reply")
+        self.editor.setTabChangesFocus(True)
+        self.editor.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._lines_shown = 0
+        self._fit_height()
+        self.editor.textChanged.connect(self._on_text_changed)
+        self.editor.sendKey.connect(self.send)
+        self.editor.escapeKey.connect(self.stop)
+
+        self.count_label = QLabel("0 tokens")
+        self.count_label.setObjectName("DraftCount")
+        self.count_label.setAccessibleName("Tokens in the message")
+        self.count_label.setToolTip("Tokens in this message, counted as you type")
+        self.hint_label = QLabel("")
+        self.hint_label.setObjectName("ComposerHint")
+        mute(self.hint_label)
+        mute(self.count_label)
+        self.hint_label.setWordWrap(False)
+
+        self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("SendButton")
+        self.send_button.setDefault(True)
+        self.send_button.setAccessibleName("Send the message")
+        self.send_button.setToolTip(f"Send ({QKeySequence('Ctrl+Return').toString(QKeySequence.SequenceFormat.NativeText)})")
+        self.send_button.clicked.connect(self.send)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("StopButton")
+        self.stop_button.setAccessibleName("Stop the reply")
+        self.stop_button.setToolTip("Stop the reply (Esc)")
+        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.hide()
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(2, 0, 0, 0)
+        bar.setSpacing(10)
+        bar.addWidget(self.count_label)
+        bar.addWidget(self.hint_label, 1)
+        bar.addWidget(self.stop_button)
+        bar.addWidget(self.send_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 8, 14, 12)
+        layout.setSpacing(6)
+        layout.addWidget(self.editor)
+        layout.addLayout(bar)
+        self._update_buttons()
+
+    # --- what the window tells it ---------------------------------------------------
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def set_text(self, text: str) -> None:
+        self.editor.setPlainText(text)
+        self.editor.moveCursor(self.editor.textCursor().MoveOperation.End)
+
+    def clear_sent(self) -> None:
+        """The message was stored: the composer starts afresh."""
+        self.editor.clear()
+
+    def set_count(self, tokens: int | None, exact: bool = True, note: str = "") -> None:
+        if tokens is None:
+            self.count_label.setText("Counting…")
+        else:
+            prefix = "" if exact else "~"
+            unit = "token" if tokens == 1 else "tokens"
+            self.count_label.setText(f"{prefix}{tokens:,} {unit}")
+        self.count_label.setToolTip(
+            "Tokens in this message, counted as you type"
+            + ("" if exact else " (estimated: this model's own tokenizer is not shipped)")
+        )
+        self.hint_label.setText(note)
+
+    def set_over(self, over: bool) -> None:
+        """Mark the count when the message is over its share of the window."""
+        if over == self._over:
+            return
+        self._over = over
+        font = self.count_label.font()
+        font.setWeight(QFont.Weight.DemiBold if over else QFont.Weight.Normal)
+        self.count_label.setFont(font)
+        if over:
+            pal = self.count_label.palette()
+            pal.setColor(QPalette.ColorRole.WindowText, warning_color(is_dark(self)))
+            self.count_label.setPalette(pal)
+            self.count_label.setForegroundRole(QPalette.ColorRole.WindowText)
+        else:
+            self.count_label.setPalette(self.palette())
+            mute(self.count_label)
+
+    def paintEvent(self, event: object) -> None:
+        paint_top_rule(self)
+
+    def set_streaming(self, streaming: bool) -> None:
+        self._streaming = streaming
+        self._update_buttons()
+
+    def set_can_send(self, can: bool, why_not: str = "") -> None:
+        self._can_send = can
+        self._why_not = why_not
+        self._update_buttons()
+
+    # --- user intent ----------------------------------------------------------------
+    def send(self) -> None:
+        text = self.text()
+        if self._streaming or not self._can_send or not text.strip():
+            return
+        self.sendRequested.emit(text)
+
+    def stop(self) -> None:
+        if self._streaming:
+            self.stopRequested.emit()
+
+    def _on_text_changed(self) -> None:
+        self.draftChanged.emit(self.editor.toPlainText())
+        self._update_buttons()
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow with the text from three lines up to ten, then scroll."""
+        lines = int(self.editor.document().documentLayout().documentSize().height())
+        lines = max(MIN_LINES, min(MAX_LINES, lines))
+        if lines != self._lines_shown:
+            self._lines_shown = lines
+            margins = self.editor.contentsMargins()
+            frame = 2 * self.editor.frameWidth() + margins.top() + margins.bottom()
+            doc_margin = 2 * int(self.editor.document().documentMargin())
+            self.editor.setFixedHeight(lines * self.editor.fontMetrics().lineSpacing()
+                                       + frame + doc_margin + 14)
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._fit_height()
+
+    def _update_buttons(self) -> None:
+        self.stop_button.setVisible(self._streaming)
+        self.send_button.setVisible(not self._streaming)
+        enabled = self._can_send and not self._streaming
+        self.send_button.setEnabled(enabled)
+        self.send_button.setToolTip("Send (Ctrl+Enter)" if self._can_send else self._why_not)

@@ -1,0 +1,406 @@
+"""The context inspector: exactly what the next request sends, message by message, and
+what was left out (summarized or dropped) and why. Both lists are item models over the
+assembled request, so ten thousand messages cost ten thousand references, not widgets;
+previews and counts are made only for the rows on screen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.assemble import AssembledRequest
+from desktop_app.core.records import Message
+from desktop_app.core.tokens import count_text
+from desktop_app.ui.gauge import format_percent, format_tokens
+from desktop_app.ui.palette import (
+    LABELS,
+    blend,
+    component_color,
+    is_dark,
+    ok_color,
+    warning_color,
+)
+
+PREVIEW_CHARS = 160
+TOOLTIP_CHARS = 1500
+_Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+
+
+def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """One line of a message: whitespace folded, cut at `limit` characters."""
+    head = " ".join(text[: limit * 2].split())
+    return head if len(head) <= limit and len(text) <= limit * 2 else head[:limit].rstrip() + "…"
+
+
+def tooltip_text(text: str) -> str:
+    return text if len(text) <= TOOLTIP_CHARS else text[:TOOLTIP_CHARS] + "\n…"
+
+
+def content_text(chat: dict[str, Any]) -> str:
+    """The text of a chat message's content (content parts joined)."""
+    content = chat.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(p.get("text", "[image]")) if isinstance(p, dict) else str(p) for p in content
+        )
+    return "" if content is None else str(content)
+
+
+class _Row:
+    __slots__ = ("component", "number", "reason", "role", "state", "text", "tokens")
+
+    def __init__(self, number: int | None, component: str, role: str, tokens: int | None,
+                 text: str, state: str = "", reason: str = "") -> None:
+        self.number = number
+        self.component = component
+        self.role = role
+        self.tokens = tokens
+        self.text = text
+        self.state = state
+        self.reason = reason
+
+
+class _RowsModel(QAbstractTableModel):
+    """A read-only table of _Rows with the given columns."""
+
+    def __init__(self, columns: Sequence[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._columns = list(columns)
+        self._rows: list[_Row] = []
+        self._encoding = "o200k_base"
+        self._chips: dict[str, QPixmap] = {}
+        self._muted = QColor()
+        self._dark = False
+
+    def set_rows(self, rows: list[_Row], encoding: str) -> None:
+        self.beginResetModel()
+        self._rows = rows
+        self._encoding = encoding
+        self.endResetModel()
+
+    def set_theme(self, dark: bool, muted: QColor, chip_size: int) -> None:
+        self._dark = dark
+        self._muted = muted
+        self._chips = {}
+        for comp in LABELS:
+            pix = QPixmap(chip_size, chip_size)
+            pix.fill(component_color(comp, dark))
+            self._chips[comp] = pix
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1,
+                                                               len(self._columns) - 1))
+
+    def row(self, r: int) -> _Row:
+        return self._rows[r]
+
+    def tokens(self, row: _Row) -> int:
+        if row.tokens is None:  # counted when first shown; count_text keeps the result
+            row.tokens = count_text(row.text, self._encoding)
+        return row.tokens
+
+    def rowCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self._columns[section]
+        if (orientation == Qt.Orientation.Horizontal
+                and role == Qt.ItemDataRole.TextAlignmentRole
+                and self._columns[section] in ("#", "Tokens")):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        column = self._columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == "#":
+                return "" if row.number is None else str(row.number)
+            if column == "Component":
+                label = LABELS.get(row.component, row.component)
+                return f"{label} (pinned)" if row.state == "pinned" else label
+            if column == "Role":
+                return row.role
+            if column == "Tokens":
+                return format_tokens(self.tokens(row))
+            if column == "State":
+                return row.state
+            if column == "Reason":
+                return row.reason
+            if column == "Content":
+                return preview(row.text)
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            if column == "Reason":
+                return row.reason
+            if column in ("Content", "Component", "Role"):
+                return tooltip_text(row.text) or "(empty)"
+        elif role == Qt.ItemDataRole.DecorationRole and column == "Component":
+            return self._chips.get(row.component)
+        elif role == Qt.ItemDataRole.TextAlignmentRole and column in ("#", "Tokens"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        elif role == Qt.ItemDataRole.ForegroundRole and column in ("#", "Role", "State"):
+            return self._muted
+        elif role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{column}: {self.data(index)}"
+        return None
+
+
+SENT_COLUMNS = ("#", "Component", "Role", "Tokens", "Content")
+LEFT_OUT_COLUMNS = ("#", "Role", "State", "Tokens", "Reason", "Content")
+
+
+class ContextInspector(QWidget):
+    """Shows an AssembledRequest: totals, the messages sent, those left out, and the
+    full text of the selected one."""
+
+    messageSelected = Signal(int)  # index into the session's messages
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._request: AssembledRequest | None = None
+        self._messages: list[Message] = []
+
+        self._totals = QLabel("Nothing assembled yet.")
+        self._totals.setTextFormat(Qt.TextFormat.RichText)
+        self._totals.setWordWrap(True)
+        self._totals.setAccessibleName("Request totals")
+        self._totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._status = QLabel()
+        self._status.setWordWrap(True)
+        self._status.setAccessibleName("Does the request fit")
+        self._status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.sent_model = _RowsModel(SENT_COLUMNS, self)
+        self.left_out_model = _RowsModel(LEFT_OUT_COLUMNS, self)
+        self.sent_view = self._make_view(self.sent_model, "Messages sent")
+        self.left_out_view = self._make_view(self.left_out_model, "Messages left out")
+        self._sent_title = self._section_title("Sent")
+        self._left_out_title = self._section_title("Left out")
+
+        self._detail_title = self._section_title("Select a message to read it in full")
+        self._detail = QPlainTextEdit()
+        self._detail.setReadOnly(True)
+        self._detail.setAccessibleName("Full text of the selected message")
+        self._detail.setPlaceholderText("The full text of the selected message appears here.")
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
+        for title, body in ((self._sent_title, self.sent_view),
+                            (self._left_out_title, self.left_out_view),
+                            (self._detail_title, self._detail)):
+            pane = QWidget()
+            box = QVBoxLayout(pane)
+            box.setContentsMargins(0, 0, 0, 0)
+            box.setSpacing(4)
+            box.addWidget(title)
+            box.addWidget(body)
+            splitter.addWidget(pane)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._totals)
+        layout.addWidget(self._status)
+        layout.addWidget(splitter, 1)
+        self.setAccessibleName("Context inspector")
+        self._apply_theme()
+
+    # --- public API --------------------------------------------------------------------
+
+    def set_request(self, req: AssembledRequest | None, messages: Sequence[Message],
+                    encoding: str = "o200k_base") -> None:
+        """Show what `req` sends. `messages` are the session's messages the request was
+        assembled from (same order as its inclusion list); `encoding` counts the ones
+        left out that carry no cached count."""
+        self._request = req
+        self._messages = list(messages)
+        if req is None:
+            self.sent_model.set_rows([], encoding)
+            self.left_out_model.set_rows([], encoding)
+            self._totals.setText("Nothing assembled yet.")
+            self._status.clear()
+            self._update_titles()
+            return
+        self.sent_model.set_rows(self._sent_rows(req), encoding)
+        self.left_out_model.set_rows(self._left_out_rows(req, encoding), encoding)
+        self._update_totals(req)
+        self._update_titles()
+        self._detail.clear()
+        self._detail_title.setText("Select a message to read it in full")
+
+    def sent_rows(self) -> list[tuple[str, str, int, str]]:
+        """(component, role, tokens, text) per message sent, in order."""
+        m = self.sent_model
+        return [(r.component, r.role, m.tokens(r), r.text)
+                for r in (m.row(i) for i in range(m.rowCount()))]
+
+    def left_out_rows(self) -> list[tuple[int, str, str]]:
+        """(message index, state, reason) per message left out."""
+        m = self.left_out_model
+        return [((r.number or 0) - 1, r.state, r.reason)
+                for r in (m.row(i) for i in range(m.rowCount()))]
+
+    def totals_text(self) -> str:
+        return self._totals.text()
+
+    def status_text(self) -> str:
+        return self._status.text()
+
+    def detail_text(self) -> str:
+        return self._detail.toPlainText()
+
+    # --- building rows -----------------------------------------------------------------
+
+    def _sent_rows(self, req: AssembledRequest) -> list[_Row]:
+        # History sections follow the kept and pinned messages in order: pair them up
+        # so each row can name its message and say whether it was pinned.
+        history_idx = [i for i, s in enumerate(req.states) if s in ("kept", "pinned")]
+        n_history = sum(1 for comp, _m, _t in req.sections if comp == "history")
+        paired = iter(history_idx if len(history_idx) == n_history else [])
+        rows = []
+        for comp, chat, tokens in req.sections:
+            number, state = None, ""
+            if comp == "history":
+                i = next(paired, None)
+                if i is not None:
+                    number, state = i + 1, req.states[i]
+            rows.append(_Row(number, comp, str(chat.get("role", "")), tokens,
+                             content_text(chat), state))
+        return rows
+
+    def _left_out_rows(self, req: AssembledRequest, encoding: str) -> list[_Row]:
+        rows = []
+        for i, (state, reason) in enumerate(zip(req.states, req.reasons)):
+            if state not in ("summarized", "dropped") or i >= len(self._messages):
+                continue
+            m = self._messages[i]
+            rows.append(_Row(i + 1, "history", m.role, m.token_counts.get(encoding),
+                             m.content, state, reason))
+        return rows
+
+    def _update_totals(self, req: AssembledRequest) -> None:
+        report = req.report
+        kind = "exact" if req.exact else "estimated"
+        sent = len(req.sections)
+        self._totals.setText(
+            f"<b>{format_tokens(req.tokens)}</b> prompt tokens ({kind}) "
+            f"+ <b>{format_tokens(req.max_tokens)}</b> reply reserve · "
+            f"{sent} message{'s' if sent != 1 else ''}"
+        )
+        dark = is_dark(self)
+        if req.fits and report.fits:
+            color = ok_color(dark).name()
+            text = (f"Fits the {format_tokens(report.window)}-token window "
+                    f"({format_percent(report.utilization)} used).")
+        else:
+            color = warning_color(dark).name()
+            text = req.problem or (f"Does not fit: {format_tokens(report.used)} tokens "
+                                   f"for a {format_tokens(report.window)}-token window.")
+        self._status.setStyleSheet(f"color: {color};")
+        lines = [text] + [f"• {w}" for w in req.warnings]
+        self._status.setText("\n".join(lines))
+
+    def _update_titles(self) -> None:
+        sent = self.sent_model.rowCount()
+        left = self.left_out_model.rowCount()
+        self._sent_title.setText(f"Sent · {sent} message{'s' if sent != 1 else ''}")
+        if left:
+            self._left_out_title.setText(f"Left out · {left} (summarized or dropped)")
+        else:
+            self._left_out_title.setText("Left out · nothing")
+
+    # --- widgets -----------------------------------------------------------------------
+
+    def _section_title(self, text: str) -> QLabel:
+        label = QLabel(text)
+        font = QFont(label.font())
+        font.setBold(True)
+        label.setFont(font)
+        return label
+
+    def _make_view(self, model: _RowsModel, name: str) -> QTreeView:
+        view = QTreeView()
+        view.setModel(model)
+        view.setRootIsDecorated(False)
+        view.setUniformRowHeights(True)  # lets the view skip measuring 10k rows
+        view.setAlternatingRowColors(True)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        view.setAccessibleName(name)
+        header = view.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        fm = view.fontMetrics()
+        widths = {"#": fm.horizontalAdvance("00000"), "Component": fm.horizontalAdvance(
+            "Current input (pinned)") + fm.height() * 2, "Role": fm.horizontalAdvance(
+            "assistant") + fm.height(), "Tokens": fm.horizontalAdvance("000,000") + fm.height(),
+            "State": fm.horizontalAdvance("summarized") + fm.height(),
+            "Reason": fm.horizontalAdvance("outside the history budget") + fm.height()}
+        for col, title in enumerate(model._columns):
+            if title in widths:
+                view.setColumnWidth(col, widths[title])
+        view.selectionModel().currentRowChanged.connect(
+            lambda current, _previous, m=model: self._show_detail(m, current))
+        return view
+
+    def _show_detail(self, model: _RowsModel, current: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        row = model.row(current.row())
+        other = self.left_out_view if model is self.sent_model else self.sent_view
+        other.selectionModel().clearSelection()
+        where = f"Message {row.number} · " if row.number else ""
+        label = LABELS.get(row.component, row.component)
+        self._detail_title.setText(
+            f"{where}{label} · {row.role} · {format_tokens(model.tokens(row))} tokens"
+            + (f" · {row.state}: {row.reason}" if row.reason else ""))
+        self._detail.setPlainText(row.text)
+        if row.number:
+            self.messageSelected.emit(row.number - 1)
+
+    def _apply_theme(self) -> None:
+        dark = is_dark(self)
+        text = self.palette().color(self.foregroundRole())
+        muted = blend(text, self.palette().color(self.backgroundRole()), 0.65)
+        chip = max(8, round(self.fontMetrics().ascent() * 0.8))
+        for model in (self.sent_model, self.left_out_model):
+            model.set_theme(dark, muted, chip)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_theme()
+            if self._request is not None:
+                self._update_totals(self._request)
+        super().changeEvent(event)

@@ -1,0 +1,342 @@
+"""The sessions column: newest first, with new, rename, archive, delete and a search
+across every message of every session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPoint, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QPushButton,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.records import Session
+from desktop_app.ui.theme import mute
+
+SessionIdRole = Qt.ItemDataRole.UserRole + 1
+MessageIdRole = Qt.ItemDataRole.UserRole + 2
+SubtitleRole = Qt.ItemDataRole.UserRole + 3
+SEARCH_DELAY_MS = 250
+
+
+def describe_when(when: datetime | None, now: datetime | None = None) -> str:
+    """'14:05' today, 'Mon' this week, '3 Mar' this year, else '3 Mar 2023'."""
+    if when is None:
+        return ""
+    now = now or datetime.now(when.tzinfo)
+    days = (now.date() - when.date()).days
+    if days <= 0:
+        return when.strftime("%H:%M")
+    if days < 7:
+        return when.strftime("%a")
+    if when.year == now.year:
+        return f"{when.day} {when.strftime('%b')}"
+    return f"{when.day} {when.strftime('%b %Y')}"
+
+
+def session_subtitle(s: Session) -> str:
+    parts = [f"{s.message_count:,} message{'s' if s.message_count != 1 else ''}"]
+    when = describe_when(s.updated_at or s.created_at)
+    if when:
+        parts.append(when)
+    if s.archived:
+        parts.append("archived")
+    return " · ".join(parts)
+
+
+class TwoLineDelegate(QStyledItemDelegate):
+    """A title over a muted second line, on a rounded highlight when selected."""
+
+    PAD_X, PAD_Y, GAP = 10, 7, 2
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        fm = QFontMetrics(option.font)
+        return QSize(200, 2 * self.PAD_Y + fm.height() + self.GAP + self._small_fm(option).height())
+
+    @staticmethod
+    def _small_font(option: QStyleOptionViewItem) -> QFont:
+        font = QFont(option.font)
+        font.setPointSizeF(max(font.pointSizeF() - 1.0, 7.0))
+        return font
+
+    def _small_fm(self, option: QStyleOptionViewItem) -> QFontMetrics:
+        return QFontMetrics(self._small_font(option))
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        pal = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        rect = option.rect.adjusted(2, 1, -2, -1)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if selected or hovered:
+            color = pal.color(QPalette.ColorRole.Highlight)
+            if not selected:
+                color.setAlpha(40)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            painter.drawRoundedRect(QRectF(rect), 6, 6)
+        text_color = pal.color(QPalette.ColorRole.HighlightedText if selected
+                               else QPalette.ColorRole.Text)
+        fm = QFontMetrics(option.font)
+        inner = rect.adjusted(self.PAD_X, self.PAD_Y, -self.PAD_X, -self.PAD_Y)
+        title = fm.elidedText(str(index.data(Qt.ItemDataRole.DisplayRole) or ""),
+                              Qt.TextElideMode.ElideRight, inner.width())
+        font = QFont(option.font)
+        if index.data(Qt.ItemDataRole.FontRole) is not None:
+            font.setItalic(index.data(Qt.ItemDataRole.FontRole).italic())
+        painter.setFont(font)
+        painter.setPen(text_color)
+        painter.drawText(inner.left(), inner.top() + fm.ascent(), title)
+        subtitle = str(index.data(SubtitleRole) or "")
+        if subtitle:
+            small = self._small_font(option)
+            sfm = QFontMetrics(small)
+            muted = QColor(text_color)
+            muted.setAlphaF(0.75 if selected else 0.55)
+            painter.setFont(small)
+            painter.setPen(muted)
+            painter.drawText(inner.left(), inner.top() + fm.height() + self.GAP + sfm.ascent(),
+                             sfm.elidedText(subtitle, Qt.TextElideMode.ElideRight, inner.width()))
+        painter.restore()
+
+
+class SessionList(QFrame):
+    sessionActivated = Signal(int)
+    newRequested = Signal()
+    renameRequested = Signal(int, str)
+    deleteRequested = Signal(int)
+    archiveRequested = Signal(int, bool)
+    showArchivedChanged = Signal(bool)
+    searchRequested = Signal(str)
+    resultActivated = Signal(int, object)  # session id, message id (or None)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("SessionList")
+        self._current: int | None = None
+        self._sessions: dict[int, Session] = {}
+        self._filling = False
+
+        self.new_button = QPushButton("New session")
+        self.new_button.setObjectName("NewSessionButton")
+        self.new_button.setAccessibleName("New session")
+        self.new_button.setToolTip("Start a new session (Ctrl+N)")
+        self.new_button.clicked.connect(self.newRequested)
+
+        self.search = QLineEdit()
+        self.search.setObjectName("SessionSearch")
+        self.search.setPlaceholderText("Search all messages")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search all messages")
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._run_search)
+        self.search.textChanged.connect(self._on_search_text)
+
+        self.model = QStandardItemModel(self)
+        self.model.itemChanged.connect(self._on_item_changed)
+        self.view = QListView()
+        self.view.setObjectName("Sessions")
+        self.view.setAccessibleName("Sessions")
+        self.view.setModel(self.model)
+        self.view.setUniformItemSizes(True)
+        self.view.setFrameShape(QFrame.Shape.NoFrame)
+        self.view.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.selectionModel().currentChanged.connect(self._on_current)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.setItemDelegate(TwoLineDelegate(self.view))
+        self.view.viewport().setBackgroundRole(QPalette.ColorRole.Window)
+        self.view.setMouseTracking(True)
+
+        self.results_model = QStandardItemModel(self)
+        self.results = QListView()
+        self.results.setObjectName("SearchResults")
+        self.results.setAccessibleName("Search results")
+        self.results.setModel(self.results_model)
+        self.results.setFrameShape(QFrame.Shape.NoFrame)
+        self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.results.setItemDelegate(TwoLineDelegate(self.results))
+        self.results.viewport().setBackgroundRole(QPalette.ColorRole.Window)
+        self.results.setMouseTracking(True)
+        self.results.activated.connect(self._on_result)
+        self.results.clicked.connect(self._on_result)
+        self.results_label = QLabel("")
+        mute(self.results_label)
+        results_box = QWidget()
+        rl = QVBoxLayout(results_box)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.results_label)
+        rl.addWidget(self.results, 1)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(results_box)
+
+        self.show_archived = QCheckBox("Show archived")
+        self.show_archived.setAccessibleName("Show archived sessions")
+        self.show_archived.toggled.connect(self.showArchivedChanged)
+
+        top = QHBoxLayout()
+        top.setSpacing(6)
+        top.addWidget(self.new_button, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 6, 8)
+        layout.setSpacing(8)
+        layout.addLayout(top)
+        layout.addWidget(self.search)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.show_archived)
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, 600)
+
+    # --- what the controller tells it -----------------------------------------------
+    def set_sessions(self, sessions: Sequence[Session]) -> None:
+        """Replace the list (already sorted newest first)."""
+        self._filling = True
+        self.model.clear()
+        self._sessions = {s.id: s for s in sessions if s.id is not None}
+        current_row = -1
+        for s in sessions:
+            item = QStandardItem(s.title)
+            item.setData(s.id, SessionIdRole)
+            item.setData(session_subtitle(s), SubtitleRole)
+            item.setToolTip(f"{s.title}\n{session_subtitle(s)}\nModel: {s.model}")
+            item.setData(f"{s.title}, {session_subtitle(s)}", Qt.ItemDataRole.AccessibleTextRole)
+            item.setEditable(True)
+            if s.archived:
+                font = item.font()
+                font.setItalic(True)
+                item.setFont(font)
+            self.model.appendRow(item)
+            if s.id == self._current:
+                current_row = self.model.rowCount() - 1
+        if current_row >= 0:
+            self.view.setCurrentIndex(self.model.index(current_row, 0))
+        self._filling = False
+
+    def set_current(self, session_id: int | None) -> None:
+        self._current = session_id
+        for row in range(self.model.rowCount()):
+            if self.model.item(row).data(SessionIdRole) == session_id:
+                self._filling = True
+                self.view.setCurrentIndex(self.model.index(row, 0))
+                self._filling = False
+                return
+
+    def set_results(self, query: str, results: Sequence[Any]) -> None:
+        """Search hits: objects with session_id, session_title, message_id and snippet."""
+        if query != self.search.text().strip():
+            return  # an older query's answer
+        self.results_model.clear()
+        for r in results:
+            item = QStandardItem(r.session_title)
+            item.setData(r.snippet, SubtitleRole)
+            item.setData(r.session_id, SessionIdRole)
+            item.setData(r.message_id, MessageIdRole)
+            item.setToolTip(r.snippet)
+            self.results_model.appendRow(item)
+        n = len(results)
+        self.results_label.setText(f"{n} match{'es' if n != 1 else ''}" if n else "No matches")
+
+    def session_ids(self) -> list[int]:
+        return [self.model.item(r).data(SessionIdRole) for r in range(self.model.rowCount())]
+
+    def titles(self) -> list[str]:
+        return [self.model.item(r).text() for r in range(self.model.rowCount())]
+
+    # --- user intent ----------------------------------------------------------------
+    def rename_current(self) -> None:
+        idx = self.view.currentIndex()
+        if idx.isValid():
+            self.view.edit(idx)
+
+    def _on_current(self, current: Any, _previous: Any) -> None:
+        if self._filling or not current.isValid():
+            return
+        sid = current.data(SessionIdRole)
+        if sid is not None and sid != self._current:
+            self._current = sid
+            self.sessionActivated.emit(sid)
+
+    def _on_item_changed(self, item: QStandardItem) -> None:
+        if self._filling:
+            return
+        sid = item.data(SessionIdRole)
+        title = item.text().strip()
+        old = self._sessions.get(sid)
+        if not title and old is not None:
+            self._filling = True
+            item.setText(old.title)  # an empty title is not a title: keep the old one
+            self._filling = False
+            return
+        if old is not None and title != old.title:
+            self.renameRequested.emit(sid, title)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        idx = self.view.indexAt(pos)
+        if not idx.isValid():
+            return
+        sid = idx.data(SessionIdRole)
+        s = self._sessions.get(sid)
+        menu = QMenu(self)
+        rename = menu.addAction("Rename")
+        archive = menu.addAction("Unarchive" if s and s.archived else "Archive")
+        menu.addSeparator()
+        delete = menu.addAction("Delete")
+        chosen = menu.exec(self.view.viewport().mapToGlobal(pos))
+        if chosen is rename:
+            self.view.edit(idx)
+        elif chosen is archive:
+            self.archiveRequested.emit(sid, not (s and s.archived))
+        elif chosen is delete:
+            self.deleteRequested.emit(sid)
+
+    def _on_search_text(self, text: str) -> None:
+        if text.strip():
+            self._search_timer.start()
+        else:
+            self._search_timer.stop()
+            self.stack.setCurrentIndex(0)
+
+    def _run_search(self) -> None:
+        query = self.search.text().strip()
+        if query:
+            self.stack.setCurrentIndex(1)
+            self.results_label.setText("Searching…")
+            self.searchRequested.emit(query)
+
+    def _on_result(self, index: Any) -> None:
+        if index.isValid():
+            self.resultActivated.emit(index.data(SessionIdRole), index.data(MessageIdRole))

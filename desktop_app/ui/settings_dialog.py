@@ -1,0 +1,310 @@
+"""Settings: model providers (base URL, API key kept in the system keychain, a
+connection test), the defaults for new sessions, the data folder and the theme."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.app_records import ProviderConfig
+from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS
+from desktop_app.ui.palette import is_dark, ok_color, warning_color
+from desktop_app.ui.theme import THEME_LABELS, THEMES, mute
+
+KEY_SOURCES = {
+    "keychain": "A key is saved in the system keychain. Type a new one to replace it.",
+    "session": "A key is kept in memory for this session only (no keychain available).",
+    "environment": "Using the key in the OPENAI_API_KEY environment variable.",
+}
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, controller: Any, window: Any = None) -> None:
+        super().__init__(window)
+        self.controller = controller
+        self.window_ = window
+        self._saving = False
+        self._providers: dict[str, ProviderConfig] = {}
+        self.setWindowTitle("Settings")
+        self.setMinimumSize(680, 460)
+        self._presets = {name: (label, url, needs_key)
+                         for name, label, url, needs_key in controller.provider_presets()}
+
+        tabs = QTabWidget()
+        tabs.addTab(self._providers_tab(), "Providers")
+        tabs.addTab(self._general_tab(), "General")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs, 1)
+        layout.addWidget(buttons)
+
+        controller.providersChanged.connect(self._fill_providers)
+        controller.connectionTested.connect(self._on_tested)
+        controller.errorRaised.connect(self._on_error)
+        self._fill_providers(controller.providers)
+        if not controller.providers:
+            self._new_provider()
+
+    # --- providers ------------------------------------------------------------------
+    def _providers_tab(self) -> QWidget:
+        page = QWidget()
+        self.provider_list = QListWidget()
+        self.provider_list.setAccessibleName("Providers")
+        self.provider_list.setMaximumWidth(200)
+        self.provider_list.currentItemChanged.connect(self._show_provider)
+        add = QPushButton("Add provider")
+        add.setAccessibleName("Add provider")
+        add.clicked.connect(self._new_provider)
+        left = QVBoxLayout()
+        left.addWidget(self.provider_list, 1)
+        left.addWidget(add)
+
+        self.preset = QComboBox()
+        self.preset.setAccessibleName("Kind of server")
+        for name, (label, _url, _needs) in self._presets.items():
+            self.preset.addItem(label, name)
+        self.preset.activated.connect(self._preset_chosen)
+        self.name_edit = QLineEdit()
+        self.name_edit.setAccessibleName("Provider name")
+        self.url_edit = QLineEdit()
+        self.url_edit.setAccessibleName("Base URL")
+        self.url_edit.setPlaceholderText("http://localhost:11434/v1")
+        self.key_edit = QLineEdit()
+        self.key_edit.setAccessibleName("API key")
+        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_edit.setPlaceholderText("Kept in the system keychain, never in the database")
+        self.key_note = QLabel()
+        mute(self.key_note)
+        self.key_note.setWordWrap(True)
+        self.models_edit = QLineEdit()
+        self.models_edit.setAccessibleName("Models")
+        self.models_edit.setPlaceholderText("gpt-4o-mini, gpt-4o  (shown in the model picker)")
+        form = QFormLayout()
+        form.addRow("Kind", self.preset)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Base URL", self.url_edit)
+        form.addRow("API key", self.key_edit)
+        form.addRow("", self.key_note)
+        form.addRow("Models", self.models_edit)
+
+        self.test_button = QPushButton("Test connection")
+        self.test_button.setAccessibleName("Test connection")
+        self.test_button.clicked.connect(self._test)
+        self.save_button = QPushButton("Save provider")
+        self.save_button.setAccessibleName("Save provider")
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self._save)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setAccessibleName("Remove provider")
+        self.remove_button.clicked.connect(self._remove)
+        row = QHBoxLayout()
+        row.addWidget(self.test_button)
+        row.addStretch(1)
+        row.addWidget(self.remove_button)
+        row.addWidget(self.save_button)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Provider status")
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        right = QVBoxLayout()
+        right.addLayout(form)
+        right.addLayout(row)
+        right.addWidget(self.status)
+        right.addStretch(1)
+        layout = QHBoxLayout(page)
+        layout.addLayout(left)
+        layout.addLayout(right, 1)
+        return page
+
+    def _fill_providers(self, providers: list[ProviderConfig]) -> None:
+        current = self.name_edit.text().strip()
+        self.provider_list.blockSignals(True)
+        self.provider_list.clear()
+        self._providers = {p.name: p for p in providers}
+        for p in providers:
+            item = QListWidgetItem(p.name)
+            item.setData(Qt.ItemDataRole.UserRole, p.name)
+            self.provider_list.addItem(item)
+            if p.name == current:
+                self.provider_list.setCurrentItem(item)
+        self.provider_list.blockSignals(False)
+        if current in self._providers:
+            self._show_provider(self.provider_list.currentItem(), None)
+        if self._saving:
+            self._saving = False
+            self._set_status("Saved.", ok=True)
+
+    def _show_provider(self, item: QListWidgetItem | None, _previous: Any) -> None:
+        if item is None:
+            return
+        p = self._providers.get(item.data(Qt.ItemDataRole.UserRole))
+        if p is None:
+            return
+        self.preset.setCurrentIndex(max(0, self.preset.findData(p.preset)))
+        self.name_edit.setText(p.name)
+        self.url_edit.setText(p.base_url)
+        self.models_edit.setText(", ".join(p.models))
+        self.key_edit.clear()
+        self._show_key_source(p.name, p.preset)
+        self.remove_button.setEnabled(True)
+        self.status.clear()
+
+    def _show_key_source(self, name: str, preset: str) -> None:
+        source = self.controller.key_source(name, preset) if name else None
+        needs = self._presets.get(preset, ("", "", False))[2]
+        if source:
+            text = KEY_SOURCES.get(source, "")
+        elif needs:
+            text = "This server needs an API key."
+        else:
+            text = "Local servers usually need no key."
+        self.key_note.setText(text)
+
+    def _new_provider(self) -> None:
+        self.provider_list.clearSelection()
+        self.provider_list.setCurrentItem(None)
+        preset = "openai" if "openai" in self._presets else self.preset.itemData(0)
+        self.preset.setCurrentIndex(max(0, self.preset.findData(preset)))
+        self._preset_chosen(self.preset.currentIndex(), rename=True)
+        self.models_edit.clear()
+        self.key_edit.clear()
+        self.remove_button.setEnabled(False)
+        self.status.clear()
+
+    def _preset_chosen(self, index: int, rename: bool = True) -> None:
+        name = self.preset.itemData(index)
+        _label, url, _needs = self._presets[name]
+        if rename or not self.name_edit.text().strip():
+            taken = set(self._providers)
+            candidate, n = name, 2
+            while candidate in taken:
+                candidate, n = f"{name}-{n}", n + 1
+            self.name_edit.setText(candidate)
+        if url:
+            self.url_edit.setText(url)
+        self._show_key_source(self.name_edit.text().strip(), name)
+
+    def _config(self) -> ProviderConfig:
+        models = [m.strip() for m in self.models_edit.text().split(",") if m.strip()]
+        existing = self._providers.get(self.name_edit.text().strip())
+        return ProviderConfig(
+            name=self.name_edit.text().strip(),
+            base_url=self.url_edit.text().strip(),
+            preset=str(self.preset.currentData()),
+            models=models,
+            context_windows=dict(existing.context_windows) if existing else {},
+        )
+
+    def _save(self) -> None:
+        self._saving = True
+        self._set_status("Saving…")
+        self.controller.save_provider(self._config(), self.key_edit.text().strip() or None)
+        self.key_edit.clear()
+
+    def _remove(self) -> None:
+        name = self.name_edit.text().strip()
+        if name in self._providers:
+            self.controller.delete_provider(name)
+            self._new_provider()
+
+    def _test(self) -> None:
+        self._set_status("Testing the connection…")
+        self.test_button.setEnabled(False)
+        self.controller.test_connection(self._config(), self.key_edit.text().strip() or None)
+
+    def _on_tested(self, ok: bool, text: str) -> None:
+        self.test_button.setEnabled(True)
+        self._set_status(text, ok=ok, warn=not ok)
+
+    def _on_error(self, text: str) -> None:
+        self._saving = False
+        if self.isVisible():
+            self._set_status(text, warn=True)
+
+    def _set_status(self, text: str, ok: bool = False, warn: bool = False) -> None:
+        dark = is_dark(self)
+        color = ok_color(dark) if ok else warning_color(dark) if warn else None
+        self.status.setStyleSheet(f"color: {color.name()};" if color else "")
+        self.status.setText(text)
+
+    # --- general --------------------------------------------------------------------
+    def _general_tab(self) -> QWidget:
+        page = QWidget()
+        snapshot = self.controller.settings_snapshot()
+        self.default_model = QComboBox()
+        self.default_model.setAccessibleName("Default model")
+        self.default_model.addItems(snapshot["models"])
+        self.default_model.setCurrentText(snapshot["default_model"])
+        self.default_model.activated.connect(
+            lambda _i: self.controller.set_default("model", self.default_model.currentText()))
+        self.default_profile = QComboBox()
+        self.default_profile.setAccessibleName("Default profile")
+        self.default_profile.addItems(snapshot["profiles"])
+        self.default_profile.setCurrentText(snapshot["default_profile"])
+        self.default_profile.activated.connect(
+            lambda _i: self.controller.set_default("profile", self.default_profile.currentText()))
+        self.default_strategy = QComboBox()
+        self.default_strategy.setAccessibleName("Default history strategy")
+        for kind in STRATEGIES:
+            self.default_strategy.addItem(STRATEGY_LABELS[kind], kind)
+        self.default_strategy.setCurrentIndex(
+            max(0, self.default_strategy.findData(snapshot["default_strategy"])))
+        self.default_strategy.activated.connect(
+            lambda _i: self.controller.set_default("strategy", self.default_strategy.currentData()))
+
+        self.theme = QComboBox()
+        self.theme.setAccessibleName("Theme")
+        for theme in THEMES:
+            self.theme.addItem(THEME_LABELS[theme], theme)
+        current_theme = getattr(self.window_, "theme", "system")
+        self.theme.setCurrentIndex(max(0, self.theme.findData(current_theme)))
+        self.theme.activated.connect(self._theme_chosen)
+
+        folder = QLabel(snapshot["data_dir"] or "(not open yet)")
+        folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        folder.setWordWrap(True)
+        folder.setAccessibleName("Data folder")
+        self.data_folder_label = folder
+        open_folder = QPushButton("Open folder")
+        open_folder.setAccessibleName("Open the data folder")
+        open_folder.setEnabled(bool(snapshot["data_dir"]) and self.window_ is not None)
+        if self.window_ is not None:
+            open_folder.clicked.connect(self.window_.open_data_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(folder, 1)
+        folder_row.addWidget(open_folder)
+
+        note = QLabel("New sessions start with these. Each session keeps its own choice, "
+                      "made with the pickers above the gauge.")
+        mute(note)
+        note.setWordWrap(True)
+        form = QFormLayout(page)
+        form.addRow("Default model", self.default_model)
+        form.addRow("Default profile", self.default_profile)
+        form.addRow("Default history", self.default_strategy)
+        form.addRow("", note)
+        form.addRow("Theme", self.theme)
+        form.addRow("Data folder", folder_row)
+        return page
+
+    def _theme_chosen(self, index: int) -> None:
+        if self.window_ is not None and hasattr(self.window_, "set_theme"):
+            self.window_.set_theme(self.theme.itemData(index))

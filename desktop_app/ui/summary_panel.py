@@ -1,0 +1,212 @@
+"""The rolling summary, editable: what it says, which messages it replaced, how it was
+made, what it costs and how much of the original information it kept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.records import Message, Summary
+from desktop_app.core.tokens import count_text
+from desktop_app.ui.gauge import format_percent, format_tokens
+from desktop_app.ui.palette import blend, is_dark, ok_color, warning_color
+
+_EMPTY_TEXT = ("No summary yet. With the rolling summary or hybrid strategy, older messages "
+               "that no longer fit are folded into a summary here.")
+
+
+def method_label(summary: Summary) -> str:
+    if summary.method == "model":
+        return f"Written by {summary.model}" if summary.model else "Written by the model"
+    return "Extractive (offline: key sentences kept)"
+
+
+def range_label(summary: Summary, replaced: Sequence[Message] | None) -> str:
+    first, last = summary.first_message_id, summary.last_message_id
+    if replaced:
+        n = len(replaced)
+        return f"{n} message{'s' if n != 1 else ''} (ids {replaced[0].id}–{replaced[-1].id})"
+    if first is None and last is None:
+        return "unknown"
+    if first == last or first is None:
+        return f"up to message id {last}"
+    return f"message ids {first}–{last}"
+
+
+class SummaryPanel(QWidget):
+    """Edit and save the session's rolling summary."""
+
+    summaryEdited = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._summary: Summary | None = None
+        self._encoding = "o200k_base"
+        self._replaced_tokens: int | None = None
+
+        self._empty = QLabel(_EMPTY_TEXT)
+        self._empty.setWordWrap(True)
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+
+        self.editor = QPlainTextEdit()
+        self.editor.setAccessibleName("Rolling summary")
+        self.editor.setPlaceholderText("The summary of earlier messages.")
+        self.editor.setTabChangesFocus(True)
+
+        self._method = QLabel()
+        self._range = QLabel()
+        self._tokens = QLabel()
+        self._retention = QLabel()
+        for label in (self._method, self._range, self._tokens, self._retention):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Method:", self._method)
+        form.addRow("Replaces:", self._range)
+        form.addRow("Tokens:", self._tokens)
+        form.addRow("Retention:", self._retention)
+        self._form_widget = QWidget()
+        self._form_widget.setLayout(form)
+        form.setContentsMargins(0, 0, 0, 0)
+
+        self._status = QLabel()
+        self._status.setAccessibleName("Summary status")
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.setToolTip("Throw away your edits and show the stored summary")
+        self.save_button = QPushButton("Save")
+        self.save_button.setDefault(True)
+        self.save_button.setToolTip("Save the edited summary (Ctrl+S)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self._status, 1)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.save_button)
+
+        title = QLabel("Rolling summary")
+        font = QFont(title.font())
+        font.setBold(True)
+        title.setFont(font)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(self._form_widget)
+        layout.addWidget(self._empty)
+        layout.addWidget(self.editor, 1)
+        layout.addLayout(buttons)
+        self.setAccessibleName("Summary")
+
+        self.editor.textChanged.connect(self._text_changed)
+        self.save_button.clicked.connect(self.save)
+        self.revert_button.clicked.connect(self.revert)
+        QShortcut(QKeySequence.StandardKey.Save, self.editor, self.save,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+        self.set_summary(None)
+
+    # --- public API --------------------------------------------------------------------
+
+    def set_summary(self, summary: Summary | None, encoding: str = "o200k_base",
+                    replaced: Sequence[Message] | None = None) -> None:
+        """Show `summary` (None: the empty state). `replaced`, when given, are the
+        messages it stands in for: their number and tokens are shown beside its own."""
+        self._summary = summary
+        self._encoding = encoding
+        has = summary is not None
+        self._empty.setVisible(not has)
+        self._form_widget.setVisible(has)
+        self.editor.setVisible(has)
+        self.save_button.setVisible(has)
+        self.revert_button.setVisible(has)
+        self._status.setVisible(has)
+        if summary is None:
+            self.editor.blockSignals(True)
+            self.editor.clear()
+            self.editor.blockSignals(False)
+            return
+        self._replaced_tokens = None
+        if replaced:
+            self._replaced_tokens = sum(m.token_counts.get(encoding) or
+                                        count_text(m.content, encoding) for m in replaced)
+        self._method.setText(method_label(summary))
+        self._range.setText(range_label(summary, replaced))
+        self._retention.setText(self._retention_text(summary))
+        self.editor.blockSignals(True)
+        self.editor.setPlainText(summary.text)
+        self.editor.blockSignals(False)
+        self._text_changed()
+
+    def summary(self) -> Summary | None:
+        return self._summary
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def is_dirty(self) -> bool:
+        return self._summary is not None and self.text() != self._summary.text
+
+    def save(self) -> None:
+        if not self.is_dirty():
+            return
+        text = self.text().strip()
+        if not text:
+            self._set_status("An empty summary cannot be saved; Revert to keep the old one.",
+                             warning=True)
+            return
+        assert self._summary is not None
+        # keep the saved text as the baseline; the controller's set_summary follows
+        self._summary = replace(self._summary, text=text)
+        self.summaryEdited.emit(text)
+        self._text_changed()
+        self._set_status("Saved.")
+
+    def revert(self) -> None:
+        if self._summary is not None:
+            self.set_summary(self._summary, self._encoding)
+
+    def token_text(self) -> str:
+        return self._tokens.text()
+
+    def retention_text(self) -> str:
+        return self._retention.text()
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _text_changed(self) -> None:
+        tokens = count_text(self.text(), self._encoding)
+        text = f"{format_tokens(tokens)}"
+        if self._replaced_tokens:
+            ratio = self._replaced_tokens / tokens if tokens else 0
+            text += (f" in place of {format_tokens(self._replaced_tokens)}"
+                     + (f" ({ratio:.1f}× smaller)" if ratio >= 1.05 else ""))
+        self._tokens.setText(text)
+        dirty = self.is_dirty()
+        self.save_button.setEnabled(dirty)
+        self.revert_button.setEnabled(dirty)
+        self._set_status("Edited, not saved." if dirty else "")
+
+    def _retention_text(self, summary: Summary) -> str:
+        if summary.retention is None:
+            return "not measured"
+        return f"{format_percent(summary.retention)} of the key information kept"
+
+    def _set_status(self, text: str, warning: bool = False) -> None:
+        dark = is_dark(self)
+        if warning:
+            color = warning_color(dark)
+        elif text == "Saved.":
+            color = ok_color(dark)
+        else:
+            color = blend(self.palette().color(self.foregroundRole()),
+                          self.palette().color(self.backgroundRole()), 0.65)
+        self._status.setStyleSheet(f"color: {color.name()};")
+        self._status.setText(text)

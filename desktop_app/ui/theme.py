@@ -1,0 +1,100 @@
+"""Light and dark themes: follow the system, or force one. On Windows and macOS the
+native style follows the colour scheme Qt is told; elsewhere (and with a style that
+cannot draw dark) Fusion with our own palette keeps every widget legible. No style
+sheet: the few custom areas paint themselves from the palette (style sheets slow down
+the creation and painting of every widget)."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QWidget
+
+from desktop_app.ui.palette import blend
+
+THEMES = ("system", "light", "dark")
+THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+
+
+def system_prefers_dark() -> bool:
+    hints = QGuiApplication.styleHints()
+    return hints.colorScheme() == Qt.ColorScheme.Dark
+
+
+def make_palette(dark: bool) -> QPalette:
+    p = QPalette()
+    if dark:
+        window, base, alt, text = "#1f2227", "#181a1e", "#24282e", "#e6e8eb"
+        button, highlight, link, mid = "#2b2f36", "#4c8dde", "#78a5ea", "#3a4048"
+    else:
+        window, base, alt, text = "#f4f5f7", "#ffffff", "#f7f8fa", "#1d2025"
+        button, highlight, link, mid = "#eceef1", "#2f6fd0", "#2f6fd0", "#c9ced6"
+    R, G = QPalette.ColorRole, QPalette.ColorGroup
+    p.setColor(R.Window, QColor(window))
+    p.setColor(R.WindowText, QColor(text))
+    p.setColor(R.Base, QColor(base))
+    p.setColor(R.AlternateBase, QColor(alt))
+    p.setColor(R.Text, QColor(text))
+    p.setColor(R.Button, QColor(button))
+    p.setColor(R.ButtonText, QColor(text))
+    p.setColor(R.BrightText, QColor("#ffffff"))
+    p.setColor(R.Highlight, QColor(highlight))
+    p.setColor(R.HighlightedText, QColor("#ffffff"))
+    p.setColor(R.Link, QColor(link))
+    p.setColor(R.ToolTipBase, QColor(base if dark else "#ffffe8"))
+    p.setColor(R.ToolTipText, QColor(text))
+    p.setColor(R.PlaceholderText, blend(QColor(text), QColor(base), 0.45))
+    p.setColor(R.Mid, QColor(mid))
+    p.setColor(R.Midlight, blend(QColor(mid), QColor(base), 0.5))
+    p.setColor(R.Dark, QColor("#101215" if dark else "#a0a6b0"))
+    p.setColor(R.Light, QColor("#3a3f47" if dark else "#ffffff"))
+    p.setColor(R.Shadow, QColor("#000000"))
+    muted = blend(QColor(text), QColor(window), 0.45)
+    for role in (R.WindowText, R.Text, R.ButtonText):
+        p.setColor(G.Disabled, role, muted)
+    return p
+
+
+def resolve_dark(theme: str) -> bool:
+    if theme == "dark":
+        return True
+    if theme == "light":
+        return False
+    return system_prefers_dark()
+
+
+def apply_theme(app: QApplication, theme: str) -> bool:
+    """Apply `theme` ("system", "light" or "dark"); returns whether it is dark."""
+    if theme not in THEMES:
+        theme = "system"
+    dark = resolve_dark(theme)
+    native = sys.platform in ("darwin", "win32") and app.style().name().lower() != "windowsvista"
+    if native:
+        scheme = {"system": Qt.ColorScheme.Unknown, "light": Qt.ColorScheme.Light,
+                  "dark": Qt.ColorScheme.Dark}[theme]
+        QGuiApplication.styleHints().setColorScheme(scheme)
+        app.setPalette(app.style().standardPalette())
+    else:
+        if app.style().name().lower() != "fusion":
+            app.setStyle("Fusion")
+        app.setPalette(make_palette(dark))
+    return dark
+
+
+def mute(widget: QWidget) -> QWidget:
+    """Draw a label's text in the theme's muted colour (it follows theme changes)."""
+    widget.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    return widget
+
+
+def rule_color(p: QPalette) -> QColor:
+    """The hairline between areas of the window."""
+    return blend(p.color(QPalette.ColorRole.Text), p.color(QPalette.ColorRole.Window), 0.14)
+
+
+def paint_top_rule(widget: QWidget) -> None:
+    painter = QPainter(widget)
+    painter.setPen(rule_color(widget.palette()))
+    painter.drawLine(0, 0, widget.width(), 0)

@@ -1,0 +1,318 @@
+"""Tokens per turn, stacked by component, with the session's running cost as a line.
+Drawn with QPainter. When turns outnumber the pixels, neighbouring turns share a bar
+(their average, said so in the tooltip), so a thousand turns paint as fast as ten:
+everything is laid out when the data or the size changes, and paintEvent only fills
+the rectangles it was handed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+from desktop_app.core.budget import COMPONENTS
+from desktop_app.ui.gauge import format_cost, format_tokens, format_tokens_short
+from desktop_app.ui.palette import LABELS, blend, component_color, is_dark
+
+MIN_BAR_PX = 4.0  # narrowest bar (gap included) before turns are grouped
+EMPTY_TEXT = "No turns yet. Token use per turn appears here after the first reply."
+COST_LABEL = "Session cost (running total)"
+
+
+def _label(component: str) -> str:
+    return LABELS.get(component, component.replace("_", " ").capitalize())
+
+
+def nice_step(value: float, steps: Sequence[float] = (1, 2, 2.5, 5)) -> float:
+    """The smallest of steps × 10^k at or above value (a clean axis step)."""
+    if value <= 0:
+        return 1.0
+    exp = math.floor(math.log10(value))
+    for step in (*steps, 10):
+        candidate = step * 10**exp
+        if candidate >= value:
+            return float(candidate)
+    return float(10 ** (exp + 1))
+
+
+@dataclass
+class Bar:
+    """One drawn bar: a turn, or a group of neighbouring turns (averaged)."""
+
+    first: int  # index of the first turn it stands for
+    last: int
+    values: dict[str, float]  # tokens per component (average over the group)
+    cost: float  # cost of the group's turns
+    cumulative_cost: float  # session cost up to the group's last turn
+
+    @property
+    def total(self) -> float:
+        return sum(self.values.values())
+
+
+def group_turns(turns: Sequence[Mapping], max_bars: int) -> list[Bar]:
+    """Turns as at most `max_bars` bars: one per turn, or averaged groups."""
+    n = len(turns)
+    if n == 0:
+        return []
+    size = max(1, math.ceil(n / max(1, max_bars)))
+    bars: list[Bar] = []
+    running = 0.0
+    for start in range(0, n, size):
+        group = turns[start:start + size]
+        values: dict[str, float] = {}
+        cost = 0.0
+        for turn in group:
+            for comp, tokens in (turn.get("components") or {}).items():
+                values[comp] = values.get(comp, 0.0) + float(tokens or 0)
+            cost += float(turn.get("cost") or 0.0)
+        if len(group) > 1:
+            values = {c: v / len(group) for c, v in values.items()}
+        running += cost
+        bars.append(Bar(start, start + len(group) - 1, values, cost, running))
+    return bars
+
+
+class UsageChart(QWidget):
+    """The usage chart. Keys of a turn's "components" are component names (COMPONENTS,
+    plus "reply" for the reply's own tokens); unknown keys are drawn in grey."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._turns: list[Mapping] = []
+        self._components: list[str] = []
+        self._bars: list[Bar] = []
+        self._rects: list[tuple[QRectF, QColor]] = []
+        self._bar_slots: list[QRectF] = []  # full-height hit areas, one per bar
+        self._cost_path = QPainterPath()
+        self._plot = QRectF()
+        self._y_ticks: list[tuple[float, str]] = []
+        self._x_ticks: list[tuple[float, str]] = []
+        self._cost_max = 0.0
+        self._header = ""
+        self._legend: list[tuple[QRectF, QColor, QRectF, str]] = []
+        self._cost_legend = (QRectF(), QRectF())
+        self.setAccessibleName("Usage chart")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    # --- public API --------------------------------------------------------------------
+
+    def set_turns(self, turns: Sequence[Mapping]) -> None:
+        """One dict per turn: {"components": {component: tokens}, "cost": float,
+        "label": str}."""
+        self._turns = list(turns)
+        seen: set[str] = set()
+        for turn in self._turns:
+            seen.update((turn.get("components") or {}).keys())
+        known = [c for c in (*COMPONENTS, "reply") if c in seen]
+        self._components = known + sorted(seen - set(known))
+        total_tokens = sum(sum((t.get("components") or {}).values()) for t in self._turns)
+        total_cost = sum(float(t.get("cost") or 0.0) for t in self._turns)
+        n = len(self._turns)
+        self._header = (f"{n:,} turn{'s' if n != 1 else ''} · {format_tokens(total_tokens)} "
+                        f"tokens · session cost {format_cost(total_cost)}") if n else ""
+        self.setAccessibleDescription(self._header or EMPTY_TEXT)
+        self._relayout()
+        self.update()
+
+    def bars(self) -> list[Bar]:
+        return list(self._bars)
+
+    def header_text(self) -> str:
+        return self._header
+
+    def bar_rect(self, i: int) -> QRectF:
+        """The full-height hover area of bar i."""
+        return QRectF(self._bar_slots[i])
+
+    def bar_at(self, pos: QPointF) -> Bar | None:
+        for bar, slot in zip(self._bars, self._bar_slots):
+            if slot.contains(pos):
+                return bar
+        return None
+
+    def tooltip_for(self, bar: Bar) -> str:
+        if bar.first == bar.last:
+            title = str(self._turns[bar.first].get("label") or f"Turn {bar.first + 1}")
+        else:
+            title = f"Turns {bar.first + 1}–{bar.last + 1} (average per turn)"
+        lines = [f"<b>{title}</b>"]
+        for comp in self._components:
+            if bar.values.get(comp):
+                lines.append(f"{_label(comp)}: {format_tokens(bar.values[comp])}")
+        lines.append(f"Total: {format_tokens(bar.total)} tokens")
+        lines.append(f"Cost: {format_cost(bar.cost)} · session so far "
+                     f"{format_cost(bar.cumulative_cost)}")
+        return "<br>".join(lines)
+
+    # --- Qt overrides ------------------------------------------------------------------
+
+    def sizeHint(self) -> QSize:
+        em = self.fontMetrics().height()
+        return QSize(em * 28, em * 16)
+
+    def minimumSizeHint(self) -> QSize:
+        em = self.fontMetrics().height()
+        return QSize(em * 14, em * 9)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._relayout()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            self._relayout()
+            self.update()
+        super().changeEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            bar = self.bar_at(QPointF(event.pos()))
+            if bar is not None:
+                QToolTip.showText(event.globalPos(), self.tooltip_for(bar), self)
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        text = self.palette().color(self.foregroundRole())
+        background = self.palette().color(self.backgroundRole())
+        muted = blend(text, background, 0.6)
+        if not self._turns:
+            p.setPen(muted)
+            p.drawText(self.rect().adjusted(12, 12, -12, -12),
+                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, EMPTY_TEXT)
+            p.end()
+            return
+        fm = QFontMetricsF(self.font())
+        pad = round(fm.height() * 0.5)
+        bold = QFont(self.font())
+        bold.setBold(True)
+        p.setFont(bold)
+        p.setPen(text)
+        p.drawText(QRectF(pad, pad, self.width() - 2 * pad, fm.height()),
+                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self._header)
+        p.setFont(self.font())
+        left_mid = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        for chip, color, label_rect, label in self._legend:
+            p.fillRect(chip, color)
+            p.drawText(label_rect, left_mid, label)
+        line = blend(text, background, 0.85)
+        if self._cost_max > 0:
+            line_rect, label_rect = self._cost_legend
+            p.fillRect(line_rect, line)
+            p.drawText(label_rect, left_mid, COST_LABEL)
+        p.setPen(QPen(blend(text, background, 0.12), 1))
+        for y, _label_text in self._y_ticks:
+            p.drawLine(QPointF(self._plot.left(), y), QPointF(self._plot.right(), y))
+        for rect, color in self._rects:
+            p.fillRect(rect, color)
+        p.setPen(muted)
+        for y, label_text in self._y_ticks:
+            p.drawText(QRectF(0, y - fm.height() / 2, self._plot.left() - 4, fm.height()),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label_text)
+        for x, label_text in self._x_ticks:
+            p.drawText(QRectF(x - 40, self._plot.bottom() + 2, 80, fm.height()),
+                       Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, label_text)
+        if self._cost_max > 0:
+            right = QRectF(self._plot.right() + 4, self._plot.top() - fm.height() / 2,
+                           self.width() - self._plot.right() - 4, fm.height())
+            p.drawText(right, left_mid, format_cost(self._cost_max))
+            p.drawText(right.translated(0, self._plot.height()), left_mid, "$0")
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            p.setPen(QPen(line, 1.5))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(self._cost_path)
+        p.end()
+
+    # --- layout ------------------------------------------------------------------------
+
+    def _relayout(self) -> None:
+        self._rects, self._bar_slots, self._legend = [], [], []
+        self._y_ticks, self._x_ticks = [], []
+        self._cost_path = QPainterPath()
+        if not self._turns:
+            self._bars = []
+            return
+        fm = QFontMetricsF(self.font())
+        em = fm.height()
+        pad = round(em * 0.5)
+        dark = is_dark(self)
+        w, h = float(self.width()), float(self.height())
+
+        # legend row(s) under the header: components, then the cost line
+        x, y = float(pad), pad + em + pad * 0.6
+        chip = fm.ascent() * 0.8
+        for comp in self._components:
+            label = _label(comp)
+            width = chip + 4 + fm.horizontalAdvance(label) + pad * 1.5
+            if x + width > w - pad and x > pad:
+                x, y = float(pad), y + em * 1.2
+            self._legend.append((QRectF(x, y + (em - chip) / 2, chip, chip),
+                                 component_color(comp, dark),
+                                 QRectF(x + chip + 4, y, width, em), label))
+            x += width
+        width = em * 1.2 + 4 + fm.horizontalAdvance(COST_LABEL) + 2
+        if x + width > w - pad and x > pad:
+            x, y = float(pad), y + em * 1.2
+        self._cost_legend = (QRectF(x, y + em / 2 - 1, em * 1.2, 2),
+                             QRectF(x + em * 1.2 + 4, y, width, em))
+        top = y + em + pad
+
+        left = pad + fm.horizontalAdvance("000.0k") + 6
+        right_axis = fm.horizontalAdvance("$0.0000") + 8
+        plot = QRectF(left, top + em * 0.5, max(10.0, w - left - right_axis - pad),
+                      max(10.0, h - top - em * 0.5 - em - pad * 1.5))
+        self._plot = plot
+
+        self._bars = group_turns(self._turns, int(plot.width() / MIN_BAR_PX))
+        peak = max((b.total for b in self._bars), default=0.0)
+        step = nice_step(peak / 4)
+        y_max = step * max(1, math.ceil(peak / step))
+        for i in range(round(y_max / step) + 1):
+            value = step * i
+            self._y_ticks.append((plot.bottom() - plot.height() * value / y_max,
+                                  format_tokens_short(value)))
+
+        n = len(self._bars)
+        slot = plot.width() / n
+        gap = min(max(1.0, slot * 0.2), em * 0.6)
+        colors = {c: component_color(c, dark) for c in self._components}
+        for i, bar in enumerate(self._bars):
+            x0 = plot.left() + i * slot
+            self._bar_slots.append(QRectF(x0, plot.top(), slot, plot.height()))
+            base = plot.bottom()
+            for comp in self._components:
+                value = bar.values.get(comp, 0.0)
+                if value <= 0:
+                    continue
+                height = plot.height() * value / y_max
+                self._rects.append((QRectF(x0 + gap / 2, base - height, slot - gap, height),
+                                    colors[comp]))
+                base -= height
+
+        # x labels at round turn numbers, as many as fit without overlapping
+        turns = len(self._turns)
+        group = self._bars[0].last - self._bars[0].first + 1
+        label_w = fm.horizontalAdvance(f"{turns:,}") + em * 1.5
+        fit = max(1, int(plot.width() / label_w))
+        every = 1 if turns <= fit else int(nice_step(turns / fit, (1, 2, 5)))
+        for turn in range(every, turns + 1, every):
+            x = plot.left() + ((turn - 1) // group + 0.5) * slot
+            if x + fm.horizontalAdvance(f"{turn:,}") / 2 <= plot.right() + pad:
+                self._x_ticks.append((x, f"{turn:,}"))
+
+        self._cost_max = self._bars[-1].cumulative_cost
+        if self._cost_max > 0:
+            path = QPainterPath(QPointF(plot.left(), plot.bottom()))
+            for i, bar in enumerate(self._bars):
+                path.lineTo(plot.left() + (i + 1) * slot,
+                            plot.bottom() - plot.height() * bar.cumulative_cost / self._cost_max)
+            self._cost_path = path

@@ -1,0 +1,24 @@
+"""Shared test setup: Qt draws offscreen (no display needed), and each test that asks
+gets its own data folder so no test touches the user's real database or settings."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty data folder, also set as TOKEN_BUDGET_DATA_DIR so that code which
+    falls back to the default folder lands here too."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv("TOKEN_BUDGET_DATA_DIR", str(folder))
+    # keys typed in a test stay in memory, never in the real keychain
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    return folder

@@ -1,0 +1,294 @@
+"""The repositories the controller calls, on a real database file: plain records in and
+out, nothing lost, nothing secret stored."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from desktop_app.core.app_records import ProviderConfig
+from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile, ProfileError
+from desktop_app.core.records import MemoryFact, Message, Session, Summary
+from desktop_app.store import NotFoundError, StoreError, open_database
+from desktop_app.store.messages import StreamWriter
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_database(tmp_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def session(db) -> Session:
+    return db.sessions.create(Session(title="Trip to Lisbon", model="gpt-4o"))
+
+
+def test_sessions_are_created_listed_updated_and_archived(db, session):
+    other = db.sessions.create(Session(title="Tax return", model="gpt-4o-mini"))
+    assert [s.title for s in db.sessions.list()] == ["Tax return", "Trip to Lisbon"]
+    assert [s.id for s in db.sessions.list(search="lisb")] == [session.id]
+
+    session.title = "Trip to Porto"
+    session.strategy_settings = {"window_tokens": 2000}
+    session.examples = [{"role": "user", "content": "hi"}]
+    updated = db.sessions.update(session)
+    assert db.sessions.get(session.id) == updated
+    assert updated.strategy_settings == {"window_tokens": 2000}
+    assert updated.updated_at > session.created_at
+
+    db.sessions.archive(other.id)
+    assert [s.id for s in db.sessions.list()] == [session.id]
+    assert {s.id for s in db.sessions.list(include_archived=True)} == {session.id, other.id}
+
+
+def test_a_deleted_session_comes_back_whole_until_purged(db, session):
+    db.messages.append(session.id, Message("user", "keep me"))
+    db.summaries.add(Summary("a summary", session_id=session.id))
+    db.memory.upsert(MemoryFact("city", "Lisbon", session_id=session.id))
+
+    db.sessions.delete(session.id)
+    assert db.sessions.list() == []
+    assert db.messages.search("keep") == []
+    with pytest.raises(NotFoundError):
+        db.sessions.get(session.id)
+
+    restored = db.sessions.restore(session.id)
+    assert restored.message_count == 1
+    assert [m.content for m in db.messages.all_for_session(session.id)] == ["keep me"]
+    assert db.summaries.latest(session.id).text == "a summary"
+
+    db.sessions.delete(session.id)
+    assert db.sessions.purge_deleted() == 1
+    assert db.messages.all_for_session(session.id) == []
+    assert db.memory.list_for_session(session.id) == []
+    with pytest.raises(NotFoundError):
+        db.sessions.restore(session.id)
+
+
+def test_appends_keep_order_and_pages_walk_back(db, session):
+    stored = db.messages.append_many(
+        session.id, [Message("user" if i % 2 == 0 else "assistant", f"m{i}") for i in range(25)]
+    )
+    assert [m.position for m in stored] == list(range(25))
+    last = db.messages.page(session.id, limit=10)
+    assert [m.content for m in last] == [f"m{i}" for i in range(15, 25)]
+    before = db.messages.page(session.id, before_position=last[0].position, limit=10)
+    assert [m.content for m in before] == [f"m{i}" for i in range(5, 15)]
+    assert [m.content for m in db.messages.page(session.id, before_position=5)] == [
+        f"m{i}" for i in range(5)
+    ]
+    appended = db.messages.append(session.id, Message("user", "tail", name="alice"))
+    assert (appended.position, appended.name, appended.session_id) == (25, "alice", session.id)
+
+
+def test_appending_to_a_missing_session_or_with_a_bad_role_is_refused(db, session):
+    with pytest.raises(NotFoundError, match="no session 999"):
+        db.messages.append(999, Message("user", "lost?"))
+    with pytest.raises(StoreError, match="unknown message role 'robot'"):
+        db.messages.append(session.id, Message("robot", "beep"))
+    assert db.messages.all_for_session(session.id) == []
+
+
+def test_token_counts_are_cached_and_dropped_when_the_text_changes(db, session):
+    message = db.messages.append(session.id, Message("user", "hello there"))
+    db.messages.save_token_counts(message.id, {"o200k_base": 2})
+    db.messages.save_token_counts(message.id, {"cl100k_base": 3})
+    (loaded,) = db.messages.all_for_session(session.id)
+    assert loaded.token_counts == {"o200k_base": 2, "cl100k_base": 3}
+    assert db.messages.missing_counts(session.id, "o200k_base") == []
+    assert db.sessions.get(session.id).token_total == 2  # gpt-4o counts with o200k_base
+
+    loaded.pinned = True
+    assert db.messages.update(loaded).token_counts == loaded.token_counts  # same text
+    loaded.content = "hello there, friend"
+    edited = db.messages.update(loaded)
+    assert edited.token_counts == {} and edited.pinned
+    assert db.messages.missing_counts(session.id, "o200k_base") == [(message.id, loaded.content)]
+
+
+def test_pin_exclude_and_search_across_sessions(db, session):
+    other = db.sessions.create(Session(title="Recipes"))
+    a = db.messages.append(session.id, Message("user", "Where is the 100% best pastel de nata?"))
+    db.messages.append(other.id, Message("assistant", "A pastel de nata needs puff pastry."))
+    db.messages.append(other.id, Message("user", "unrelated"))
+    db.messages.set_pinned(a.id)
+    db.messages.set_excluded(a.id)
+    assert (db.messages.get(a.id).pinned, db.messages.get(a.id).excluded) == (True, True)
+
+    hits = db.messages.search("PASTEL DE NATA")
+    assert {(h.session_title, h.role) for h in hits} == {
+        ("Trip to Lisbon", "user"),
+        ("Recipes", "assistant"),
+    }
+    assert all("pastel de nata" in h.snippet.lower() for h in hits)
+    assert [h.message_id for h in db.messages.search("100%")] == [a.id]  # % is literal
+    with pytest.raises(NotFoundError):
+        db.messages.set_pinned(12345)
+
+
+def test_a_stream_is_stored_as_it_arrives_and_completed(db, session, tmp_path, monkeypatch):
+    monkeypatch.setattr(StreamWriter, "FLUSH_INTERVAL", 0.0)  # store on every chunk
+    with open_database(tmp_path) as watcher:  # a second connection, as another window
+        writer = db.messages.begin_stream(session.id)
+        writer.append("Hel")
+        writer.append("lo")
+        (seen,) = watcher.messages.all_for_session(session.id)
+        assert (seen.status, seen.content) == ("streaming", "Hello")
+        done = writer.finish(prompt_tokens=120, completion_tokens=2, cost=0.001)
+        assert watcher.messages.get(writer.message_id) == done
+    assert (done.status, done.content, done.prompt_tokens) == ("complete", "Hello", 120)
+
+
+def test_a_stream_writes_at_most_every_interval(db, session, monkeypatch):
+    monkeypatch.setattr(StreamWriter, "FLUSH_INTERVAL", 3600.0)
+    writer = db.messages.begin_stream(session.id)
+    assert not any(writer.append("x") for _ in range(50))
+    assert db.messages.get(writer.message_id).content == ""
+    assert writer.interrupt().content == "x" * 50
+
+
+def test_a_stream_that_raises_keeps_its_text_marked_as_error(db, session):
+    with pytest.raises(ConnectionError), db.messages.begin_stream(session.id) as writer:
+        writer.append("partial ")
+        raise ConnectionError("peer closed connection")
+    stored = db.messages.get(writer.message_id)
+    assert (stored.status, stored.content) == ("error", "partial ")
+    assert "peer closed connection" in stored.error
+
+
+def test_summaries_keep_the_range_they_replaced(db, session):
+    first, last = db.messages.append_many(session.id, [Message("user", "a"), Message("user", "b")])
+    db.summaries.add(Summary("old", session_id=session.id, method="extractive"))
+    newest = db.summaries.add(
+        Summary(
+            "new",
+            session_id=session.id,
+            first_message_id=first.id,
+            last_message_id=last.id,
+            method="model",
+            model="gpt-4o-mini",
+            tokens=12,
+            retention=0.9,
+        )
+    )
+    assert db.summaries.latest(session.id) == newest
+    assert [s.text for s in db.summaries.list(session.id)] == ["old", "new"]
+    assert (newest.first_message_id, newest.last_message_id) == (first.id, last.id)
+    with pytest.raises(StoreError, match="unknown summary method"):
+        db.summaries.add(Summary("x", session_id=session.id, method="magic"))
+    with pytest.raises(StoreError, match="does not exist"):
+        db.summaries.add(Summary("x", session_id=session.id, first_message_id=9999))
+    assert len(db.summaries.list(session.id)) == 2
+
+
+def test_memory_is_scoped_upserted_by_key_and_pinnable(db, session):
+    other = db.sessions.create(Session(title="other"))
+    db.memory.upsert(MemoryFact("name", "Ana"))  # global
+    db.memory.upsert(MemoryFact("units", "metric"))  # global
+    db.memory.upsert(MemoryFact("hotel", "Alfama", session_id=session.id, tokens=3))
+    db.memory.upsert(MemoryFact("name", "Ana Silva", session_id=session.id))  # hides global
+    changed = db.memory.upsert(MemoryFact("hotel", "Baixa", session_id=session.id))
+    assert (changed.value, changed.tokens) == ("Baixa", None)  # the old count is not kept
+
+    facts = db.memory.list_for_session(session.id)
+    assert {(f.key, f.value, f.session_id) for f in facts} == {
+        ("hotel", "Baixa", session.id),
+        ("name", "Ana Silva", session.id),
+        ("units", "metric", None),
+    }
+    assert {f.key for f in db.memory.list_for_session(other.id)} == {"name", "units"}
+
+    units = db.memory.get("units")
+    db.memory.pin(units.id)
+    assert db.memory.list_for_session(other.id)[0].key == "units"  # pinned first
+    removed = db.memory.delete(units.id)
+    assert db.memory.get("units") is None
+    db.memory.upsert(removed)  # undo
+    assert db.memory.get("units").pinned
+
+
+def test_builtin_profiles_are_seeded_and_protected(db, session):
+    names = [p.name for p in db.profiles.list()]
+    assert names[: len(BUILTIN_PROFILES)] == list(BUILTIN_PROFILES)
+    assert db.profiles.get("pyramid") == BUILTIN_PROFILES["pyramid"]
+    with pytest.raises(ProfileError, match="cannot be deleted"):
+        db.profiles.delete("default")
+    with pytest.raises(ProfileError, match="built-in"):
+        db.profiles.save(AllocationProfile("default", {"reply_reserve": 0.5}))
+
+
+def test_custom_profiles_are_validated_saved_and_deleted(db, session):
+    mine = AllocationProfile("long chats", {"history": 0.7, "reply_reserve": 0.2})
+    assert db.profiles.save(mine).fractions == mine.fractions
+    assert db.profiles.get("long chats").fractions["history"] == 0.7
+    with pytest.raises(ProfileError, match="more than 100%"):
+        db.profiles.save(_unchecked_profile("greedy", {"history": 0.9, "reply_reserve": 0.2}))
+    session.profile = "long chats"
+    db.sessions.update(session)
+    db.profiles.delete("long chats")
+    assert db.sessions.get(session.id).profile == "default"
+    with pytest.raises(NotFoundError):
+        db.profiles.get("long chats")
+
+
+def _unchecked_profile(name: str, fractions: dict[str, float]) -> AllocationProfile:
+    """A profile that skipped its own checks (as a damaged row or a future caller might)."""
+    profile = object.__new__(AllocationProfile)
+    object.__setattr__(profile, "name", name)
+    object.__setattr__(profile, "fractions", fractions)
+    object.__setattr__(profile, "builtin", False)
+    object.__setattr__(profile, "description", "")
+    return profile
+
+
+def test_providers_are_stored_without_secrets(db):
+    saved = db.providers.save(
+        ProviderConfig(
+            "home",
+            "http://localhost:11434/v1",
+            preset="ollama",
+            models=["llama3.1"],
+            context_windows={"llama3.1": 8192},
+        )
+    )
+    assert db.providers.get("home") == saved
+    saved.models.append("qwen2.5")
+    assert db.providers.save(saved).models == ["llama3.1", "qwen2.5"]
+    for url in ("https://user:sk-abc@api.example.com/v1", "https://x.example/v1?api_key=sk-1"):
+        with pytest.raises(StoreError, match="keychain"):
+            db.providers.save(ProviderConfig("leaky", url))
+    with pytest.raises(StoreError, match="http"):
+        db.providers.save(ProviderConfig("odd", "ftp://example.com"))
+    db.providers.delete("home")
+    assert db.providers.list() == []
+
+
+def test_calibration_is_a_running_mean_and_variance_that_survives_restarts(tmp_path):
+    samples = [(1100, 1000), (930, 1000), (1050, 1000), (2040, 2000)]
+    with open_database(tmp_path) as db:
+        for reported, estimated in samples:
+            db.calibration.update("llama3.1", reported, estimated)
+        assert db.calibration.update("llama3.1", 0, 1000).samples == 4  # no usage reported
+        assert db.calibration.get("unknown-model").samples == 0
+    with open_database(tmp_path) as db:
+        cal = db.calibration.get("llama3.1")
+    ratios = [r / e for r, e in samples]
+    assert cal.samples == 4
+    assert cal.ratio == pytest.approx(statistics.mean(ratios))
+    assert cal.variance == pytest.approx(statistics.variance(ratios))
+    assert cal.corrected(1000) == round(1000 * statistics.mean(ratios))
+
+
+def test_settings_round_trip_and_refuse_secrets(db):
+    db.settings.set("theme", "dark")
+    db.settings.set("gauge", {"elastic": True, "scale": 1.5})
+    assert db.settings.get("gauge") == {"elastic": True, "scale": 1.5}
+    assert db.settings.get("missing", 7) == 7
+    with pytest.raises(StoreError, match="keychain"):
+        db.settings.set("openai_api_key", "anything")
+    with pytest.raises(StoreError, match="keychain"):
+        db.settings.set("last_value", "sk-proj-abcdefghijklmnopqrstuvwxyz")
+    assert db.settings.all() == {"theme": "dark", "gauge": {"elastic": True, "scale": 1.5}}

@@ -1,0 +1,160 @@
+"""A full turn through the pipeline the window and `token-budget chat` share: real
+SQLite, the real openai SDK, a real OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from desktop_app.cli import main
+from desktop_app.controller.turn import TurnError, TurnPipeline
+from desktop_app.core.records import Message, Session
+from desktop_app.llm.client import ChatClient, RetryPolicy
+from desktop_app.llm.providers import ProviderConfig
+from desktop_app.store import open_database
+from tests.openai_test_server import (  # noqa: F401
+    Reply,
+    context_too_long,
+    openai_server_fixture,
+    server_error,
+)
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_database(tmp_path / "data")
+    yield database
+    database.close()
+
+
+def client_for(server) -> ChatClient:
+    return ChatClient(ProviderConfig(name="test", preset="custom", base_url=server.base_url),
+                      retry=RetryPolicy(max_retries=2, base_delay=0.01))
+
+
+def new_session(db, **kw) -> Session:
+    return db.sessions.create(Session(title="t", model=kw.pop("model", "gpt-4o-mini"), **kw))
+
+
+def test_a_turn_streams_stores_and_records_usage(db, openai_server):
+    session = new_session(db, system_prompt="Be brief.")
+    openai_server.script(Reply(text="Paris is the capital of France."))
+    chunks = []
+    pipeline = TurnPipeline(db, client_for(openai_server))
+    result = pipeline.run_turn(session.id, "Capital of France?", on_chunk=chunks.append)
+
+    assert "".join(chunks) == "Paris is the capital of France."
+    stored = db.messages.all_for_session(session.id)
+    assert [(m.role, m.content, m.status) for m in stored] == [
+        ("user", "Capital of France?", "complete"),
+        ("assistant", "Paris is the capital of France.", "complete")]
+    # the server counted exactly what we counted (gpt-4o-mini is exact)
+    assert stored[1].prompt_tokens == result.request.tokens
+    assert stored[1].cost is not None and stored[1].cost > 0
+    sent = openai_server.chat_requests()[-1].body
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert sent["messages"][-1] == {"role": "user", "content": "Capital of France?"}
+    assert sent["stream_options"] == {"include_usage": True}
+    assert sent["max_tokens"] == result.request.max_tokens
+    calibration = db.calibration.get("gpt-4o-mini")
+    assert calibration.samples == 1 and calibration.ratio == pytest.approx(1.0)
+
+
+def test_a_server_error_keeps_the_users_message(db, openai_server):
+    session = new_session(db)
+    openai_server.script(*[server_error(500)] * 5)
+    pipeline = TurnPipeline(db, client_for(openai_server))
+    with pytest.raises(TurnError) as err:
+        pipeline.run_turn(session.id, "Will this survive?")
+    assert err.value.user_stored and "server" in err.value.message.lower()
+    stored = db.messages.all_for_session(session.id)
+    assert stored[0].content == "Will this survive?"
+    assert stored[1].status == "error"
+
+
+def test_context_too_long_compresses_and_retries_once(db, openai_server):
+    session = new_session(db, model="gpt-4o-mini")
+    for i in range(40):
+        db.messages.append(session.id, Message("user" if i % 2 == 0 else "assistant",
+                                               f"message {i} " + "filler words " * 60))
+    openai_server.script(context_too_long("openai"), Reply(text="Fits now."))
+    notices = []
+    pipeline = TurnPipeline(db, client_for(openai_server))
+    result = pipeline.run_turn(session.id, "Summarise please", on_notice=notices.append)
+    assert result.reply.content == "Fits now."
+    first, second = openai_server.chat_requests()[-2:]
+    assert len(second.body["messages"]) < len(first.body["messages"])
+    assert any("too long" in n for n in notices)
+
+
+def test_rolling_summary_runs_when_due_and_is_stored(db, openai_server):
+    session = new_session(db, model="gpt-4o-mini", strategy="rolling_summary")
+    for i in range(30):
+        db.messages.append(session.id, Message("user" if i % 2 == 0 else "assistant",
+                                               f"point {i}: " + "we discussed the budget. " * 30))
+    # a small window makes the history overflow; the model writes the summary first
+    openai_server.script(Reply(text="We discussed the budget at length."), Reply(text="Ok."))
+    pipeline = TurnPipeline(db, client_for(openai_server), context_window=4000)
+    result = pipeline.run_turn(session.id, "What did we decide?")
+    summary = db.summaries.latest(session.id)
+    assert summary is not None and summary.method == "model"
+    assert summary.text == "We discussed the budget at length."
+    assert result.summary is not None and summary.last_message_id is not None
+    sent = openai_server.chat_requests()[-1].body["messages"]
+    assert any("We discussed the budget at length." in m["content"] for m in sent)
+
+
+def test_stop_cancels_and_keeps_the_partial_reply(db, openai_server):
+    session = new_session(db)
+    openai_server.script(Reply(text=" ".join(["word"] * 200), delay=0.02))
+    stop = threading.Event()
+    seen = []
+
+    def on_chunk(text):
+        seen.append(text)
+        if len(seen) == 5:
+            stop.set()
+
+    result = TurnPipeline(db, client_for(openai_server)).run_turn(
+        session.id, "Talk a lot", on_chunk=on_chunk, cancel=stop)
+    assert result.reply.status == "interrupted"
+    assert 5 <= len(result.reply.content.split()) < 200
+    assert db.messages.get(result.reply.id).status == "interrupted"
+
+
+def test_without_a_model_the_turn_says_so_and_stores_nothing(db):
+    session = new_session(db)
+    with pytest.raises(TurnError, match="no model is set up"):
+        TurnPipeline(db, None).run_turn(session.id, "hello")
+    assert db.messages.all_for_session(session.id) == []
+
+
+def test_chat_command_runs_a_full_turn(tmp_path, openai_server, capsys):
+    openai_server.script(Reply(text="Hi from the server."), Reply(text="Second reply."))
+    data = str(tmp_path / "data")
+    code = main(["--data-dir", data, "chat", "--base-url", openai_server.base_url,
+                 "--model", "llama3.1:8b", "Hello there"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.strip() == "Hi from the server."
+    session_id = int(err.split("session ")[1].split()[0])
+    assert "usage:" in err
+    code = main(["--data-dir", data, "chat", "--session", str(session_id), "--base-url",
+                 openai_server.base_url, "And again"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.strip() == "Second reply."
+    sent = openai_server.chat_requests()[-1].body["messages"]
+    assert [m["content"] for m in sent] == ["Hello there", "Hi from the server.", "And again"]
+
+
+def test_chat_command_fails_clearly(tmp_path, openai_server, capsys):
+    data = str(tmp_path / "data")
+    code = main(["--data-dir", data, "chat", "--model", "gpt-4o", "hello"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "no model is set up" in err
+    openai_server.script(*[server_error(503)] * 5)
+    code = main(["--data-dir", data, "chat", "--base-url", openai_server.base_url,
+                 "--model", "gpt-4o", "hello"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in err

@@ -1,0 +1,189 @@
+"""Prompt Lab and the usage chart: counts follow typing, long texts are counted off the
+GUI thread without stale results, a compression suggestion applies and shows its
+saving, chunks respect their budget, and the chart copes with 0 and 1,000 turns."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPointF
+
+from desktop_app.core.catalog import lookup_model
+from desktop_app.core.tokens import count_text
+from desktop_app.ui.prompt_lab import LONG_TEXT_CHARS, PromptLab, sentence_spans
+from desktop_app.ui.usage_chart import UsageChart
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+WORDY = ("You are a helpful assistant. It is important to note that you should always answer "
+         "in a very friendly tone. Please make sure that you answer questions about the "
+         "company's API v2.3.1 accurately. The customer's name is Jane Doe. Could you please "
+         "keep answers short and in order to save tokens avoid repeating the question.")
+
+
+def save_shot(widget, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    widget.grab().save(str(ARTIFACTS / name))
+
+
+@pytest.fixture
+def lab(qtbot):
+    widget = PromptLab()
+    qtbot.addWidget(widget)
+    widget.resize(1100, 760)
+    widget.set_models(["gpt-4o-mini", "gpt-4", "claude-3.5-sonnet"])
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def test_counts_follow_typing_for_every_chosen_model(qtbot, lab):
+    a = lab.variants[0]
+    qtbot.keyClicks(a.editor, "Answer in French.")
+    text = a.text()
+    assert text == "Answer in French."
+    rows = {r[0]: r for r in a.table_rows()}
+    assert set(rows) == {"gpt-4", "gpt-4o-mini", "claude-3.5-sonnet"}
+    assert rows["gpt-4o-mini"][1] == str(count_text(text, "o200k_base"))
+    assert rows["gpt-4"][1] == str(count_text(text, "cl100k_base"))
+    assert rows["gpt-4"][2] == "exact" and rows["claude-3.5-sonnet"][2] == "estimated"
+    mini = lookup_model("gpt-4o-mini")
+    tokens = count_text(text, "o200k_base")
+    expected_cost = tokens * mini.input_per_million * 1000 / 1_000_000
+    assert rows["gpt-4o-mini"][3] == f"${expected_cost:.4f}"
+
+    qtbot.keyClicks(a.editor, " Be brief.")
+    rows = {r[0]: r for r in a.table_rows()}
+    assert rows["gpt-4"][1] == str(count_text(a.text(), "cl100k_base"))
+
+    # the second variant is compared with the first under the first model's encoding
+    qtbot.keyClicks(lab.variants[1].editor, "Answer in French, briefly.")
+    b_tokens = count_text(lab.variants[1].text(), lab.primary_encoding())
+    a_tokens = count_text(a.text(), lab.primary_encoding())
+    assert lab.variants[1].delta.text().startswith(
+        f"{'+' if b_tokens > a_tokens else '−'}{abs(b_tokens - a_tokens)} tokens vs Variant A")
+    lab.update_compare()
+    assert "Variant A → Variant B" in lab.compare_summary.text()
+    assert "briefly" in lab.diff_view.toPlainText()
+
+
+def test_long_text_is_counted_off_the_gui_thread_without_stale_results(qtbot, lab):
+    a = lab.variants[0]
+    first = "token budget " * (LONG_TEXT_CHARS // 10)
+    a.set_text(first)
+    assert a.is_long() and a.is_counting()
+    assert a.tokens("o200k_base") is None  # not yet: the count runs on the pool
+    second = first + "and one more sentence to count. " * 50
+    a.set_text(second)  # a newer edit while the first count may be under way
+    qtbot.waitUntil(lambda: not a.is_counting(), timeout=10_000)
+    assert a.tokens("o200k_base") == count_text(second, "o200k_base")
+    assert a.tokens("cl100k_base") == count_text(second, "cl100k_base")
+    assert a.table_rows()[0][1] != "counting…"
+
+
+def test_a_compression_suggestion_applies_and_shows_its_saving(qtbot, lab):
+    a = lab.variants[0]
+    a.set_text(WORDY)
+    lab.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: len(lab.suggestions()) > 0, timeout=5_000)
+    first = lab.suggestions()[0]
+    assert first.level == "format" and first.saving > 0
+    before = count_text(WORDY, lab.primary_encoding())
+    lab.suggestion_list.setCurrentItem(lab.suggestion_list.topLevelItem(0))
+    assert lab.apply_button.isEnabled()
+    lab.apply_button.click()
+    assert a.text() == first.text
+    assert a.tokens(lab.primary_encoding()) == before - first.saving
+    assert f"saved {first.saving}" in lab.compress_status.text()
+    save_shot(lab, "prompt_lab_compress.png")
+    a.editor.undo()  # the applied suggestion is one undo step
+    assert a.text() == WORDY
+
+
+def test_compress_to_target_and_chunking(qtbot, lab):
+    lab.variants[0].set_text(WORDY)
+    lab.tabs.setCurrentIndex(1)
+    lab.target_spin.setValue(40)
+    lab.compress_button.click()
+    assert len(lab.variants) == 3
+    assert count_text(lab.variants[2].text(), lab.primary_encoding()) <= 40
+
+    lab.tabs.setCurrentIndex(2)
+    lab.document_edit.setPlainText(("Budgets keep long chats affordable. " * 60 + "\n\n") * 10)
+    lab.chunk_budget.setValue(300)
+    lab.chunk_overlap.setValue(30)
+    lab.chunk_button.click()
+    qtbot.waitUntil(lambda: bool(lab.chunks()), timeout=5_000)
+    chunks = lab.chunks()
+    assert len(chunks) > 1 and all(c.tokens <= 300 for c in chunks)
+    assert lab.chunk_list.topLevelItemCount() == len(chunks)
+    assert f"{len(chunks)} chunks of at most 300 tokens" in lab.chunk_status.text()
+
+    lab.chunk_overlap.setValue(300)
+    lab.chunk_button.click()
+    assert "overlap must be smaller" in lab.chunk_status.text()
+    save_shot(lab, "prompt_lab_chunk.png")
+
+
+def test_heatmap_marks_sentences_and_explains_them(qtbot, lab):
+    a = lab.variants[0]
+    a.set_text("Plain words in a plain sentence. x7Qz!9#kL@2vR%3 ~ 0x7f3a9c2e.")
+    spans = sentence_spans(a.text())
+    assert len(spans) == 2
+    layout = a.editor.document().firstBlock().layout()
+    formats = layout.formats()
+    assert formats, "the highlighter coloured the sentences"
+    colours = {f.format.background().color().name() for f in formats}
+    assert len(colours) == 2  # prose and the dense string get different heat
+    rect = a.editor.cursorRect(a.editor.document().find("plain"))
+    tip = a.sentence_tooltip(rect.center())
+    assert "tokens" in tip and "tokens per word" in tip
+    lab.variants[1].set_text(WORDY)
+    lab.update_compare()
+    save_shot(lab, "prompt_lab.png")
+
+
+# --- usage chart -----------------------------------------------------------------------
+
+def turns(n: int) -> list[dict]:
+    return [{"components": {"system_prompt": 400, "memory": min(600, 40 * i),
+                            "history": min(30_000, 800 * i), "current_input": 50 + i % 200,
+                            "reply": 300},
+             "cost": 0.0004 + i * 1e-6, "label": f"Turn {i + 1}"} for i in range(n)]
+
+
+def test_usage_chart_handles_no_turns_and_a_thousand(qtbot):
+    chart = UsageChart()
+    qtbot.addWidget(chart)
+    chart.resize(560, 320)
+    chart.set_turns([])
+    chart.show()
+    assert chart.bars() == [] and chart.header_text() == ""
+    assert "No turns yet" in chart.accessibleDescription()
+    save_shot(chart, "usage_empty.png")
+
+    data = turns(24)
+    chart.set_turns(data)
+    assert len(chart.bars()) == 24
+    bar = chart.bar_at(chart.bar_rect(3).center())
+    assert bar is not None and bar.first == 3
+    assert "Turn 4" in chart.tooltip_for(bar)
+    assert chart.bars()[-1].cumulative_cost == pytest.approx(sum(t["cost"] for t in data))
+    save_shot(chart, "usage_24.png")
+
+    data = turns(1000)
+    chart.set_turns(data)
+    bars = chart.bars()
+    assert len(bars) <= chart.width() / 4  # grouped: never thinner than 4 px
+    assert bars[0].first == 0 and bars[-1].last == 999
+    # averages times group sizes give back every token
+    total = sum(bar.total * (bar.last - bar.first + 1) for bar in bars)
+    assert total == pytest.approx(sum(sum(t["components"].values()) for t in data))
+    assert "average per turn" in chart.tooltip_for(bars[1])
+    assert chart.header_text().startswith("1,000 turns")
+    assert chart.bar_at(QPointF(-5, -5)) is None
+    save_shot(chart, "usage_1000.png")

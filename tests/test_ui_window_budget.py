@@ -1,0 +1,106 @@
+"""The window's budget: typing moves the composer count and the gauge; profile and
+strategy pickers change the gauge and the inspector; pinning and excluding change
+what the inspector says the next request sends."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from desktop_app.core.tokens import count_text
+from tests.ui_support import conversation, open_window, seed_session, wait_idle
+
+
+def choose(qtbot, window, picker, value: str) -> None:
+    index = picker.findData(value)
+    assert index >= 0, f"{value} is not offered"
+    picker.setCurrentIndex(index)
+    picker.activated.emit(index)
+    wait_idle(qtbot, window)
+
+
+def test_typing_updates_the_composer_count_and_the_gauge(qtbot, data_dir):
+    seed_session(data_dir, "Chat", [("user", "Hello there"), ("assistant", "Hi! How can I help?")])
+    window = open_window(qtbot, data_dir)
+    before = window.gauge.report().components["current_input"].used
+    assert before == 0
+
+    text = "Please summarize the history of the Roman Empire in three sentences."
+    qtbot.keyClicks(window.composer.editor, text)
+
+    expected = count_text(text, "o200k_base")
+    assert window.composer.count_label.text() == f"{expected} tokens"
+    report = window.gauge.report()
+    # the draft's content plus its message framing, counted without waiting for a worker
+    assert report.components["current_input"].used >= expected
+    assert report.components["history"].used > 0
+    window.close()
+
+
+def test_first_launch_is_drafting_mode_and_the_gauge_works(qtbot, data_dir):
+    window = open_window(qtbot, data_dir)
+    assert window.banner.isVisible()
+    assert "provider" in window.banner.label.text().lower()
+    assert not window.composer.send_button.isEnabled()
+
+    qtbot.keyClicks(window.composer.editor, "Draft a polite reply to my landlord")
+    assert window.gauge.report().components["current_input"].used > 0
+    assert window.composer.text() == "Draft a polite reply to my landlord"
+    window.close()
+
+
+def test_profile_and_strategy_change_the_gauge_and_the_inspector(qtbot, data_dir):
+    # gpt-4's 8,192-token window: the default profile's history share (30%) cannot hold
+    # 40 messages of ~130 tokens, simple_qa's (60%) can.
+    seed_session(data_dir, "Long", conversation(40, words=100), model="gpt-4")
+    window = open_window(qtbot, data_dir)
+    assert window.gauge.report().plan.profile.name == "default"
+    dropped_default = len(window.inspector.left_out_rows())
+    assert dropped_default > 0
+
+    choose(qtbot, window, window.profile_picker, "simple_qa")
+    assert window.gauge.report().plan.profile.name == "simple_qa"
+    assert window.gauge.report().components["history"].budget > 8192 * 0.5
+    assert len(window.inspector.left_out_rows()) < dropped_default
+
+    choose(qtbot, window, window.strategy_picker, "last_n")
+    left_out = window.inspector.left_out_rows()
+    assert len(left_out) == 20  # 40 messages, the last 20 kept
+    assert all("last 20" in reason for _i, _state, reason in left_out)
+    window.close()
+
+
+def test_pinning_and_excluding_change_the_inspector(qtbot, data_dir):
+    seed_session(data_dir, "Long", conversation(40, words=100), model="gpt-4")
+    window = open_window(qtbot, data_dir)
+    view = window.conversation
+    model = view.conversation
+    first = model.messages[0]
+    assert model.state_of(first)[0] == "dropped"
+    assert 0 in [i for i, _s, _r in window.inspector.left_out_rows()]
+
+    view.actionTriggered.emit("pin", first)
+    wait_idle(qtbot, window)
+    assert model.messages[0].pinned
+    assert model.state_of(model.messages[0])[0] == "pinned"
+    assert 0 not in [i for i, _s, _r in window.inspector.left_out_rows()]
+    assert any(text.startswith("Message 0:") for _c, _r, _t, text in window.inspector.sent_rows())
+
+    last = model.messages[-1]
+    view.actionTriggered.emit("exclude", last)
+    wait_idle(qtbot, window)
+    reasons = {i: r for i, _s, r in window.inspector.left_out_rows()}
+    assert reasons[39] == "excluded by you"
+    assert model.state_of(model.messages[-1])[0] == "dropped"
+    window.close()
+
+
+def test_messages_show_their_token_counts_and_states(qtbot, data_dir):
+    seed_session(data_dir, "Chat", [("user", "Hello there"), ("assistant", "**Hi!** How can I help?")])
+    window = open_window(qtbot, data_dir)
+    model = window.conversation.conversation
+    assert model.rowCount() == 2
+    assert model.tokens_of(model.messages[0]) == count_text("Hello there", "o200k_base")
+    assert [model.state_of(m)[0] for m in model.messages] == ["kept", "kept"]
+    index = model.index(1)
+    assert "Hi!" in index.data(Qt.ItemDataRole.DisplayRole)
+    window.close()

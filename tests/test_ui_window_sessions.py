@@ -1,0 +1,124 @@
+"""Sessions in the window: new, rename, delete with undo, archive, search across all
+messages; long sessions page in from the store; memory and profiles edited in the
+window are still there after the window is closed and opened again."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from desktop_app.core.budget import builtin_profile
+from desktop_app.core.records import Message
+from tests.ui_support import conversation, open_window, seed_session, wait_idle
+
+
+def test_new_rename_delete_undo_and_archive(qtbot, data_dir):
+    seed_session(data_dir, "Old one", [("user", "hi")])
+    window = open_window(qtbot, data_dir)
+    sessions = window.session_list
+
+    qtbot.mouseClick(sessions.new_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert sessions.titles() == ["New session", "Old one"]  # newest first
+    new_id = sessions.session_ids()[0]
+    assert window.controller.session.id == new_id
+
+    item = sessions.model.item(0)
+    item.setText("Trip planning")  # what an inline edit does
+    wait_idle(qtbot, window)
+    assert window.controller.session.title == "Trip planning"
+
+    sessions.deleteRequested.emit(new_id)
+    wait_idle(qtbot, window)
+    assert sessions.titles() == ["Old one"]
+    assert window.snackbar.isVisible()
+    assert "Trip planning" in window.snackbar.label.text()
+    qtbot.mouseClick(window.snackbar.undo_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert "Trip planning" in sessions.titles()
+
+    old_id = sessions.session_ids()[sessions.titles().index("Old one")]
+    sessions.archiveRequested.emit(old_id, True)
+    wait_idle(qtbot, window)
+    assert sessions.titles() == ["Trip planning"]
+    sessions.show_archived.setChecked(True)
+    wait_idle(qtbot, window)
+    assert sorted(sessions.titles()) == ["Old one", "Trip planning"]
+    window.close()
+
+    # the rename and the restored session are in the database
+    again = open_window(qtbot, data_dir)
+    assert again.session_list.titles() == ["Trip planning"]
+    again.close()
+
+
+def test_search_finds_messages_in_every_session(qtbot, data_dir):
+    seed_session(data_dir, "Cooking", [("user", "How long do I boil an egg?")])
+    seed_session(data_dir, "Travel", [("user", "Trains from Porto to Lisbon")])
+    window = open_window(qtbot, data_dir)
+    qtbot.keyClicks(window.session_list.search, "porto")
+    qtbot.waitUntil(lambda: window.session_list.results_model.rowCount() == 1, timeout=5000)
+    hit = window.session_list.results_model.item(0)
+    assert hit.text() == "Travel"
+
+    window.session_list.results.clicked.emit(hit.index())
+    wait_idle(qtbot, window)
+    assert window.controller.session.title == "Travel"
+    window.close()
+
+
+def test_long_sessions_page_in_when_scrolled_to_the_top(qtbot, data_dir):
+    seed_session(data_dir, "Long", conversation(450, words=12))
+    window = open_window(qtbot, data_dir)
+    model = window.conversation.conversation
+    assert model.rowCount() == 200
+    assert model.messages[-1].content.startswith("Message 449:")
+    assert model.has_more
+
+    bar = window.conversation.verticalScrollBar()
+    assert bar.value() == bar.maximum()  # opens on the newest messages
+    bar.setValue(0)
+    qtbot.waitUntil(lambda: model.rowCount() == 400, timeout=5000)
+    assert model.messages[0].content.startswith("Message 50:")
+    assert bar.value() > 0  # the reader's place is kept, not jumped to the top
+    bar.setValue(0)
+    qtbot.waitUntil(lambda: model.rowCount() == 450, timeout=5000)
+    assert not model.has_more
+    window.close()
+
+
+def test_memory_and_profiles_persist_across_a_restart(qtbot, data_dir):
+    seed_session(data_dir, "Chat", [("user", "Hello")])
+    window = open_window(qtbot, data_dir)
+    panel = window.memory_panel
+    panel.key_edit.setText("user_name")
+    panel.value_edit.setText("Ana")
+    qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert window.gauge.report().components["memory"].used > 0  # sent with the request
+
+    editor = window.profile_editor
+    editor.load_profile("default")
+    editor.name_edit.setText("Mine")
+    qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert window.profile_picker.currentData() == "Mine"
+    window.close()
+
+    window = open_window(qtbot, data_dir)
+    assert [(f.key, f.value) for f in window.memory_panel.facts()] == [("user_name", "Ana")]
+    assert window.profile_picker.findData("Mine") >= 0
+    assert window.profile_picker.currentData() == "Mine"  # the session kept its profile
+    assert window.gauge.report().plan.profile.fractions == builtin_profile("default").fractions
+    window.close()
+
+
+def test_editing_a_message_stores_it_and_counts_it_again(qtbot, data_dir):
+    seed_session(data_dir, "Chat", [Message("user", "short")])
+    window = open_window(qtbot, data_dir)
+    model = window.conversation.conversation
+    before = model.tokens_of(model.messages[0])
+    window.controller.edit_message(model.messages[0].id, "a much longer message than before")
+    wait_idle(qtbot, window)
+    assert model.messages[0].content == "a much longer message than before"
+    assert model.tokens_of(model.messages[0]) > before
+    window.close()
