@@ -28,7 +28,7 @@ from desktop_app.core.live import LiveBudget
 from desktop_app.core.records import MemoryFact, Message, Summary
 from desktop_app.core.tokens import count_chat, count_text
 
-WORDS = "the budget token window model summary memory alpha beta gamma Rome Paris 42 7".split()
+WORDS = ["the", "budget", "token", "window", "model", "summary", "memory", "alpha", "beta", "gamma", "Rome", "Paris", "42", "7"]
 
 
 def make_messages(lengths, pinned=frozenset(), excluded=frozenset()):
@@ -233,3 +233,13 @@ def test_live_budget_recounts_only_the_draft():
     assert report.components["history"].used == req.report.components["history"].used
     full = assemble(AssemblyInput("sys", messages, draft, model, BUILTIN_PROFILES["default"]))
     assert report.request_tokens == full.tokens
+
+
+def test_rule_based_facts_from_what_the_user_said():
+    said = Message("user", "My name is Ada and I live in Lisbon. I work at Acme Corp. "
+                           "My budget is 500 euros.")
+    facts = RuleBasedFactExtractor().extract([said, Message("assistant", "My name is Bot.")], {})
+    assert facts == {"name": "Ada", "location": "Lisbon", "employer": "Acme Corp",
+                     "budget": "500 euros"}
+    # facts already known with the same value are not proposed again
+    assert "name" not in RuleBasedFactExtractor().extract([said], {"name": "Ada"})

@@ -57,7 +57,7 @@ def test_count_messages_and_tools_as_the_api_bills(tmp_path, capsys):
 def test_bad_text_input_is_one_clear_line(tmp_path, capsys, content, message):
     f = tmp_path / "bad.bin"
     f.write_bytes(content)
-    code, out, err = run(capsys, "count", str(f))
+    code, _, err = run(capsys, "count", str(f))
     assert code == 2 and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 

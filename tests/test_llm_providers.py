@@ -38,6 +38,8 @@ def test_config_round_trips_and_normalizes() -> None:
     assert config.base_url == "http://192.168.1.9:8080/v1"
     assert config.server_root == "http://192.168.1.9:8080"
     assert ProviderConfig.from_dict(config.to_dict()) == config
+    with_version = ProviderConfig("az", "custom", "https://x.example.com/v1?api-version=2024-06")
+    assert with_version.base_url.endswith("api-version=2024-06")  # not a secret
 
 
 @pytest.mark.parametrize(
@@ -48,6 +50,8 @@ def test_config_round_trips_and_normalizes() -> None:
         ({"name": "x", "preset": "custom", "base_url": "ftp://host/v1"}, "not an http"),
         ({"name": "x", "preset": "custom", "base_url": "localhost:8080"}, "not an http"),
         ({"name": " ", "preset": "ollama"}, "needs a name"),
+        ({"name": "x", "base_url": "http://me:pw@host/v1"}, "carries a credential"),
+        ({"name": "x", "base_url": "http://host/v1?api_key=sk-1"}, "carries a credential"),
         ({"name": "x", "preset": "ollama", "timeout": 0}, "timeout must be positive"),
     ],
 )

@@ -308,3 +308,29 @@ def test_unreadable_files_say_what_is_wrong(db, tmp_path, content, message):
     with pytest.raises(ImportFormatError, match=message):
         import_file(db, path)
     assert db.sessions.list(include_archived=True) == []
+
+
+def test_profiles_this_version_lacks_are_recreated_or_replaced_by_default(db, tmp_path):
+    doc = {
+        "format": "token-budget",
+        "version": 1,
+        "sessions": [
+            {
+                "title": "from a newer version",
+                "profile": {
+                    "name": "research",
+                    "builtin": True,
+                    "fractions": {"history": 0.5, "reply_reserve": 0.25},
+                },
+            },
+            {"title": "names only", "profile": "somebody's profile"},
+        ],
+    }
+    path = tmp_path / "profiles.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    result = import_file(db, path)
+    first, second = (db.sessions.get(i) for i in result.session_ids)
+    assert first.profile == "research"
+    assert db.profiles.get("research").fractions["history"] == 0.5
+    assert second.profile == "default"
+    assert any("somebody's profile" in note for note in result.notes)

@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # The example from OpenAI's cookbook "How to count tokens with tiktoken": 129 prompt
 # tokens for gpt-3.5-turbo and gpt-4, 124 for gpt-4o, as the API reports them.
 COOKBOOK = [
-    {"role": "system", "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain English."},  # noqa: E501
-    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},  # noqa: E501
-    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},  # noqa: E501
-    {"role": "system", "name": "example_user", "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage."},  # noqa: E501
-    {"role": "system", "name": "example_assistant", "content": "Let's talk later when we're less busy about how to do better."},  # noqa: E501
-    {"role": "user", "content": "This late pivot means we don't have time to boil the ocean for the client deliverable."},  # noqa: E501
+    {"role": "system", "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain English."},
+    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
+    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
+    {"role": "system", "name": "example_user", "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage."},
+    {"role": "system", "name": "example_assistant", "content": "Let's talk later when we're less busy about how to do better."},
+    {"role": "user", "content": "This late pivot means we don't have time to boil the ocean for the client deliverable."},
 ]
 
 
@@ -49,7 +49,7 @@ def test_counting_works_with_networking_disabled(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "TIKTOKEN_CACHE_DIR": str(tmp_path / "empty-cache"),
            "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env=env, cwd=ROOT, timeout=120)
+                         env=env, cwd=ROOT, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["o200k_base", "2", "cl100k_base", "2", "p50k_base", "2",
                                   "r50k_base", "2"]
@@ -143,7 +143,7 @@ def test_incremental_draft_count_always_equals_a_full_count(start, edits, encodi
 def test_draft_counter_handles_a_large_draft_with_typing():
     body = ("The budget decides what the model sees. " * 40 + "\n") * 60
     counter = DraftCounter("o200k_base", body)
-    for i in range(0, 50):
+    for i in range(50):
         body = body[: 1000 + i] + "x" + body[1000 + i:]
         counter.update(body)
     body = body + "and one more line at the end"

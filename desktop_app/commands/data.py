@@ -9,8 +9,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop_app.cli import CliError
+
+if TYPE_CHECKING:
+    from desktop_app.core.records import Session
+    from desktop_app.store import Database
 
 
 @contextmanager
@@ -24,7 +29,7 @@ def _store_errors() -> Iterator[None]:
 
 
 @contextmanager
-def _database(args: argparse.Namespace):
+def _database(args: argparse.Namespace) -> Iterator[Database]:
     from desktop_app.store import open_database
 
     with _store_errors():
@@ -35,7 +40,7 @@ def _database(args: argparse.Namespace):
             db.close()
 
 
-def _fill_missing_counts(db, sessions) -> bool:
+def _fill_missing_counts(db: Database, sessions: list[Session]) -> bool:
     """Count (once, then cached) messages with no count for their session's encoding."""
     from desktop_app.core.catalog import lookup_model
     from desktop_app.core.tokens import count_text
@@ -151,9 +156,9 @@ def _add(
     subparsers: argparse._SubParsersAction,
     name: str,
     func: Callable[[argparse.Namespace], int],
-    help: str,
+    summary: str,
 ) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(name, help=help, description=help)
+    parser = subparsers.add_parser(name, help=summary, description=summary)
     parser.set_defaults(func=func)
     return parser
 

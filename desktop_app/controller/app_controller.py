@@ -704,8 +704,7 @@ class AppController(QObject):
         if current is None:
             return
         db = self.db
-        edited = replace(current, text=text, id=None, tokens=None, method="edited",
-                         created_at=None)
+        edited = replace(current, text=text, id=None, tokens=None, created_at=None)
         self.jobs.submit(lambda: db.summaries.add(edited),
                          lambda _r: self._request_assembly(full=True), self._failed)
 
@@ -825,10 +824,19 @@ class AppController(QObject):
             for warning in connection.warnings:
                 self._workerNotice.emit(warning)
             pipeline = TurnPipeline(db, connection.client, connection.context_window)
+            replied: list[bool] = []
+
+            def on_chunk(chunk: str) -> None:
+                if not replied:
+                    replied.append(True)
+                self.batcher.add(chunk)
+
             try:
-                return pipeline.run_turn(sid, text, on_chunk=self.batcher.add,
+                return pipeline.run_turn(sid, text, on_chunk=on_chunk,
                                          on_notice=self._workerNotice.emit, cancel=cancel)
             except TurnError as err:
+                if err.user_stored and not replied:
+                    _set_aside(db, err.reply)
                 return err  # carries whether the user's message was stored
 
         self.jobs.submit(job, lambda r: self._turn_done(gen, r),
@@ -865,12 +873,20 @@ class AppController(QObject):
             self._show_user_message(turn, None)
 
     def _show_user_message(self, turn: _Turn, stored: Message | None) -> None:
+        """The question is stored: the composer clears and the question joins the list
+        (shown at once; swapped for the stored copy when the turn ends)."""
+        first = not turn.user_shown
         turn.user_shown = True
-        self.draftAccepted.emit()
-        if self.session is None or self.session.id != turn.session_id:
-            return
-        if stored is None:  # shown now, replaced by the stored one when the turn ends
+        here = self.session is not None and self.session.id == turn.session_id
+        if stored is None:
             turn.provisional = Message("user", turn.text, session_id=turn.session_id)
+            if self.live is not None and self.live.draft_text == turn.text:
+                turn.provisional.token_counts[self.live.encoding] = self.live.draft_tokens
+        if first:
+            self.draftAccepted.emit()
+        if not here:
+            return
+        if stored is None:
             self.messageAdded.emit(turn.provisional)
         elif turn.provisional is not None:
             self.messageReplaced.emit(turn.provisional, stored)
@@ -886,21 +902,27 @@ class AppController(QObject):
         self.busyChanged.emit(False)
 
     def _turn_done(self, gen: int, result: Any) -> None:
+        """`result` is a TurnResult, or a failure (TurnError or _Failure) with its
+        message and whether the user's message was stored before it failed."""
         turn, self._turn = self._turn, None
         self._end_stream()
         self._work.invalidate()
+        here = gen == self._generation
         user = getattr(result, "user_message", None)
-        reply = getattr(result, "reply", None)
-        stored = user is not None or bool(getattr(result, "user_stored", False))
-        if turn is not None and stored:
-            self._show_user_message(turn, user) if (user or not turn.user_shown) else None
-        if reply is not None and gen == self._generation:
-            self.messageAdded.emit(reply)
-        message = getattr(result, "message", None)
-        if isinstance(result, Exception) and message:
-            self.errorRaised.emit(message)
+        if user is not None:  # the turn completed (perhaps interrupted by Stop)
+            if turn is not None and here:
+                self._show_user_message(turn, user)
+            if here:
+                self.messageAdded.emit(result.reply)
+        else:
+            # Before any reply text the question stays in the composer to send again
+            # (its stored copy was set aside); after, it is in the conversation.
+            self.errorRaised.emit(result.message)
+            if getattr(result, "user_stored", False) and here and self.session is not None:
+                self.open_session(self.session.id)  # the question and the failed reply
+                return
         self.refresh_sessions()
-        if gen == self._generation:
+        if here:
             self._request_assembly(full=True)
 
     # =============================================================================
@@ -947,11 +969,15 @@ class AppController(QObject):
         db = self.db
 
         def job() -> tuple[list[ProviderConfig], str | None]:
-            checked = _client_config(provider)  # a clear message for a bad URL or name
+            from desktop_app.controller.clients import DEFAULT_PROVIDER_SETTING, llm_config
+
+            checked = llm_config(provider)  # a clear message for a bad URL or name
             where = None
             if api_key:
                 where = self._keystore().set(checked.name, api_key)
             db.providers.save(replace(provider, name=checked.name, base_url=checked.base_url))
+            if not db.settings.get(DEFAULT_PROVIDER_SETTING):
+                db.settings.set(DEFAULT_PROVIDER_SETTING, checked.name)
             return db.providers.list(), where
 
         def done(out: tuple[list[Any], str | None]) -> None:
@@ -968,9 +994,17 @@ class AppController(QObject):
         db = self.db
 
         def job() -> list[Any]:
+            from desktop_app.controller.clients import DEFAULT_PROVIDER_SETTING
+
             db.providers.delete(name)
             self._keystore().delete(name)
-            return db.providers.list()
+            remaining = db.providers.list()
+            if db.settings.get(DEFAULT_PROVIDER_SETTING) == name:
+                if remaining:
+                    db.settings.set(DEFAULT_PROVIDER_SETTING, remaining[0].name)
+                else:
+                    db.settings.delete(DEFAULT_PROVIDER_SETTING)
+            return remaining
 
         self.jobs.submit(job, self._set_providers, self._failed)
 
@@ -987,9 +1021,10 @@ class AppController(QObject):
 
     def test_connection(self, provider: ProviderConfig, api_key: str | None = None) -> None:
         def job() -> str:
+            from desktop_app.controller.clients import llm_config
             from desktop_app.llm.client import ChatClient
 
-            config = _client_config(provider)
+            config = llm_config(provider)
             key = api_key or self._keystore().get(config.name, config.preset)
             client = ChatClient(config, key)
             try:
@@ -1043,8 +1078,13 @@ class AppController(QObject):
             self.errorRaised.emit(message)
 
 
-def _client_config(provider: ProviderConfig) -> Any:
-    """The llm layer's view of a stored provider (it checks the name and base URL)."""
-    from desktop_app.llm.providers import ProviderConfig as ClientConfig
-
-    return ClientConfig(name=provider.name, preset=provider.preset, base_url=provider.base_url)
+def _set_aside(db: Any, failed_reply: Message | None) -> None:
+    """A turn failed before any reply text: the question (kept in the composer to send
+    again) and the failed reply stay visible but leave later requests, so sending again
+    does not ask the same question twice."""
+    if failed_reply is None or failed_reply.id is None or failed_reply.session_id is None:
+        return
+    recent = db.messages.page(failed_reply.session_id, failed_reply.position, 1)
+    for m in [*recent, failed_reply]:
+        if m.id is not None and (m is failed_reply or m.role == "user"):
+            db.messages.set_excluded(m.id, True)

@@ -309,7 +309,7 @@ class TurnPipeline:
             if result.prompt_tokens is not None:
                 cost = ctx.model.cost(result.prompt_tokens, result.completion_tokens or 0)
             reply = writer.finish(result.prompt_tokens, result.completion_tokens, cost)
-            if result.prompt_tokens and request.tokens and not result.truncated:
+            if not result.truncated:
                 self._calibrate(ctx.model, result.prompt_tokens, request.tokens)
         return TurnResult(user_message, reply, request, warnings, summary, facts)
 
@@ -319,9 +319,14 @@ class TurnPipeline:
         except Exception:  # noqa: BLE001 - no calibration yet
             return None
 
-    def _calibrate(self, model: ModelInfo, reported: int, estimated: int) -> None:
+    def _calibrate(self, model: ModelInfo, reported: int | None, estimated: int) -> None:
         """Learn how the server's count compares with ours (exact models stay at ~1.0,
-        which also shows that our counting matches)."""
+        which also shows that our counting matches). Tiny prompts and implausible
+        ratios teach nothing."""
+        from desktop_app.llm.calibration import usable_sample
+
+        if not usable_sample(reported, estimated):
+            return
         try:
             self.db.calibration.update(model.name, reported, estimated)
         except Exception as exc:  # noqa: BLE001 - calibration never fails a turn

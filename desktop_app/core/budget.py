@@ -4,8 +4,9 @@ reply reserve."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 COMPONENTS = (
     "system_prompt",
@@ -64,7 +65,7 @@ def validate_fractions(fractions: Mapping[str, float], name: str = "profile") ->
             v = float(value)
         except (TypeError, ValueError):
             raise ProfileError(f"{name}: {comp} must be a number, got {value!r}") from None
-        if not 0.0 <= v <= 1.0 or v != v:
+        if not 0.0 <= v <= 1.0 or math.isnan(v):
             raise ProfileError(f"{name}: {comp} must be between 0 and 1, got {v:g}")
     total = sum(float(v) for v in fractions.values())
     if total > 1.0 + 1e-9:

@@ -83,11 +83,7 @@ class FactExtractor(Protocol):
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_-]*")
 STOPWORDS = frozenset(
-    """a an the and or but if then so of to in on at by for with from as is are was were be
-    been being it its this that these those i you he she we they me him her us them my your
-    our their what which who whom do does did have has had not no yes can could would should
-    will just about into over than too very also there here how when where why all any some
-    ok okay please thanks thank""".split()
+    ["a", "an", "the", "and", "or", "but", "if", "then", "so", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "our", "their", "what", "which", "who", "whom", "do", "does", "did", "have", "has", "had", "not", "no", "yes", "can", "could", "would", "should", "will", "just", "about", "into", "over", "than", "too", "very", "also", "there", "here", "how", "when", "where", "why", "all", "any", "some", "ok", "okay", "please", "thanks", "thank"]
 )
 
 
@@ -138,8 +134,8 @@ class ExtractiveSummarizer:
 _FACT_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = tuple(
     (re.compile(p, re.IGNORECASE), key)
     for p, key in (
-        (r"\bmy name is ([A-Z][\w'-]*(?: [A-Z][\w'-]*)*)", "name"),
-        (r"\bcall me ([A-Z][\w'-]*)", "name"),
+        (r"\b[Mm]y name is ((?-i:[A-Z])[\w'-]*(?: (?-i:[A-Z])[\w'-]*)*)", "name"),
+        (r"\b[Cc]all me ((?-i:[A-Z])[\w'-]*)", "name"),
         (r"\bi live in ([^.,;!?\n]+)", "location"),
         (r"\bi(?:'m| am) from ([^.,;!?\n]+)", "from"),
         (r"\bi work (?:at|for) ([^.,;!?\n]+)", "employer"),

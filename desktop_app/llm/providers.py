@@ -5,6 +5,7 @@ the model's own: Ollama in particular truncates long prompts silently)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -39,6 +40,7 @@ PRESETS: dict[str, Preset] = {
 # its Modelfile sets num_ctx or the server runs with OLLAMA_CONTEXT_LENGTH; the /v1 API
 # cannot raise it per request, and longer prompts are cut from the front without an error.
 OLLAMA_DEFAULT_NUM_CTX = 4096
+_SECRET_NAME = re.compile(r"(?i)(?:^|&)[^=&]*(?:key|token|secret|password|passwd|auth)[^=&]*=")
 
 
 @dataclass
@@ -49,7 +51,9 @@ class ProviderConfig:
     name: str
     preset: str = "custom"
     base_url: str = ""
-    timeout: float = 60.0  # seconds to wait for the server between bytes
+    # seconds to wait for the server between bytes; generous because a local server on a
+    # CPU, or a reasoning model, can think for a minute before its first token
+    timeout: float = 120.0
     context_window: int | None = None  # the user's own setting, if any
 
     def __post_init__(self) -> None:
@@ -103,6 +107,12 @@ def normalize_base_url(url: str) -> str:
         raise ProviderError(
             f"base URL {url!r} is not an http:// or https:// address with a host "
             "(example: http://localhost:8080/v1)"
+        )
+    # a secret in the URL would be stored, exported and logged with it
+    if parts.username or parts.password or _SECRET_NAME.search(parts.query):
+        raise ProviderError(
+            "the base URL carries a credential; remove it and enter the key in the "
+            "provider's API key field (it is kept in the keychain)"
         )
     return url
 
@@ -202,7 +212,7 @@ def settle_window(
 
 
 def _http():
-    from desktop_app.llm.http import http_module
+    from desktop_app.llm.http_library import http_module
 
     return http_module()
 

@@ -15,7 +15,7 @@ from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.store.memory import to_fact, upsert_fact
 from desktop_app.store.messages import insert_messages
 from desktop_app.store.models import MemoryRow, ProfileRow, utc_now
-from desktop_app.store.profiles import save_profile, to_profile
+from desktop_app.store.profiles import FALLBACK_PROFILE, save_profile, to_profile
 from desktop_app.store.sessions import new_session_row
 from desktop_app.store.summaries import new_summary_row
 
@@ -84,9 +84,14 @@ def read_bundles(db: Database, session_ids: Sequence[int]) -> list[SessionBundle
 
 def _profile_for(orm, profile: AllocationProfile | None, name: str, notes: list[str]) -> str:
     """The profile name the imported session should use, creating the profile if needed."""
-    if profile is None or name in BUILTIN_PROFILES:
+    if name in BUILTIN_PROFILES:
         return name
     existing = {r.name: r for r in orm.scalars(select(ProfileRow))}
+    if profile is None:
+        if name in existing:
+            return name
+        notes.append(f"profile {name!r} is not known here: the session uses {FALLBACK_PROFILE!r}")
+        return FALLBACK_PROFILE
     candidate, n = name, 1
     while candidate in existing:
         if to_profile(existing[candidate]).fractions == profile.fractions:

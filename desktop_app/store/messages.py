@@ -3,11 +3,13 @@ sessions, and a writer that stores a streaming reply as it arrives."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session as OrmSession
 
 from desktop_app.core.app_records import SearchHit
@@ -19,8 +21,8 @@ from desktop_app.store.sessions import like_pattern, live_session
 if TYPE_CHECKING:
     from desktop_app.store.database import Database
 
-# Read as plain columns rather than ORM objects: a 10,000-message session opens several
-# times faster this way.
+# Read as plain columns on the session's Core connection rather than as ORM objects: a
+# 10,000-message session opens several times faster this way.
 _COLUMNS = (
     MessageRow.id,
     MessageRow.session_id,
@@ -36,8 +38,19 @@ _COLUMNS = (
     MessageRow.completion_tokens,
     MessageRow.cost,
     MessageRow.error,
-    MessageRow.token_counts,
+    type_coerce(MessageRow.token_counts, String),  # raw JSON text, parsed by _counts()
 )
+
+
+@lru_cache(maxsize=4096)
+def _parsed_counts(raw: str) -> tuple[tuple[str, int], ...]:
+    return tuple(json.loads(raw).items())
+
+
+def _counts(raw: str | None) -> dict[str, int]:
+    """A message's cached counts: most messages share a handful of distinct JSON texts,
+    so each is parsed once (a fresh dict each time: callers may change theirs)."""
+    return dict(_parsed_counts(raw)) if raw else {}
 
 
 def _to_message(row: Any) -> Message:
@@ -56,7 +69,7 @@ def _to_message(row: Any) -> Message:
         completion_tokens=row[11],
         cost=row[12],
         error=row[13],
-        token_counts=row[14] or {},
+        token_counts=_counts(row[14]),
     )
 
 
@@ -219,7 +232,7 @@ class MessageRepository:
     def all_for_session(self, session_id: int) -> list[Message]:
         """Every message of the session in order, with cached token counts."""
         with self._db.read() as orm:
-            rows = orm.execute(
+            rows = orm.connection().execute(
                 select(*_COLUMNS)
                 .where(MessageRow.session_id == session_id)
                 .order_by(MessageRow.position)
@@ -236,7 +249,7 @@ class MessageRepository:
             query = query.where(MessageRow.position < before_position)
         query = query.order_by(MessageRow.position.desc()).limit(limit)
         with self._db.read() as orm:
-            rows = list(orm.execute(query))
+            rows = list(orm.connection().execute(query))
         return [_to_message(r) for r in reversed(rows)]
 
     def count(self, session_id: int) -> int:

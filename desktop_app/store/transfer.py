@@ -298,8 +298,11 @@ def _parse_fact(f: Fields, count: int) -> MemoryEntry:
 
 
 def _parse_profile(f: Fields | None, name: str) -> AllocationProfile | None:
-    if f is None or "fractions" not in f.data or f.flag("builtin"):
+    """The profile the file defines (a built-in of the exporting version included: this
+    version may not have it); None when the file only names it."""
+    if f is None or "fractions" not in f.data:
         return None
+    f.flag("builtin")
     fractions = f.mapping("fractions")
     try:
         return AllocationProfile(name, fractions, description=f.text("description", ""))

@@ -34,12 +34,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QListView,
     QMenu,
     QPlainTextEdit,
-    QPushButton,
+    QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -506,7 +505,8 @@ class ConversationView(QListView):
         self.setAccessibleName("Conversation")
         self._loading_older = False
         self._keep_from_bottom: int | None = None
-        self.verticalScrollBar().valueChanged.connect(self._maybe_load_older)
+        self._at_bottom = True  # follow new messages while the reader is at the end
+        self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._restore_place)
 
     # --- content --------------------------------------------------------------------
@@ -514,6 +514,7 @@ class ConversationView(QListView):
         self.delegate.reset_caches()
         self._loading_older = False
         self._keep_from_bottom = None
+        self._at_bottom = True
         self.conversation.reset(messages, has_more)
         self.scrollToBottom()
 
@@ -524,10 +525,9 @@ class ConversationView(QListView):
         self._loading_older = False
 
     def add_message(self, m: Message) -> None:
-        sb = self.verticalScrollBar()
-        at_bottom = sb.value() >= sb.maximum() - 4
+        follow = self._at_bottom
         self.conversation.append(m)
-        if at_bottom:
+        if follow:
             self.scrollToBottom()
 
     def update_message(self, m: Message) -> None:
@@ -539,12 +539,26 @@ class ConversationView(QListView):
         self.conversation.replace(m)
         self.delegate.sizeHintChanged.emit(self.conversation.index(row))
 
+    def replace_message(self, old: Message, new: Message) -> None:
+        """Swap a message shown before it was stored for the stored one."""
+        messages = self.conversation.messages
+        for row in range(len(messages) - 1, -1, -1):
+            if messages[row] is old:
+                self.delegate.forget(old)
+                messages[row] = new
+                index = self.conversation.index(row)
+                self.conversation.dataChanged.emit(index, index)
+                self.delegate.sizeHintChanged.emit(index)
+                return
+        self.add_message(new)
+
     def selected_message(self) -> Message | None:
         idx = self.currentIndex()
         return idx.data(MessageRole) if idx.isValid() else None
 
     # --- paging ---------------------------------------------------------------------
-    def _maybe_load_older(self, value: int) -> None:
+    def _on_scrolled(self, value: int) -> None:
+        self._at_bottom = value >= self.verticalScrollBar().maximum() - 4
         if value < 300 and self.conversation.has_more and not self._loading_older:
             if self.verticalScrollBar().maximum() == 0 and not self.conversation.messages:
                 return
@@ -552,9 +566,12 @@ class ConversationView(QListView):
             self.olderWanted.emit()
 
     def _restore_place(self, _min: int, maximum: int) -> None:
-        if self._keep_from_bottom is not None:
-            self.verticalScrollBar().setValue(maximum - self._keep_from_bottom)
+        bar = self.verticalScrollBar()
+        if self._keep_from_bottom is not None:  # older messages were added above
+            bar.setValue(maximum - self._keep_from_bottom)
             self._keep_from_bottom = None
+        elif self._at_bottom:  # the view shrank (a reply streams below) or grew
+            bar.setValue(maximum)
 
     # --- events ---------------------------------------------------------------------
     def changeEvent(self, event: QEvent) -> None:
@@ -585,9 +602,10 @@ def copy_message(m: Message) -> None:
 
 class LiveReply(QFrame):
     """Where a reply streams in, below the list: text is appended per batch of chunks,
-    so the list is never laid out again while streaming."""
+    so the list is never laid out again while streaming. It grows with the reply up to
+    a dozen lines, then scrolls."""
 
-    stopRequested = Signal()
+    MAX_LINES = 12
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -596,29 +614,25 @@ class LiveReply(QFrame):
         self.setBackgroundRole(QPalette.ColorRole.Base)
         self.setAutoFillBackground(True)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 6, 14, 6)
-        layout.setSpacing(4)
-        head = QHBoxLayout()
+        layout.setContentsMargins(26, 8, 26, 8)
+        layout.setSpacing(2)
         self.title = QLabel("Assistant is replying…")
         font = self.title.font()
         font.setWeight(QFont.Weight.DemiBold)
+        font.setPointSizeF(max(font.pointSizeF() - 1.0, 7.0))
         self.title.setFont(font)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setAccessibleName("Stop the reply")
-        self.stop_button.setToolTip("Stop the reply (Esc)")
-        self.stop_button.clicked.connect(self.stopRequested)
-        head.addWidget(self.title)
-        head.addStretch(1)
-        head.addWidget(self.stop_button)
-        layout.addLayout(head)
+        layout.addWidget(self.title)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setFrameShape(QFrame.Shape.NoFrame)
         self.text.setAccessibleName("Reply being written")
-        self.text.setMinimumHeight(60)
-        self.text.setMaximumHeight(260)
         self.text.setUndoRedoEnabled(False)
+        self.text.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.text.document().setDocumentMargin(0)
         layout.addWidget(self.text)
+        self._lines = 0
+        self._fit()
         self.hide()
 
     def paintEvent(self, event: Any) -> None:
@@ -627,15 +641,28 @@ class LiveReply(QFrame):
     def begin(self, title: str = "Assistant is replying…") -> None:
         self.title.setText(title)
         self.text.clear()
-        self.stop_button.setEnabled(True)
+        self._fit()
         self.show()
 
     def append(self, chunk: str) -> None:
         cursor = self.text.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.insertText(chunk)
+        self._fit()
         bar = self.text.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+    def _fit(self) -> None:
+        lines = int(self.text.document().documentLayout().documentSize().height())
+        lines = max(1, min(self.MAX_LINES, lines))
+        if lines != self._lines:
+            self._lines = lines
+            self.text.setFixedHeight(lines * self.text.fontMetrics().lineSpacing()
+                                     + 2 * self.text.frameWidth() + 6)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit()
 
     def finish(self) -> None:
         self.hide()

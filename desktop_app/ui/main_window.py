@@ -398,7 +398,6 @@ class MainWindow(QMainWindow):
         self.composer.draftChanged.connect(c.set_draft)
         self.composer.sendRequested.connect(c.send)
         self.composer.stopRequested.connect(c.stop)
-        self.live_reply.stopRequested.connect(c.stop)
         self.conversation.olderWanted.connect(c.load_older)
         self.conversation.actionTriggered.connect(self._message_action)
         self.setup_button.clicked.connect(self.open_settings)
@@ -424,6 +423,7 @@ class MainWindow(QMainWindow):
         c.olderLoaded.connect(self.conversation.show_older)
         c.messageAdded.connect(self._on_message_added)
         c.messageChanged.connect(self.conversation.update_message)
+        c.messageReplaced.connect(self.conversation.replace_message)
         c.inclusionChanged.connect(self.conversation.conversation.set_inclusion)
         c.countingChanged.connect(self.conversation.conversation.set_counting)
         c.requestChanged.connect(self.inspector.set_request)
@@ -452,10 +452,11 @@ class MainWindow(QMainWindow):
         self.session_list.set_sessions(sessions)
 
     def _on_session_opened(self, session: Session) -> None:
+        if self._session is None or self._session.id != session.id:
+            self.error_bar.hide()  # an error about another session
         self._session = session
         self.session_list.set_current(session.id)
         self.setWindowTitle(f"{session.title} — Token Budget")
-        self.error_bar.hide()
 
     def _on_messages_loaded(self, messages: list[Message], has_more: bool) -> None:
         self.conversation.show_messages(messages, has_more)

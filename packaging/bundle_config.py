@@ -1,0 +1,115 @@
+"""What goes into the frozen app and what stays out: one plain module that the
+PyInstaller spec builds from and the packaging tests check (so that, say, a new
+`import PySide6.QtSvg` in the window cannot silently break the bundle)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+APP_NAME = "Token Budget"
+GUI_EXE = "TokenBudget"  # the window (windowed on Windows and macOS)
+CLI_EXE = "token-budget"  # the command line, including `token-budget --self-test`
+BUNDLE_ID = "app.tokenbudget.TokenBudget"  # macOS CFBundleIdentifier
+# Our JSON export, associated with the app by the installers (Windows ProgID, macOS UTI).
+EXPORT_EXTENSION = "tokenbudget"
+EXPORT_TYPE_NAME = "Token Budget export"
+
+# Folders the app reads at run time through desktop_app/paths.py, which looks for them at
+# the bundle's root (sys._MEIPASS). Whole trees are copied, so new files in them travel.
+SHIPPED_FOLDERS = ("resources", "migrations")
+DATA_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo", ".DS_Store"]
+
+# Modules nothing imports by name that the app needs at run time (the spec adds every
+# module of desktop_app and of keyring.backends on top).
+HIDDEN_IMPORTS = [
+    # tiktoken finds encodings through the tiktoken_ext namespace package
+    "tiktoken_ext",
+    "tiktoken_ext.openai_public",
+    # the dialect SQLAlchemy loads by URL, and what alembic's env.py and our version
+    # scripts import: they are loaded from files in migrations/, not analysed
+    "sqlalchemy.dialects.sqlite",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "alembic",
+    "alembic.context",
+    "alembic.op",
+    "alembic.runtime.migration",
+    "alembic.ddl.sqlite",
+    "logging.config",
+]
+
+# The app uses QtCore, QtGui and QtWidgets only; every other Qt module stays out.
+QT_MODULES_EXCLUDED = (
+    "QtQml", "QtQuick", "QtQuick3D", "QtQuickControls2", "QtQuickWidgets", "QtQuickTest",
+    "QtQmlFeatures", "QtWebEngineCore", "QtWebEngineWidgets", "QtWebEngineQuick",
+    "QtWebChannel", "QtWebSockets", "QtWebView", "Qt3DCore", "Qt3DRender", "Qt3DInput",
+    "Qt3DLogic", "Qt3DAnimation", "Qt3DExtras", "QtMultimedia", "QtMultimediaWidgets",
+    "QtSpatialAudio", "QtTextToSpeech", "QtPdf", "QtPdfWidgets", "QtCharts", "QtGraphs",
+    "QtGraphsWidgets", "QtDataVisualization", "QtBluetooth", "QtNfc", "QtSensors",
+    "QtSerialPort", "QtSerialBus", "QtPositioning", "QtLocation", "QtRemoteObjects",
+    "QtScxml", "QtStateMachine", "QtSql", "QtDesigner", "QtHelp", "QtUiTools",
+    "QtXml", "QtOpenGL", "QtOpenGLWidgets", "QtPrintSupport", "QtSvg", "QtSvgWidgets",
+    "QtConcurrent", "QtHttpServer", "QtNetworkAuth", "QtAxContainer", "QtLabsStyleKit",
+    "QtNetwork",  # httpx does the app's HTTP
+    # QtTest stays: `token-budget bench` drives the window with it
+)
+OTHER_EXCLUDED = (
+    "tkinter",
+    "unittest",
+    "pydoc",
+    "pytest",
+    "hypothesis",
+    "IPython",
+    "numpy",  # optional speed-ups of openai and tiktoken; the app does not need them
+    "pandas",
+    "PIL",
+    "setuptools",
+    "pip",
+    "sqlalchemy.testing",
+    # optional extras of the openai SDK and its HTTP stack that the app never calls:
+    # AWS Bedrock and Google Vertex auth, trio, the httpx command line, realtime audio,
+    # and mako's syntax-highlighting plugin
+    "botocore",
+    "boto3",
+    "google",
+    "requests",
+    "urllib3",
+    "trio",
+    "click",
+    "pygments",
+    "rich",
+    "mypy",
+    "dateutil",
+    "distutils",
+    "websockets",
+    "sounddevice",
+)
+EXCLUDES = [f"PySide6.{name}" for name in QT_MODULES_EXCLUDED] + list(OTHER_EXCLUDED)
+
+# Qt plugins the app has no use for: embedded-device platforms, input read straight from
+# the kernel, the GTK theme (it drags in GTK's libraries; the app styles itself), SQL
+# drivers, TLS and network information (Qt's networking is not used), printing, QML
+# tooling and rare image formats.
+QT_PLUGIN_TYPES_DROPPED = frozenset({
+    "egldeviceintegrations", "generic", "qmltooling", "sqldrivers", "designer",
+    "networkinformation", "tls", "printsupport", "vectorimageformats",
+    "wayland-graphics-integration-server", "position", "sensors", "texttospeech",
+    "multimedia", "renderers", "sceneparsers", "geometryloaders", "canbus",
+})
+QT_PLUGINS_DROPPED = frozenset({
+    "qeglfs", "qlinuxfb", "qminimalegl", "qvkkhrdisplay", "qvnc", "qgtk3",
+    "qpdf", "qtiff", "qwebp", "qtga", "qwbmp",
+})
+# Qt's translations are collected as data; the app's text is English only.
+DATA_DROPPED_UNDER = ("PySide6/Qt/translations/",)
+
+
+def wanted_plugin(path: str) -> bool:
+    stem = Path(path).name.split(".")[0]
+    return stem.removeprefix("lib") not in QT_PLUGINS_DROPPED
+
+
+def wanted_data(dest: str) -> bool:
+    dest = dest.replace("\\", "/")
+    return not any(dest.startswith(prefix) for prefix in DATA_DROPPED_UNDER)
