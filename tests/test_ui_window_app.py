@@ -69,7 +69,7 @@ def test_layout_and_theme_are_remembered(qtbot, data_dir):
     assert is_dark(QGuiApplication.palette())
     window.close()
 
-    window = open_window(qtbot, data_dir, size=(900, 600))  # restored over this size
+    window = open_window(qtbot, data_dir, theme=None, size=None)
     assert (window.width(), window.height()) == (1200, 760)
     assert not window.session_list.isVisible()
     window.toggle_sessions.setChecked(True)

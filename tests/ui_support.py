@@ -44,13 +44,16 @@ def conversation(n: int, words: int = 60) -> list[Message]:
     return out
 
 
-def open_window(qtbot: Any, data_dir: Path, theme: str = "light", size: tuple[int, int] = (1360, 860)):
-    """The real main window on `data_dir`, shown and started, with its first state in."""
+def open_window(qtbot: Any, data_dir: Path, theme: str | None = "light",
+                size: tuple[int, int] | None = (1360, 860)):
+    """The real main window on `data_dir`, shown and started, with its first state in.
+    size=None keeps the size the window remembered; theme=None the remembered theme."""
     from desktop_app.ui.app import build_window
 
     window = build_window(data_dir, theme)
     qtbot.addWidget(window)
-    window.resize(*size)
+    if size is not None:
+        window.resize(*size)
     window.show()
     window.controller.start()
     qtbot.waitUntil(lambda: window.controller.db is not None, timeout=15_000)

@@ -168,6 +168,8 @@ class RuleBasedFactExtractor:
                     else:
                         k, v = key, match.group(1)
                     k = re.sub(r"\s+", "_", k.strip().lower())
+                    if key is None and k in facts:
+                        continue  # "my name is Ada and…": the specific rule already spoke
                     v = v.strip().rstrip(".")
                     if k == "note" and k in facts:
                         k = f"note_{sum(1 for f in facts if f.startswith('note'))+1}"
