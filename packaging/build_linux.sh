@@ -53,6 +53,31 @@ bundle_abs=$(cd "$bundle" && pwd)
 (cd "$scratch" && env -u PYTHONPATH QT_QPA_PLATFORM=offscreen HOME="$scratch" \
    TOKEN_BUDGET_DATA_DIR="$scratch/data" "${offline[@]}" "$bundle_abs/token-budget" --self-test)
 
+# The upgrade path, in the frozen app: each earlier release's database (packaging/fixtures)
+# opens, is migrated after a backup, and still lists its session.
+db_file=$("$PYTHON" -c 'from desktop_app.store.database import DB_FILE; print(DB_FILE)')
+for fixture in packaging/fixtures/token_budget-*.sqlite3; do
+  [ -e "$fixture" ] || { echo "build_linux: FAILED: no upgrade fixtures in packaging/fixtures" >&2; exit 1; }
+  name=$(basename "$fixture" .sqlite3)
+  data="$scratch/upgrade-$name"
+  mkdir -p "$data"
+  cp "$fixture" "$data/$db_file"
+  title=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["session"]["title"])' \
+            "${fixture%.sqlite3}.json")
+  listing=$(cd "$scratch" && env -u PYTHONPATH HOME="$scratch" "${offline[@]}" \
+              "$bundle_abs/token-budget" --data-dir "$data" sessions --json)
+  if ! grep -qF "$title" <<<"$listing"; then
+    echo "build_linux: FAILED: the frozen app lost the session of $name:" >&2
+    echo "$listing" >&2
+    exit 1
+  fi
+  if ! compgen -G "$data/backups/*.sqlite3" >/dev/null; then
+    echo "build_linux: FAILED: opening $name made no backup" >&2
+    exit 1
+  fi
+  echo "build_linux: upgrade from $name: opened by the frozen app, backup made, session kept"
+done
+
 size_mb=$(du -sm "$bundle" | cut -f1)
 elapsed=$(( $(date +%s) - started ))
 echo "build_linux: $bundle is ${size_mb} MB on disk (target under 120 MB); built and tested in ${elapsed} s"

@@ -1,7 +1,7 @@
 """The app's version, read from pyproject.toml: the one place it is written. The spec,
 the Inno Setup build, the macOS Info.plist and the release workflow all ask here.
 
-    python packaging/version.py        # prints e.g. 0.1.0
+    python packaging/version.py        # prints the version, e.g. 1.4.2
 """
 
 from __future__ import annotations

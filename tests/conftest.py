@@ -1,13 +1,15 @@
-"""Shared test setup: Qt draws offscreen (no display needed), and each test that asks
-gets its own data folder so no test touches the user's real database or settings."""
+"""Shared test setup: Qt draws offscreen (no display needed) on a desktop-sized virtual
+screen, and each test that asks gets its own data folder so no test touches the user's
+real database or settings."""
 
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from pathlib import Path
+
+# A 1920x1080 virtual screen (the offscreen default is 800x800, smaller than the window).
+_SCREEN = Path(__file__).with_name("offscreen_screen.json")
+os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={_SCREEN}")
 
 import pytest
 

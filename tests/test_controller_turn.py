@@ -35,7 +35,10 @@ def stored_messages(data_dir, session_id):
 
 def send(qtbot, window, text: str) -> None:
     window.composer.editor.setFocus()
-    qtbot.keyClicks(window.composer.editor, text)
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            qtbot.keyClick(window.composer.editor, Qt.Key.Key_Return)
+        qtbot.keyClicks(window.composer.editor, line)
     qtbot.keyClick(window.composer.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
 
 
@@ -118,4 +121,17 @@ def test_a_server_error_is_shown_and_the_typed_text_kept(qtbot, data_dir, openai
     sent = openai_server.chat_requests()[-1].body["messages"]
     assert [m["content"] for m in sent if m["role"] == "user"] == ["Are you there?"]
     assert len(stored_messages(data_dir, sid)) == 4
+    window.close()
+
+
+def test_sending_with_no_session_starts_one_named_after_the_message(qtbot, data_dir,
+                                                                   openai_server):
+    add_provider(data_dir, openai_server)
+    openai_server.script(Reply(text="Hello!"))
+    window = open_window(qtbot, data_dir)
+    assert window.controller.session is None
+    send(qtbot, window, "Plan a picnic for six people\nwith a vegetarian option")
+    wait_idle(qtbot, window)
+    assert window.session_list.titles() == ["Plan a picnic for six people"]
+    assert [m.role for m in window.conversation.conversation.messages] == ["user", "assistant"]
     window.close()

@@ -62,7 +62,7 @@ def test_a_bad_base_url_is_refused_with_a_clear_message(qtbot, data_dir):
 
 def test_layout_and_theme_are_remembered(qtbot, data_dir):
     window = open_window(qtbot, data_dir, size=(1200, 760))
-    window.splitter.setSizes([300, 500, 400])
+    window.splitter.setSizes([200, 700, 300])
     sizes = window.splitter.sizes()
     window.toggle_sessions.setChecked(False)
     window.theme_actions["dark"].trigger()
@@ -73,7 +73,8 @@ def test_layout_and_theme_are_remembered(qtbot, data_dir):
     assert (window.width(), window.height()) == (1200, 760)
     assert not window.session_list.isVisible()
     window.toggle_sessions.setChecked(True)
-    assert window.splitter.sizes() == sizes
+    restored = window.splitter.sizes()
+    assert (restored[0], restored[2]) == (sizes[0], sizes[2])  # the centre takes the rest
     assert window.theme == "dark" and window.theme_actions["dark"].isChecked()
     window.set_theme("light")
     assert QGuiApplication.palette().color(QPalette.ColorRole.Window).lightnessF() > 0.5
@@ -144,3 +145,20 @@ def test_copy_puts_the_message_on_the_clipboard(qtbot, data_dir):
     window.conversation.actionTriggered.emit("copy", message)
     assert QGuiApplication.clipboard().text() == "copy me please"
     window.close()
+
+
+def test_menus_open_prompt_lab_shortcuts_and_about(qtbot, data_dir):
+    window = open_window(qtbot, data_dir)
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles == ["File", "Edit", "View", "Help"]
+
+    window.open_prompt_lab()
+    assert window._prompt_lab.isVisible() and window._prompt_lab.isWindow()
+    window.show_shortcuts()
+    assert "Ctrl+Enter" in window.message_box.text()
+    window.message_box.close()
+    window.show_about()
+    assert str(data_dir) in window.message_box.text()
+    window.message_box.close()
+    window.close()
+    assert not window._prompt_lab.isVisible()

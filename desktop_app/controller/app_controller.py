@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,13 @@ ASSEMBLE_AFTER_TYPING_MS = 500  # the inspector follows the draft once typing pa
 UNDO_DELETE_MS = 8_000
 log = logging.getLogger(__name__)
 NO_PROVIDER = "Set up a provider to send messages (File ▸ Settings)."
+NEW_TITLE = "New session"
+
+
+def title_for(text: str, limit: int = 60) -> str:
+    """A session title from its first message: the first line, shortened."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), NEW_TITLE)
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 @dataclass
@@ -53,10 +61,6 @@ class _Turn:
 class _Failure:
     message: str
     user_stored: bool = False
-
-
-def _failure(message: str) -> _Failure:
-    return _Failure(message)
 
 
 class AppController(QObject):
@@ -134,6 +138,7 @@ class AppController(QObject):
         self.draft = ""
         self._draft_busy = False
         self._uncertainty: float | None = None
+        self._problem = ""  # why the next request cannot be sent, shown as a notice
         self._oldest_position: int | None = None
 
         self.streaming = False
@@ -166,6 +171,8 @@ class AppController(QObject):
 
         db = open_database(self.data_dir)
         self._work.db = db
+        # sessions deleted in an earlier run are past their undo: remove them for good
+        db.sessions.purge_deleted(older_than=timedelta(minutes=1))
         settings = db.settings
         return {
             "db": db,
@@ -255,12 +262,12 @@ class AppController(QObject):
         self.show_archived = show
         self.refresh_sessions()
 
-    def new_session(self, then: Any = None) -> None:
+    def new_session(self, then: Any = None, title: str = NEW_TITLE) -> None:
         if self.db is None:
             self.errorRaised.emit("The database is not open yet; try again in a moment.")
             return
         session = Session(
-            title="New session",
+            title=title,
             model=self._choice_names()[0],
             profile=self._choice_names()[1],
             strategy=self._choice_names()[2],
@@ -321,14 +328,15 @@ class AppController(QObject):
         title = title.strip()
         if not title or self.db is None:
             return
-        session = next((s for s in self.sessions if s.id == session_id), None)
-        if session is None:
-            return
-        session.title = title
+        listed = next((s for s in self.sessions if s.id == session_id), None)
+        if listed is not None:
+            listed.title = title
         if self.session is not None and self.session.id == session_id:
-            self.session.title = title
+            self.session.title = title  # the open session's own record is the one saved
             self.sessionOpened.emit(self.session)
-        self._save_session(session)
+            self._save_session(self.session)
+        elif listed is not None:
+            self._save_session(listed)
 
     def archive_session(self, session_id: int, archived: bool = True) -> None:
         if self.db is None:
@@ -387,20 +395,18 @@ class AppController(QObject):
         self.jobs.submit(lambda: self.db.messages.search(query),
                          lambda hits: self.searchFinished.emit(query, hits), self._failed)
 
-    def _save_session(self, session: Session, reassemble: bool = False) -> None:
+    def _save_session(self, session: Session) -> None:
         if self.db is None or session.id is None:
             return
         snapshot = replace(session)
 
         def done(saved: Session) -> None:
-            if self.session is not None and self.session.id == saved.id:
-                self.session = saved
+            # self.session stays the record edits go to (a later edit may be on its way);
+            # the list shows what was saved
             for i, s in enumerate(self.sessions):
                 if s.id == saved.id:
                     self.sessions[i] = saved
             self.sessionsChanged.emit(self.sessions)
-            if reassemble:
-                self._request_assembly()
 
         self.jobs.submit(lambda: self.db.sessions.update(snapshot), done, self._failed)
 
@@ -581,15 +587,10 @@ class AppController(QObject):
             return None
         try:
             cal = self.db.calibration.get(model.name)
-        except Exception:  # noqa: BLE001 - a missing figure is not worth an error
+        except Exception as exc:  # noqa: BLE001 - a missing figure is not worth an error
+            log.info("no calibration for %s: %s", model.name, exc)
             return None
-        if cal is None:
-            return None
-        stddev = getattr(cal, "stddev", None)
-        if stddev is None and hasattr(cal, "stdev"):
-            stddev = cal.stdev
-        ratio = getattr(cal, "ratio", 1.0) or 1.0
-        return abs(stddev / ratio) if stddev else None
+        return cal.stddev / cal.ratio if cal.stddev and cal.ratio else None
 
     def _apply_assembly(self, result: Assembly, uncertainty: float | None) -> None:
         self.assembly = result
@@ -607,10 +608,10 @@ class AppController(QObject):
             self._count_draft()
         else:
             self._show_report(result.live.report)
-        if result.request.problem:
-            self.noticeRaised.emit(result.request.problem)
-        else:
-            self.noticeRaised.emit("")
+        problem = result.request.problem or ""
+        if problem != self._problem:  # other notices stay until something replaces them
+            self._problem = problem
+            self.noticeRaised.emit(problem)
 
     # =============================================================================
     # messages: pin, exclude, edit
@@ -756,8 +757,10 @@ class AppController(QObject):
             self.errorRaised.emit("The database is not open yet; your message is kept here.")
             return
         if self.session is None:
-            self.new_session(then=lambda: self._start_turn(text))
+            self.new_session(then=lambda: self._start_turn(text), title=title_for(text))
             return
+        if self.session.title == NEW_TITLE and self.session.id is not None:
+            self.rename_session(self.session.id, title_for(text))
         self._start_turn(text)
 
     def resend(self, message_id: int | None) -> None:
@@ -840,7 +843,7 @@ class AppController(QObject):
                 return err  # carries whether the user's message was stored
 
         self.jobs.submit(job, lambda r: self._turn_done(gen, r),
-                         lambda msg: self._turn_done(gen, _failure(msg)), serial=False)
+                         lambda msg: self._turn_done(gen, _Failure(msg)), serial=False)
 
     def _connection(self, db: Any, model: str) -> Any:
         """The server for `model` (runs on a worker: it may ask the server its window).

@@ -48,6 +48,14 @@ def create_application(argv: list[str] | None = None) -> Any:
     from desktop_app import __version__
 
     app.setApplicationVersion(__version__)
+    from PySide6.QtGui import QIcon
+
+    from desktop_app.paths import MissingResourceError, resource
+
+    try:
+        app.setWindowIcon(QIcon(str(resource("icons", "app.png"))))
+    except MissingResourceError:
+        pass  # a build without icons still runs; the self-test reports the missing file
     return app
 
 

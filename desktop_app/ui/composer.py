@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPalette
+from typing import Any
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -16,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.ui.palette import is_dark, warning_color
+from desktop_app.ui.palette import blend, is_dark, warning_color
 from desktop_app.ui.theme import mute, paint_top_rule
 
 MIN_LINES, MAX_LINES = 3, 10
@@ -27,6 +29,15 @@ class _Editor(QPlainTextEdit):
 
     sendKey = Signal()
     escapeKey = Signal()
+    focusChanged = Signal()
+
+    def focusInEvent(self, event: Any) -> None:
+        super().focusInEvent(event)
+        self.focusChanged.emit()
+
+    def focusOutEvent(self, event: Any) -> None:
+        super().focusOutEvent(event)
+        self.focusChanged.emit()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
@@ -63,6 +74,9 @@ class Composer(QFrame):
         self.editor.setAccessibleName("Message")
         self.editor.setAccessibleDescription("Write a message; Ctrl+Enter sends, Esc stops a reply")
         self.editor.setTabChangesFocus(True)
+        self.editor.setFrameShape(QFrame.Shape.NoFrame)  # the composer draws a rounded one
+        self.editor.document().setDocumentMargin(7)
+        self.editor.focusChanged.connect(self.update)
         self.editor.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._lines_shown = 0
         self._fit_height()
@@ -102,8 +116,8 @@ class Composer(QFrame):
         bar.addWidget(self.send_button)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 8, 14, 12)
-        layout.setSpacing(6)
+        layout.setContentsMargins(18, 12, 18, 10)
+        layout.setSpacing(10)
         layout.addWidget(self.editor)
         layout.addLayout(bar)
         self._update_buttons()
@@ -152,6 +166,17 @@ class Composer(QFrame):
 
     def paintEvent(self, event: object) -> None:
         paint_top_rule(self)
+        pal = self.palette()
+        focused = self.editor.hasFocus()
+        border = (pal.color(QPalette.ColorRole.Highlight) if focused
+                  else blend(pal.color(QPalette.ColorRole.Text),
+                             pal.color(QPalette.ColorRole.Window), 0.28))
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(border, 1.5 if focused else 1.0))
+        painter.setBrush(pal.color(QPalette.ColorRole.Base))
+        box = QRectF(self.editor.geometry()).adjusted(-4.5, -4.5, 4.5, 4.5)
+        painter.drawRoundedRect(box, 8, 8)
 
     def set_streaming(self, streaming: bool) -> None:
         self._streaming = streaming
@@ -188,7 +213,7 @@ class Composer(QFrame):
             frame = 2 * self.editor.frameWidth() + margins.top() + margins.bottom()
             doc_margin = 2 * int(self.editor.document().documentMargin())
             self.editor.setFixedHeight(lines * self.editor.fontMetrics().lineSpacing()
-                                       + frame + doc_margin + 14)
+                                       + frame + doc_margin + 4)
 
     def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]

@@ -216,9 +216,11 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
+        self._widths = {"sessions": 250, "budget": 380}
         self.splitter.setSizes([250, 730, 380])
+        self.splitter.splitterMoved.connect(lambda _pos, _index: self._remember_widths())
         self.setCentralWidget(self.splitter)
-        self.snackbar = Snackbar(self.splitter)
+        self.snackbar = Snackbar(self)  # floats over the window, outside every layout
         self._build_menus()
         self._connect()
         self._restore_layout()
@@ -572,8 +574,24 @@ class MainWindow(QMainWindow):
         self.session_list.search.selectAll()
 
     def _toggle_panel(self, _checked: bool) -> None:
+        self._remember_widths()
         self.session_list.setVisible(self.toggle_sessions.isChecked())
         self.right.setVisible(self.toggle_budget.isChecked())
+        self._apply_widths()
+
+    def _remember_widths(self) -> None:
+        """The side panels' widths while shown (a hidden panel has none to save)."""
+        sizes = self.splitter.sizes()
+        if self.session_list.isVisible() and sizes[0]:
+            self._widths["sessions"] = sizes[0]
+        if self.right.isVisible() and sizes[2]:
+            self._widths["budget"] = sizes[2]
+
+    def _apply_widths(self) -> None:
+        left = self._widths["sessions"] if self.toggle_sessions.isChecked() else 0
+        right = self._widths["budget"] if self.toggle_budget.isChecked() else 0
+        total = max(self.splitter.width(), self.width())
+        self.splitter.setSizes([left, max(total - left - right, 300), right])
 
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -618,19 +636,25 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td style='padding-right:18px'><b>{k}</b></td><td>{v}</td></tr>"
                        for k, v in SHORTCUTS)
-        box = QMessageBox(self)
-        box.setWindowTitle("Keyboard shortcuts")
-        box.setText(f"<table>{rows}</table>")
-        box.exec()
+        self._show_message("Keyboard shortcuts", f"<table>{rows}</table>")
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self, "About Token Budget",
+        self._show_message(
+            "About Token Budget",
             f"<p><b>Token Budget</b> {__version__}</p>"
             "<p>See and steer what fills a language model's context window: exact token "
             "counts, allocation profiles, history strategies and a live budget gauge.</p>"
-            f"<p>Data folder: {self.controller.data_dir}</p>",
+            f"<p>Data folder: {self.controller.data_dir or '(not open)'}</p>",
         )
+
+    def _show_message(self, title: str, html: str) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle(title)
+        box.setIconPixmap(self.windowIcon().pixmap(48, 48))
+        box.setText(html)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.message_box = box
+        box.open()
 
     def open_data_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.controller.data_dir)))
@@ -643,9 +667,10 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        state = s.value("window/splitter")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.splitter.restoreState(state)
+        for key in self._widths:
+            width = s.value(f"window/{key}_width")
+            if width is not None and int(width) > 0:
+                self._widths[key] = int(width)
         tab = s.value("window/tab")
         if tab is not None:
             self.tabs.setCurrentIndex(int(tab))
@@ -653,13 +678,16 @@ class MainWindow(QMainWindow):
             shown = s.value(f"window/show_{key}")
             if shown is not None:
                 action.setChecked(str(shown).lower() in ("true", "1"))
+        self._apply_widths()
 
     def save_layout(self) -> None:
         s = self._settings
         if s is None:
             return
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/splitter", self.splitter.saveState())
+        self._remember_widths()
+        for key, width in self._widths.items():
+            s.setValue(f"window/{key}_width", width)
         s.setValue("window/tab", self.tabs.currentIndex())
         s.setValue("window/show_sessions", self.toggle_sessions.isChecked())
         s.setValue("window/show_budget", self.toggle_budget.isChecked())

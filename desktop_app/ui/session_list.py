@@ -199,9 +199,15 @@ class SessionList(QFrame):
         rl.addWidget(self.results_label)
         rl.addWidget(self.results, 1)
 
+        self.empty_label = QLabel("No sessions yet.\nWhat you send is kept here.")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.empty_label.setContentsMargins(0, 24, 0, 0)
+        mute(self.empty_label)
+
         self.stack = QStackedWidget()
         self.stack.addWidget(self.view)
         self.stack.addWidget(results_box)
+        self.stack.addWidget(self.empty_label)
 
         self.show_archived = QCheckBox("Show archived")
         self.show_archived.setAccessibleName("Show archived sessions")
@@ -245,6 +251,8 @@ class SessionList(QFrame):
         if current_row >= 0:
             self.view.setCurrentIndex(self.model.index(current_row, 0))
         self._filling = False
+        if not self.search.text().strip():
+            self.stack.setCurrentWidget(self.view if sessions else self.empty_label)
 
     def set_current(self, session_id: int | None) -> None:
         self._current = session_id
@@ -328,7 +336,7 @@ class SessionList(QFrame):
             self._search_timer.start()
         else:
             self._search_timer.stop()
-            self.stack.setCurrentIndex(0)
+            self.stack.setCurrentWidget(self.view if self.model.rowCount() else self.empty_label)
 
     def _run_search(self) -> None:
         query = self.search.text().strip()

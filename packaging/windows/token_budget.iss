@@ -1,4 +1,4 @@
-; Inno Setup 6 script for Token Budget: installs the PyInstaller folder
+; Inno Setup 6 (6.3 or newer) script for Token Budget: installs the PyInstaller folder
 ; (dist\TokenBudget) for the current user, no administrator rights needed.
 ;
 ; Do not run by hand: packaging\windows\build.ps1 builds the folder and calls
