@@ -52,7 +52,7 @@ QT_MODULES_EXCLUDED = (
     "QtXml", "QtOpenGL", "QtOpenGLWidgets", "QtPrintSupport", "QtSvg", "QtSvgWidgets",
     "QtConcurrent", "QtHttpServer", "QtNetworkAuth", "QtAxContainer", "QtLabsStyleKit",
     "QtNetwork",  # httpx does the app's HTTP
-    # QtTest stays: `token-budget bench` drives the window with it
+    "QtTest",  # only `token-budget bench` drives the window with it; run that from source
 )
 OTHER_EXCLUDED = (
     "tkinter",
@@ -85,7 +85,20 @@ OTHER_EXCLUDED = (
     "websockets",
     "sounddevice",
 )
-EXCLUDES = [f"PySide6.{name}" for name in QT_MODULES_EXCLUDED] + list(OTHER_EXCLUDED)
+# Linux only: keyring reaches the Secret Service keychain through secretstorage, which
+# needs `cryptography` (11 MB, a quarter of the folder's Python side). The Windows and
+# macOS bundles never carry it. Without it the frozen Linux app keeps API keys for the
+# running session and says so plainly; a pip-installed app uses the keychain as usual.
+LINUX_ONLY_EXCLUDED = ("cryptography", "secretstorage", "_cffi_backend")
+# Modules left out although these files import them: tools that run from a checkout only.
+LEFT_OUT_FOR_TOOLS = {"PySide6.QtTest": ("desktop_app/ui/bench.py",)}
+# Python bindings of Qt modules the app never imports (the Qt libraries stay for Qt).
+UNUSED_BINDINGS = ("PySide6.QtDBus",)
+EXCLUDES = (
+    [f"PySide6.{name}" for name in QT_MODULES_EXCLUDED]
+    + list(OTHER_EXCLUDED)
+    + list(UNUSED_BINDINGS)
+)
 
 # Qt plugins the app has no use for: embedded-device platforms, input read straight from
 # the kernel, the GTK theme (it drags in GTK's libraries; the app styles itself), SQL
@@ -95,14 +108,36 @@ QT_PLUGIN_TYPES_DROPPED = frozenset({
     "egldeviceintegrations", "generic", "qmltooling", "sqldrivers", "designer",
     "networkinformation", "tls", "printsupport", "vectorimageformats",
     "wayland-graphics-integration-server", "position", "sensors", "texttospeech",
+    # Wayland: Qt falls back to xcb, which every Wayland desktop serves through XWayland
+    "wayland-decoration-client", "wayland-graphics-integration-client",
+    "wayland-shell-integration",
     "multimedia", "renderers", "sceneparsers", "geometryloaders", "canbus",
 })
 QT_PLUGINS_DROPPED = frozenset({
-    "qeglfs", "qlinuxfb", "qminimalegl", "qvkkhrdisplay", "qvnc", "qgtk3",
+    "qeglfs", "qlinuxfb", "qminimalegl", "qvkkhrdisplay", "qvnc", "qgtk3", "qwayland",
     "qpdf", "qtiff", "qwebp", "qtga", "qwbmp",
 })
 # Qt's translations are collected as data; the app's text is English only.
 DATA_DROPPED_UNDER = ("PySide6/Qt/translations/",)
+
+
+# Linux: the desktop's own libraries (X11, xcb, fonts, glib, D-Bus, systemd and what they
+# pull in) are on every machine that can show a window, and a bundled copy can clash with
+# the system's. The same rule as AppImage's exclude list: they stay out of the folder.
+LINUX_SYSTEM_LIBRARIES = (
+    "libX11", "libX11-xcb", "libXau", "libXdmcp", "libxcb", "libxkbcommon", "libfontconfig",
+    "libfreetype", "libpng16", "libexpat", "libbrotli", "libglib-2.0", "libgthread-2.0",
+    "libpcre2-8", "libdbus-1", "libsystemd", "libgcrypt", "libgpg-error", "libcap",
+    "liblz4", "libbsd", "libmd", "libQt6WaylandClient", "libQt6WlShellIntegration",
+)
+
+
+def wanted_linux_binary(dest: str) -> bool:
+    name = Path(dest).name
+    if name.startswith("libxcb-cursor"):  # Qt 6.5+ needs it and many desktops lack it
+        return True
+    return not any(name == lib or name.startswith((lib + ".", lib + "-"))
+                   for lib in LINUX_SYSTEM_LIBRARIES)
 
 
 def wanted_plugin(path: str) -> bool:

@@ -20,21 +20,21 @@ README_SHOT = ROOT / "resources" / "screenshots" / "main_window.png"
 
 SAMPLE = [
     ("user", "I'm planning three days in Lisbon in May. My budget is 900 euros, trains only."),
-    ("assistant", "Good plan. Lisbon is compact, and the trains to **Sintra** and **Cascais** "
-                  "leave from the centre. Do you prefer museums or walking?"),
+    ("assistant", ("Good plan. Lisbon is compact, and the trains to **Sintra** and **Cascais** "
+                  "leave from the centre. Do you prefer museums or walking?")),
     ("user", "Walking, mostly. And I love pastries."),
-    ("assistant", "Then base yourself in *Baixa*: flat, central, and ten minutes from the "
-                  "best pastelarias."),
+    ("assistant", ("Then base yourself in *Baixa*: flat, central, and ten minutes from the "
+                  "best pastelarias.")),
     ("user", "Can you sketch day one?"),
-    ("assistant", "**Day 1: Alfama and the castle**\n\n"
+    ("assistant", ("**Day 1: Alfama and the castle**\n\n"
                   "- Morning: São Jorge castle, then down through Alfama\n"
                   "- Lunch: grilled sardines near the Sé\n"
                   "- Afternoon: tram 28 to Estrela, pastel de nata at Manteigaria\n\n"
                   "Budget so far:\n\n```python\nday_one = 15 + 18 + 3 + 1.5  # castle, lunch, "
-                  "tram, nata\nprint(f\"{day_one:.2f} EUR\")\n```"),
+                  "tram, nata\nprint(f\"{day_one:.2f} EUR\")\n```")),
     ("user", "And the train to Sintra, how long does it take?"),
-    ("assistant", "About **40 minutes** from Rossio, every 20 minutes; a return ticket is "
-                  "4.70 EUR. Go early: Pena Palace fills up by ten."),
+    ("assistant", ("About **40 minutes** from Rossio, every 20 minutes; a return ticket is "
+                  "4.70 EUR. Go early: Pena Palace fills up by ten.")),
 ]
 
 

@@ -19,6 +19,11 @@ def test_new_rename_delete_undo_and_archive(qtbot, data_dir):
     qtbot.mouseClick(sessions.new_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     assert sessions.titles() == ["New session", "Old one"]  # newest first
+    window.new_action.trigger()  # File > New Session
+    wait_idle(qtbot, window)
+    assert sessions.titles() == ["New session", "New session", "Old one"]
+    sessions.deleteRequested.emit(sessions.session_ids()[0])
+    wait_idle(qtbot, window)
     new_id = sessions.session_ids()[0]
     assert window.controller.session.id == new_id
 
@@ -63,6 +68,8 @@ def test_search_finds_messages_in_every_session(qtbot, data_dir):
     window.session_list.results.clicked.emit(hit.index())
     wait_idle(qtbot, window)
     assert window.controller.session.title == "Travel"
+    selected = window.conversation.selected_message()
+    assert selected is not None and selected.content == "Trains from Porto to Lisbon"
     window.close()
 
 

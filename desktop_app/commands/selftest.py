@@ -205,7 +205,14 @@ def check_keychain_support() -> str:
     if wanted not in backends:
         found = ", ".join(sorted(backends)) or "none"
         raise CheckFailed(f"keyring's {wanted} backend is not registered (found: {found})")
-    importlib.import_module(backends[wanted].value)
+    module = importlib.import_module(backends[wanted].value)
+    if platform == "linux" and getattr(sys, "frozen", False):
+        try:
+            module.Keyring.priority  # noqa: B018 - raises when secretstorage is absent
+        except Exception:  # noqa: BLE001 - keyring raises RuntimeError here
+            # by design (packaging/bundle_config.py): the frozen Linux folder leaves out
+            # secretstorage and cryptography; keys are then kept for the session only
+            return "this Linux build keeps API keys for the session (no Secret Service)"
     return f"keyring's {wanted} backend is present (not opened)"
 
 

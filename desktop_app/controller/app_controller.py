@@ -15,18 +15,19 @@ import threading
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop_app.controller.session_work import Assembly, Choice, Page, SessionWork
 from desktop_app.controller.workers import ChunkBatcher, JobRunner
 from desktop_app.core.app_records import ProviderConfig
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile, BudgetReport
 from desktop_app.core.catalog import ModelInfo, default_catalog, lookup_model
-from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS, HistoryStrategy
-from desktop_app.core.live import LiveBudget
 from desktop_app.core.records import MemoryFact, Message, Session
+
+if TYPE_CHECKING:  # loaded when the window has painted (start), not on the way to it
+    from desktop_app.controller.session_work import Assembly, Choice, Page, SessionWork
+    from desktop_app.core.live import LiveBudget
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_PROFILE = "default"
@@ -116,7 +117,7 @@ class AppController(QObject):
         self.batcher.flushed.connect(self._on_stream_text)
         self._keys = keys
         self.db: Any = None
-        self._work = SessionWork(None)
+        self._work: SessionWork | None = None  # made in start()
         self.started = False
         self.closed = False
 
@@ -159,7 +160,10 @@ class AppController(QObject):
     def start(self) -> None:
         """Open the database and load the first state, off the GUI thread. Until it
         arrives the window works in drafting mode on the default model."""
+        from desktop_app.controller.session_work import SessionWork
+
         self.started = True
+        self._work = SessionWork(None)
         self._emit_choices()
         self._emit_selection()
         self.providerStateChanged.emit(False, NO_PROVIDER)
@@ -276,13 +280,12 @@ class AppController(QObject):
         def done(created: Session) -> None:
             self.sessions.insert(0, created)
             self.sessionsChanged.emit(self.sessions)
-            self.open_session(created.id)
-            if then is not None:
-                then()
+            self.open_session(created.id, then)
 
         self.jobs.submit(lambda: self.db.sessions.create(session), done, self._failed)
 
-    def open_session(self, session_id: int) -> None:
+    def open_session(self, session_id: int, then: Any = None) -> None:
+        """Show a session; `then()` runs once it is open (the first send of a new one)."""
         if self.db is None or session_id is None:
             return
         if self.streaming:
@@ -293,9 +296,9 @@ class AppController(QObject):
         encoding = lookup_model(target.model).encoding if target else self._model().encoding
         work = self._work
         self.jobs.submit(lambda: work.open(session_id, encoding),
-                         lambda page: self._on_opened(gen, page), self._failed)
+                         lambda page: self._on_opened(gen, page, then), self._failed)
 
-    def _on_opened(self, gen: int, page: Page) -> None:
+    def _on_opened(self, gen: int, page: Page, then: Any = None) -> None:
         if gen != self._generation:
             return
         self.session = page.session
@@ -306,6 +309,8 @@ class AppController(QObject):
         self.countingChanged.emit(model.encoding, model.exact)
         self.messagesLoaded.emit(page.messages, page.has_more)
         self._request_assembly(full=True)
+        if then is not None:
+            then()
 
     def load_older(self) -> None:
         if self.db is None or self.session is None or self._oldest_position is None:
@@ -428,6 +433,9 @@ class AppController(QObject):
         return info
 
     def _choice(self) -> Choice:
+        from desktop_app.controller.session_work import Choice
+        from desktop_app.core.history import HistoryStrategy
+
         _model_name, profile_name, strategy_name = self._choice_names()
         profile = self.profiles.get(profile_name) or BUILTIN_PROFILES[DEFAULT_PROFILE]
         settings = self.session.strategy_settings if self.session else {}
@@ -445,6 +453,8 @@ class AppController(QObject):
             self._set_choice("profile", name)
 
     def set_strategy(self, kind: str) -> None:
+        from desktop_app.core.history import STRATEGIES
+
         if kind in STRATEGIES:
             self._set_choice("strategy", kind)
 
@@ -478,6 +488,8 @@ class AppController(QObject):
             models.insert(0, (current, current))
         profiles = [(p.name, p.name + ("" if p.builtin else " (yours)"))
                     for p in self.profiles.values()]
+        from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS
+
         strategies = [(k, STRATEGY_LABELS[k]) for k in STRATEGIES]
         self.choicesChanged.emit(models, profiles, strategies)
 

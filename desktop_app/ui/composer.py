@@ -55,7 +55,8 @@ class Composer(QFrame):
     stopRequested on Stop. It clears its text only when told (clear_sent), so a failed
     send never loses what was typed."""
 
-    draftChanged = Signal(str)
+    draftChanged = Signal(object)  # str; `object` hands over the Python string as it is,
+    # where `str` would convert a 10 MB draft to a QString and back on every keystroke
     sendRequested = Signal(str)
     stopRequested = Signal()
 

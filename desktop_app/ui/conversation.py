@@ -193,6 +193,12 @@ class ConversationModel(QAbstractListModel):
         return m.token_counts.get(self.encoding)
 
 
+def column_margin(width: int, inset: int = 0) -> int:
+    """Side margin that lines an area up with the conversation's cards (`inset`: how far
+    inside the card the area's content starts)."""
+    return (width - _Layout.card_width(width)) // 2 + inset
+
+
 class _Layout:
     """Geometry of one card, computed the same way for painting and hit-testing."""
 
@@ -200,9 +206,20 @@ class _Layout:
     PAD_Y = 5
     INNER = 12  # text inset within the card
     HEADER = 22
+    MAX_CARD = 920  # lines longer than this are hard to read: wide windows centre the cards
+
+    @classmethod
+    def card_width(cls, width: int) -> int:
+        return min(width - 2 * cls.PAD_X, cls.MAX_CARD)
+
+    @classmethod
+    def text_width(cls, width: int) -> int:
+        return max(cls.card_width(width) - 2 * cls.INNER, 60)
 
     def __init__(self, rect: QRect, header_font: QFontMetrics) -> None:
-        self.card = rect.adjusted(self.PAD_X, self.PAD_Y, -self.PAD_X, -self.PAD_Y)
+        card_w = self.card_width(rect.width())
+        left = rect.left() + (rect.width() - card_w) // 2
+        self.card = QRect(left, rect.top() + self.PAD_Y, card_w, rect.height() - 2 * self.PAD_Y)
         self.header = QRect(
             self.card.left() + self.INNER, self.card.top() + 6,
             self.card.width() - 2 * self.INNER, self.HEADER,
@@ -274,9 +291,6 @@ class MessageDelegate(QStyledItemDelegate):
     def _key(m: Message) -> Any:
         return m.id if m.id is not None else ("unsaved", id(m))
 
-    def _text_width(self, width: int) -> int:
-        return max(width - 2 * (_Layout.PAD_X + _Layout.INNER), 60)
-
     def _code_background(self, pal: QPalette) -> QColor:
         dark = palette.is_dark(pal)
         return palette.blend(pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base),
@@ -284,7 +298,7 @@ class MessageDelegate(QStyledItemDelegate):
 
     def _document(self, m: Message, width: int, pal: QPalette):
         return self.documents.get(
-            self._key(m), m.content or " ", self._text_width(width), self.body_font,
+            self._key(m), m.content or " ", _Layout.text_width(width), self.body_font,
             self._code_background(pal),
         )
 
@@ -343,8 +357,6 @@ class MessageDelegate(QStyledItemDelegate):
         painter.setFont(self.title_font)
         painter.setPen(text_color)
         title = ROLE_TITLES.get(m.role, m.role)
-        if m.pinned:
-            title += "  ·  pinned"
         if m.excluded:
             title += "  ·  excluded"
         painter.drawText(lay.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
@@ -551,6 +563,16 @@ class ConversationView(QListView):
                 self.delegate.sizeHintChanged.emit(index)
                 return
         self.add_message(new)
+
+    def reveal(self, message_id: int | None) -> bool:
+        """Scroll to a loaded message and select it; False when it is not loaded."""
+        row = self.conversation.row_of(message_id)
+        if row is None:
+            return False
+        index = self.conversation.index(row)
+        self.setCurrentIndex(index)
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
 
     def selected_message(self) -> Message | None:
         idx = self.currentIndex()

@@ -44,14 +44,21 @@ from desktop_app import __version__
 from desktop_app.controller.app_controller import AppController
 from desktop_app.core.records import Message, Session
 from desktop_app.ui.composer import Composer
-from desktop_app.ui.conversation import ConversationView, LiveReply, copy_message
+from desktop_app.ui.conversation import (
+    ConversationView,
+    LiveReply,
+    column_margin,
+    copy_message,
+)
 from desktop_app.ui.gauge import BudgetGauge
 from desktop_app.ui.inspector import ContextInspector
 from desktop_app.ui.memory_panel import MemoryPanel
 from desktop_app.ui.palette import blend, is_dark, warning_color
+from desktop_app.ui.profile_editor import ProfileEditor
 from desktop_app.ui.session_list import SessionList
 from desktop_app.ui.summary_panel import SummaryPanel
 from desktop_app.ui.theme import THEME_LABELS, THEMES, apply_theme, mute
+from desktop_app.ui.usage_chart import UsageChart
 
 UNDO_SECONDS = 8
 SHORTCUTS = (
@@ -199,6 +206,7 @@ class MainWindow(QMainWindow):
         self.theme = theme
         self._session: Session | None = None
         self._prompt_lab: QWidget | None = None
+        self._request_messages: list[Message] = []  # what the inspector's rows refer to
         self.setWindowTitle("Token Budget")
         self.setAccessibleName("Token Budget")
         self.resize(1360, 860)
@@ -258,6 +266,7 @@ class MainWindow(QMainWindow):
         self.composer = Composer()
 
         top = QVBoxLayout()
+        self._top_layout = top
         top.setContentsMargins(14, 10, 14, 0)
         top.setSpacing(8)
         top.addWidget(self.banner)
@@ -272,6 +281,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.live_reply)
         layout.addWidget(self.composer)
         self.conversation.hide()
+        self.centre.installEventFilter(self)
 
     def _build_right(self) -> None:
         self.right = QWidget()
@@ -306,7 +316,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.inspector, "Inspector")
         self.tabs.addTab(self.memory_panel, "Memory")
         self.tabs.addTab(self.summary_panel, "Summary")
-        self._add_optional_panels()
+        self.profile_editor = ProfileEditor()
+        self.tabs.addTab(self.profile_editor, "Profiles")
+        self.usage_chart = UsageChart()
+        self.tabs.addTab(self.usage_chart, "Usage")
 
         layout = QVBoxLayout(self.right)
         layout.setContentsMargins(12, 12, 12, 8)
@@ -315,20 +328,11 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.gauge)
         layout.addWidget(self.tabs, 1)
 
-    def _add_optional_panels(self) -> None:
-        from desktop_app.ui.profile_editor import ProfileEditor
-        from desktop_app.ui.usage_chart import UsageChart
-
-        self.profile_editor = ProfileEditor()
-        self.usage_chart = UsageChart()
-        self.tabs.addTab(self.profile_editor, "Profiles")
-        self.tabs.addTab(self.usage_chart, "Usage")
-
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self.new_action = self._action(file_menu, "&New Session", QKeySequence.StandardKey.New,
-                                       self.controller.new_session)
+                                       lambda: self.controller.new_session())
         file_menu.addSeparator()
         self._action(file_menu, "&Import…", "Ctrl+I", self._import)
         self.export_action = self._action(file_menu, "&Export Session…", "Ctrl+E", self._export)
@@ -387,14 +391,14 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         c = self.controller
         s = self.session_list
-        s.newRequested.connect(c.new_session)
+        s.newRequested.connect(lambda: c.new_session())
         s.sessionActivated.connect(c.open_session)
         s.renameRequested.connect(c.rename_session)
         s.deleteRequested.connect(c.delete_session)
         s.archiveRequested.connect(c.archive_session)
         s.showArchivedChanged.connect(c.set_show_archived)
         s.searchRequested.connect(c.search)
-        s.resultActivated.connect(lambda sid, _mid: c.open_session(sid))
+        s.resultActivated.connect(self._open_result)
         self.snackbar.undo_button.clicked.connect(c.undo_delete)
 
         self.composer.draftChanged.connect(c.set_draft)
@@ -429,6 +433,8 @@ class MainWindow(QMainWindow):
         c.inclusionChanged.connect(self.conversation.conversation.set_inclusion)
         c.countingChanged.connect(self.conversation.conversation.set_counting)
         c.requestChanged.connect(self.inspector.set_request)
+        c.requestChanged.connect(self._remember_request_messages)
+        self.inspector.messageSelected.connect(self._reveal_request_message)
         c.requestChanged.connect(lambda req, _m, _e: self.profile_editor.set_window(req.report.window))
         c.reportChanged.connect(self.gauge.set_report)
         c.costChanged.connect(self.gauge.set_cost)
@@ -553,6 +559,22 @@ class MainWindow(QMainWindow):
             c.resend(m.id)
         elif action == "retry":
             c.retry(m.id)
+
+    def _open_result(self, session_id: int, message_id: int | None) -> None:
+        """A search hit: open its session and show the message (when it is loaded)."""
+        if self._session is not None and self._session.id == session_id:
+            self.conversation.reveal(message_id)
+        else:
+            self.controller.open_session(session_id,
+                                         lambda: self.conversation.reveal(message_id))
+
+    def _remember_request_messages(self, _request: Any, messages: list[Message],
+                                   _encoding: str) -> None:
+        self._request_messages = messages
+
+    def _reveal_request_message(self, index: int) -> None:
+        if 0 <= index < len(self._request_messages):
+            self.conversation.reveal(self._request_messages[index].id)
 
     def _copy_selected(self) -> None:
         focus = QApplication.focusWidget()
@@ -692,6 +714,20 @@ class MainWindow(QMainWindow):
         s.setValue("window/show_sessions", self.toggle_sessions.isChecked())
         s.setValue("window/show_budget", self.toggle_budget.isChecked())
         s.sync()
+
+    def _line_up_column(self) -> None:
+        """Banners, the live reply and the composer share the cards' column."""
+        width = self.centre.width()
+        side = column_margin(width)
+        self._top_layout.setContentsMargins(side, 10, side, 0)
+        self.composer.layout().setContentsMargins(side + 4, 12, side + 4, 10)
+        inner = column_margin(width, 12)
+        self.live_reply.layout().setContentsMargins(inner, 8, inner, 8)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        if obj is self.centre and event.type() == QEvent.Type.Resize:
+            self._line_up_column()
+        return False
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)

@@ -39,6 +39,7 @@ def render_document(
     doc = QTextDocument()
     doc.setDefaultFont(font)
     doc.setDocumentMargin(0)
+    doc.setIndentWidth(18)  # list indent (Qt's 40 px wastes a narrow column)
     if looks_like_markdown(text):
         doc.setMarkdown(text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
         if "`" in text or "    " in text or "\t" in text:
