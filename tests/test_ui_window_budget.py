@@ -91,6 +91,10 @@ def test_pinning_and_excluding_change_the_inspector(qtbot, data_dir):
     reasons = {i: r for i, _s, r in window.inspector.left_out_rows()}
     assert reasons[39] == "excluded by you"
     assert model.state_of(model.messages[-1])[0] == "dropped"
+
+    # choosing a message in the inspector shows it in the conversation
+    window.inspector.messageSelected.emit(39)
+    assert window.conversation.selected_message().id == model.messages[39].id
     window.close()
 
 
