@@ -74,7 +74,9 @@ def test_a_turn_streams_into_the_window_is_stored_and_moves_the_gauge(qtbot, dat
     sent = openai_server.chat_requests()[-1].body["messages"]
     assert stored[-1].prompt_tokens == count_chat(sent, "gpt-4o-mini").tokens
     assert window.gauge.report().components["history"].used > history_before
-    assert window.usage_chart.bars()[-1].values["reply"] == stored[-1].completion_tokens
+    turn = window.usage_chart.bars()[-1].values  # the turn's request split by component
+    assert turn["reply"] == stored[-1].completion_tokens
+    assert turn["history"] > 0 and turn["current_input"] > 0
     window.close()
 
 

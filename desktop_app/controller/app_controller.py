@@ -60,12 +60,14 @@ class _Turn:
 
 @dataclass
 class _Failure:
+    """A turn that failed before the pipeline could say more (no provider, say)."""
+
     message: str
-    user_stored: bool = False
 
 
 class AppController(QObject):
     # start-up and sessions
+    starting = Signal()  # before anything else: the window makes what it deferred
     ready = Signal()
     sessionsChanged = Signal(list)  # list[Session], newest first
     sessionOpened = Signal(object)  # Session
@@ -89,7 +91,6 @@ class AppController(QObject):
     streamText = Signal(str)
     streamFinished = Signal()
     draftAccepted = Signal()  # the user's message is stored: the composer may clear
-    busyChanged = Signal(bool)
     errorRaised = Signal(str)
     noticeRaised = Signal(str)
     # panels and settings
@@ -102,7 +103,6 @@ class AppController(QObject):
     providerStateChanged = Signal(bool, str)  # can send, why not
     providersChanged = Signal(list)  # list[ProviderConfig] (keys live in the keychain)
     connectionTested = Signal(bool, str)
-    settingsChanged = Signal(dict)
 
     _workerNotice = Signal(str)
 
@@ -118,7 +118,6 @@ class AppController(QObject):
         self._keys = keys
         self.db: Any = None
         self._work: SessionWork | None = None  # made in start()
-        self.started = False
         self.closed = False
 
         self.sessions: list[Session] = []
@@ -162,7 +161,7 @@ class AppController(QObject):
         arrives the window works in drafting mode on the default model."""
         from desktop_app.controller.session_work import SessionWork
 
-        self.started = True
+        self.starting.emit()
         self._work = SessionWork(None)
         self._emit_choices()
         self._emit_selection()
@@ -203,7 +202,6 @@ class AppController(QObject):
         self._set_sessions(state["sessions"])
         self._emit_choices()
         self._emit_profiles()
-        self.settingsChanged.emit(self.settings_snapshot())
         last = state["last_session"]
         ids = [s.id for s in self.sessions]
         if last in ids:
@@ -785,7 +783,7 @@ class AppController(QObject):
         visible but is excluded from later requests, and the question is sent again."""
         if self.streaming or self.db is None or message_id is None:
             return
-        db, gen = self.db, self._generation
+        db, gen, work = self.db, self._generation, self._work
 
         def job() -> tuple[str, list[Message]]:
             messages = db.messages.all_for_session(db.messages.get(message_id).session_id)
@@ -797,11 +795,11 @@ class AppController(QObject):
             for m in (question, messages[at]):
                 db.messages.set_excluded(m.id, True)
                 changed.append(db.messages.get(m.id))
+            work.invalidate()
             return question.content, changed
 
         def done(out: tuple[str, list[Message]]) -> None:
             text, changed = out
-            self._work.invalidate()
             if gen == self._generation:
                 for m in changed:
                     self.messageChanged.emit(m)
@@ -829,7 +827,6 @@ class AppController(QObject):
         self.streaming = True
         self._turn = _Turn(text, sid)
         self.batcher.reset()
-        self.busyChanged.emit(True)
         self.streamStarted.emit("Assistant is replying…")
 
         def job() -> Any:
@@ -875,11 +872,13 @@ class AppController(QObject):
         return found
 
     def _keystore(self) -> Any:
-        if self._keys is None:
-            from desktop_app.llm.keys import KeyStore
+        """The keychain access, made once (worker threads may ask at the same time)."""
+        with self._connections_lock:
+            if self._keys is None:
+                from desktop_app.llm.keys import KeyStore
 
-            self._keys = KeyStore()
-        return self._keys
+                self._keys = KeyStore()
+            return self._keys
 
     def _on_stream_text(self, _text: str) -> None:
         """The first words of the reply: the question is stored by now."""
@@ -908,20 +907,34 @@ class AppController(QObject):
         else:
             self.messageAdded.emit(stored)
 
+    def _record_usage(self, result: Any) -> None:
+        reply, work = result.reply, self._work
+        if work is None or reply.id is None or reply.session_id is None:
+            return
+        components = dict(result.request.component_tokens)
+        self.jobs.submit(lambda: work.record_usage(reply.session_id, reply.id, components),
+                         None, self._failed)
+
+    def _invalidate_messages(self) -> None:
+        """The turn wrote messages: the worker reads them again before its next
+        assembly (as a job of its own, so it is ordered with the worker's other work)."""
+        work = self._work
+        if work is not None:
+            self.jobs.submit(work.invalidate)
+
     def _end_stream(self) -> None:
         self.batcher.flush()
         self.batcher.reset()
         self.streaming = False
         self._cancel = None
         self.streamFinished.emit()
-        self.busyChanged.emit(False)
 
     def _turn_done(self, gen: int, result: Any) -> None:
         """`result` is a TurnResult, or a failure (TurnError or _Failure) with its
         message and whether the user's message was stored before it failed."""
         turn, self._turn = self._turn, None
         self._end_stream()
-        self._work.invalidate()
+        self._invalidate_messages()
         here = gen == self._generation
         user = getattr(result, "user_message", None)
         if user is not None:  # the turn completed (perhaps interrupted by Stop)
@@ -929,6 +942,7 @@ class AppController(QObject):
                 self._show_user_message(turn, user)
             if here:
                 self.messageAdded.emit(result.reply)
+            self._record_usage(result)
         else:
             # Before any reply text the question stays in the composer to send again
             # (its stored copy was set aside); after, it is in the conversation.
@@ -966,7 +980,6 @@ class AppController(QObject):
         if what in self.defaults and value:
             self.defaults[what] = value
             self._save_setting(f"default_{what}", value)
-            self.settingsChanged.emit(self.settings_snapshot())
             if self.session is None:
                 self._emit_selection()
                 self._request_assembly()

@@ -185,21 +185,39 @@ class SessionWork:
                         inside = m.id != summary.last_message_id
                     if m.id == summary.last_message_id:
                         break
-            result.usage = usage_rows(messages)
+            breakdowns = self.db.settings.get(usage_key(sid), {}) if (self.db and sid) else {}
+            result.usage = usage_rows(messages, breakdowns)
         return result
 
+    def record_usage(self, session_id: int, reply_id: int, components: dict[str, int]) -> None:
+        """Keep a turn's request split by component for the usage chart (the message
+        rows hold only the totals the server reported)."""
+        key = usage_key(session_id)
+        kept = dict(self.db.settings.get(key, {}))
+        kept[str(reply_id)] = {c: int(t) for c, t in components.items() if t}
+        if len(kept) > USAGE_TURNS_KEPT:
+            for old in sorted(kept, key=int)[: len(kept) - USAGE_TURNS_KEPT]:
+                del kept[old]
+        self.db.settings.set(key, kept)
 
-def usage_rows(messages: list[Message]) -> list[dict[str, Any]]:
-    """One row per reply for the usage chart: the prompt the server billed and the
-    reply's own tokens, with the turn's cost."""
+
+USAGE_TURNS_KEPT = 1000
+
+
+def usage_key(session_id: int) -> str:
+    return f"turn_usage.{session_id}"
+
+
+def usage_rows(messages: list[Message], breakdowns: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """One row per reply for the usage chart: the request split by component when the
+    turn was made here (else the prompt the server billed, as one figure), the reply's
+    own tokens, and the turn's cost."""
     rows = []
     turn = 0
     for m in messages:
         if m.role == "assistant" and (m.prompt_tokens or m.completion_tokens):
             turn += 1
-            rows.append({
-                "components": {"history": m.prompt_tokens or 0, "reply": m.completion_tokens or 0},
-                "cost": m.cost or 0.0,
-                "label": f"Turn {turn}",
-            })
+            parts = dict(breakdowns.get(str(m.id)) or {"prompt": m.prompt_tokens or 0})
+            parts["reply"] = m.completion_tokens or 0
+            rows.append({"components": parts, "cost": m.cost or 0.0, "label": f"Turn {turn}"})
     return rows

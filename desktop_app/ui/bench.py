@@ -87,27 +87,9 @@ def startup_figures(runs: int = 3) -> dict[str, float]:
 # --- in-process figures ------------------------------------------------------------------
 def _seed(data_dir: Path, title: str, messages: int, words: int, model: str,
           strategy: str = "token_window") -> int:
-    from desktop_app.core.records import Message, Session
-    from desktop_app.store import open_database
+    from desktop_app.controller.sample_data import sample_messages, seed_session
 
-    db = open_database(data_dir)
-    try:
-        session = db.sessions.create(Session(title=title, model=model, strategy=strategy))
-        batch = []
-        for i in range(messages):
-            role = "user" if i % 2 == 0 else "assistant"
-            text = f"Message {i}. " + " ".join(f"word{(i * 31 + j) % 503}" for j in range(words))
-            if i % 10 == 5:
-                text += "\n\n```python\nfor x in range(3):\n    print(x)\n```\n"
-            batch.append(Message(role, text))
-            if len(batch) == 1000:
-                db.messages.append_many(session.id, batch)
-                batch = []
-        if batch:
-            db.messages.append_many(session.id, batch)
-        return int(session.id)
-    finally:
-        db.close()
+    return seed_session(data_dir, title, sample_messages(messages, words), model, strategy)
 
 
 def _pump(app: Any, until: Any, timeout: float = 60.0) -> None:

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from desktop_app import __version__
 from desktop_app.controller.app_controller import AppController
 from desktop_app.core.records import Message, Session
+from desktop_app.ui.app import after_first_paint
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation import (
     ConversationView,
@@ -51,16 +52,12 @@ from desktop_app.ui.conversation import (
     copy_message,
 )
 from desktop_app.ui.gauge import BudgetGauge
-from desktop_app.ui.inspector import ContextInspector
-from desktop_app.ui.memory_panel import MemoryPanel
 from desktop_app.ui.palette import blend, is_dark, warning_color
-from desktop_app.ui.profile_editor import ProfileEditor
 from desktop_app.ui.session_list import SessionList
-from desktop_app.ui.summary_panel import SummaryPanel
 from desktop_app.ui.theme import THEME_LABELS, THEMES, apply_theme, mute
-from desktop_app.ui.usage_chart import UsageChart
 
 UNDO_SECONDS = 8
+PANEL_TITLES = ("Inspector", "Memory", "Summary", "Profiles", "Usage")
 SHORTCUTS = (
     ("Ctrl+Enter", "Send the message"),
     ("Esc", "Stop the reply"),
@@ -232,6 +229,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self._restore_layout()
+        after_first_paint(self, self.build_panels)
 
     # --- building -------------------------------------------------------------------
     def _build_centre(self) -> None:
@@ -306,20 +304,13 @@ class MainWindow(QMainWindow):
         form.addRow("History", self.strategy_picker)
 
         self.gauge = BudgetGauge()
-        self.inspector = ContextInspector()
-        self.memory_panel = MemoryPanel()
-        self.summary_panel = SummaryPanel()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("Panels")
         self.tabs.setDocumentMode(True)
         self.tabs.setAccessibleName("Budget panels")
-        self.tabs.addTab(self.inspector, "Inspector")
-        self.tabs.addTab(self.memory_panel, "Memory")
-        self.tabs.addTab(self.summary_panel, "Summary")
-        self.profile_editor = ProfileEditor()
-        self.tabs.addTab(self.profile_editor, "Profiles")
-        self.usage_chart = UsageChart()
-        self.tabs.addTab(self.usage_chart, "Usage")
+        for title in PANEL_TITLES:  # the panels themselves come with build_panels()
+            self.tabs.addTab(QWidget(), title)
+        self.panels_built = False
 
         layout = QVBoxLayout(self.right)
         layout.setContentsMargins(12, 12, 12, 8)
@@ -390,6 +381,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.controller
+        c.starting.connect(self.build_panels)
         s = self.session_list
         s.newRequested.connect(lambda: c.new_session())
         s.sessionActivated.connect(c.open_session)
@@ -415,14 +407,6 @@ class MainWindow(QMainWindow):
         self.strategy_picker.activated.connect(
             lambda i: c.set_strategy(self.strategy_picker.itemData(i)))
 
-        self.memory_panel.factAdded.connect(c.add_fact)
-        self.memory_panel.factEdited.connect(c.edit_fact)
-        self.memory_panel.factDeleted.connect(c.delete_fact)
-        self.memory_panel.factPinned.connect(c.pin_fact)
-        self.summary_panel.summaryEdited.connect(c.edit_summary)
-        self.profile_editor.profileSaved.connect(c.save_profile)
-        self.profile_editor.profileDeleted.connect(c.delete_profile)
-
         c.sessionsChanged.connect(self._on_sessions)
         c.sessionOpened.connect(self._on_session_opened)
         c.messagesLoaded.connect(self._on_messages_loaded)
@@ -432,10 +416,7 @@ class MainWindow(QMainWindow):
         c.messageReplaced.connect(self.conversation.replace_message)
         c.inclusionChanged.connect(self.conversation.conversation.set_inclusion)
         c.countingChanged.connect(self.conversation.conversation.set_counting)
-        c.requestChanged.connect(self.inspector.set_request)
         c.requestChanged.connect(self._remember_request_messages)
-        self.inspector.messageSelected.connect(self._reveal_request_message)
-        c.requestChanged.connect(lambda req, _m, _e: self.profile_editor.set_window(req.report.window))
         c.reportChanged.connect(self.gauge.set_report)
         c.costChanged.connect(self.gauge.set_cost)
         c.draftCounted.connect(self._on_draft_counted)
@@ -448,12 +429,55 @@ class MainWindow(QMainWindow):
         c.providerStateChanged.connect(self._on_provider_state)
         c.choicesChanged.connect(self._on_choices)
         c.selectionChanged.connect(self._on_selection)
+        c.searchFinished.connect(self.session_list.set_results)
+        c.sessionDeleted.connect(self._on_session_deleted)
+
+    def build_panels(self) -> None:
+        """The panels in the tabs beside the gauge. They are made just after the first
+        paint (or when the controller starts, whichever comes first), so the window
+        appears without waiting for them; imported here for the same reason."""
+        if self.panels_built:
+            return
+        self.panels_built = True
+        from desktop_app.ui.inspector import ContextInspector
+        from desktop_app.ui.memory_panel import MemoryPanel
+        from desktop_app.ui.profile_editor import ProfileEditor
+        from desktop_app.ui.summary_panel import SummaryPanel
+        from desktop_app.ui.usage_chart import UsageChart
+
+        self.inspector = ContextInspector()
+        self.memory_panel = MemoryPanel()
+        self.summary_panel = SummaryPanel()
+        self.profile_editor = ProfileEditor()
+        self.usage_chart = UsageChart()
+        current = self.tabs.currentIndex()
+        panels = (self.inspector, self.memory_panel, self.summary_panel, self.profile_editor,
+                  self.usage_chart)
+        self.tabs.setUpdatesEnabled(False)
+        for i, (panel, title) in enumerate(zip(panels, PANEL_TITLES)):
+            placeholder = self.tabs.widget(i)
+            self.tabs.removeTab(i)
+            self.tabs.insertTab(i, panel, title)
+            placeholder.deleteLater()
+        self.tabs.setCurrentIndex(current)
+        self.tabs.setUpdatesEnabled(True)
+
+        c = self.controller
+        self.memory_panel.factAdded.connect(c.add_fact)
+        self.memory_panel.factEdited.connect(c.edit_fact)
+        self.memory_panel.factDeleted.connect(c.delete_fact)
+        self.memory_panel.factPinned.connect(c.pin_fact)
+        self.summary_panel.summaryEdited.connect(c.edit_summary)
+        self.profile_editor.profileSaved.connect(c.save_profile)
+        self.profile_editor.profileDeleted.connect(c.delete_profile)
+        self.inspector.messageSelected.connect(self._reveal_request_message)
+        c.requestChanged.connect(self.inspector.set_request)
+        c.requestChanged.connect(
+            lambda req, _m, _e: self.profile_editor.set_window(req.report.window))
         c.memoryChanged.connect(self.memory_panel.set_facts)
         c.summaryChanged.connect(self.summary_panel.set_summary)
         c.usageChanged.connect(self.usage_chart.set_turns)
         c.profilesChanged.connect(self.profile_editor.set_profiles)
-        c.searchFinished.connect(self.session_list.set_results)
-        c.sessionDeleted.connect(self._on_session_deleted)
 
     # --- controller -> window -------------------------------------------------------
     def _on_sessions(self, sessions: list[Session]) -> None:
