@@ -3,6 +3,7 @@ incremental draft counter (which must always equal a full count)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -122,14 +123,15 @@ def test_split_points_never_change_the_count(text, encoding, target):
     assert sum(count_text(c, encoding) for c in chunks) == count_text(text, encoding)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=int(os.environ.get("TB_HYPOTHESIS_EXAMPLES", 80)), deadline=None)
 @given(
     start=texts,
     edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 8), texts), max_size=8),
     encoding=st.sampled_from(ENCODINGS),
+    chunk=st.sampled_from([4, 16, 512]),
 )
-def test_incremental_draft_count_always_equals_a_full_count(start, edits, encoding):
-    counter = DraftCounter(encoding, start)
+def test_incremental_draft_count_always_equals_a_full_count(start, edits, encoding, chunk):
+    counter = DraftCounter(encoding, start, chunk_chars=chunk)  # small chunks: many cuts
     text = start
     assert counter.total == count_text(text, encoding)
     for pos, removed, inserted in edits:

@@ -310,8 +310,10 @@ class DraftCounter:
     """Counts a draft as it is edited, recounting only the chunks an edit touched.
     The total always equals count_text(text, encoding)."""
 
-    def __init__(self, encoding: str = "o200k_base", text: str = "") -> None:
+    def __init__(self, encoding: str = "o200k_base", text: str = "",
+                 chunk_chars: int = _CHUNK_CHARS) -> None:
         self.encoding = encoding
+        self.chunk_chars = chunk_chars
         self._text = ""
         self._chunks: list[str] = [""]
         self._counts: list[int] = [0]
@@ -332,12 +334,36 @@ class DraftCounter:
             self.update(text)
         return self.total
 
+    def _unchanged_ends(self, text: str) -> tuple[int, int]:
+        """Lengths of the common prefix and suffix of the old text and `text`. Whole
+        chunks are compared in place first (no copies: a 10 MB draft stays cheap), then
+        the one chunk where they differ is searched."""
+        old, chunks = self._text, self._chunks
+        pos, i = 0, 0
+        while i < len(chunks) and text.startswith(chunks[i], pos):
+            pos += len(chunks[i])
+            i += 1
+        if i < len(chunks):
+            end = min(len(chunks[i]), len(text) - pos)
+            pos += _common_prefix(chunks[i][:end], text[pos:pos + end])
+        prefix = min(pos, len(old), len(text))
+        limit = min(len(old), len(text)) - prefix  # the suffix may not overlap the prefix
+        back, j = 0, len(chunks) - 1
+        while j >= 0 and back + len(chunks[j]) <= limit and text.endswith(
+                chunks[j], 0, len(text) - back):
+            back += len(chunks[j])
+            j -= 1
+        if j >= 0 and back < limit:
+            span = min(len(chunks[j]), limit - back)
+            back += _common_suffix(old[len(old) - back - span:len(old) - back],
+                                   text[len(text) - back - span:len(text) - back], 0)
+        return prefix, back
+
     def update(self, text: str) -> int:
         old = self._text
         if text == old:
             return self.total
-        prefix = _common_prefix(old, text)
-        suffix = _common_suffix(old, text, prefix)
+        prefix, suffix = self._unchanged_ends(text)
         # chunks touched by the edit, widened by one on each side: a chunk boundary
         # depends on the characters around it, which the edit may have changed
         first = max(0, bisect.bisect_right(self._starts, prefix) - 2)
@@ -347,7 +373,7 @@ class DraftCounter:
         region_old_end = self._starts[last] + len(self._chunks[last])
         delta = len(text) - len(old)
         region = text[region_start : region_old_end + delta]
-        new_chunks = split_for_counting(region) if region else [""]
+        new_chunks = split_for_counting(region, self.chunk_chars) if region else [""]
         new_counts = [count_text(c, self.encoding) for c in new_chunks]
         self.total += sum(new_counts) - sum(self._counts[first : last + 1])
         starts, pos = [], region_start
