@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from desktop_app import __version__
 
@@ -51,7 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _window_request(argv: list[str]) -> argparse.Namespace | None:
+    """`token-budget`, `token-budget --data-dir D` or `token-budget FILE.tokenbudget` (a
+    double-clicked export): the window, without building every subcommand's parser
+    first (start-up time is part of the product)."""
+    data_dir, files, rest = None, [], list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--data-dir" and rest:
+            data_dir = rest.pop(0)
+        elif arg.startswith("--data-dir="):
+            data_dir = arg.split("=", 1)[1]
+        elif arg.lower().endswith(OPENABLE_SUFFIXES) and Path(arg).is_file():
+            files.append(arg)
+        else:
+            return None
+    return argparse.Namespace(data_dir=data_dir, open_files=files, command=None)
+
+
+OPENABLE_SUFFIXES = (".tokenbudget",)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    window = _window_request(argv)
+    if window is not None:
+        return _start_window(window)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -72,11 +98,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start_window(args: argparse.Namespace) -> int:
-    try:
-        from desktop_app.ui.app import run_app
-    except ModuleNotFoundError:
-        build_parser().print_help()
-        return 0
+    from desktop_app.ui.app import run_app
+
     return run_app(args)
 
 

@@ -19,7 +19,7 @@ EXPORT_TYPE_NAME = "Token Budget export"
 # Folders the app reads at run time through desktop_app/paths.py, which looks for them at
 # the bundle's root (sys._MEIPASS). Whole trees are copied, so new files in them travel.
 SHIPPED_FOLDERS = ("resources", "migrations")
-DATA_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo", ".DS_Store"]
+DATA_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo", ".DS_Store", "screenshots"]
 
 # Modules nothing imports by name that the app needs at run time (the spec adds every
 # module of desktop_app and of keyring.backends on top).

@@ -80,8 +80,36 @@ def run_app(args: Any) -> int:
     window = build_window(getattr(args, "data_dir", None))
     report = bool(os.environ.get(FIRST_PAINT_ENV))
     after_first_paint(window, lambda: _first_painted(window, report))
+    _open_files_when_ready(app, window, [Path(f) for f in getattr(args, "open_files", [])])
     window.show()
     return int(app.exec())
+
+
+def _open_files_when_ready(app: Any, window: Any, files: list[Path]) -> None:
+    """Exports opened with the app (Windows passes them as arguments; macOS sends a
+    FileOpen event) are imported once the database is open."""
+    from PySide6.QtCore import QEvent, QObject
+
+    pending = list(files)
+    controller = window.controller
+
+    def flush() -> None:
+        while pending:
+            controller.import_file(pending.pop(0))
+
+    controller.ready.connect(flush)
+
+    class FileOpenFilter(QObject):
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if event.type() == QEvent.Type.FileOpen and event.file():
+                pending.append(Path(event.file()))
+                if controller.db is not None:
+                    flush()
+                return True
+            return False
+
+    window._file_open_filter = FileOpenFilter(window)  # kept alive with the window
+    app.installEventFilter(window._file_open_filter)
 
 
 def _first_painted(window: Any, report: bool) -> None:

@@ -641,7 +641,7 @@ class MainWindow(QMainWindow):
 
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import sessions", str(Path.home()), "Token Budget export (*.json);;All files (*)"
+            self, "Import sessions", str(Path.home()), "Token Budget or ChatGPT export (*.tokenbudget *.json *.zip);;All files (*)"
         )
         if path:
             self.controller.import_file(Path(path))
@@ -652,8 +652,9 @@ class MainWindow(QMainWindow):
             return
         name = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in self._session.title)
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export session", str(Path.home() / f"{name.strip() or 'session'}.json"),
-            "Token Budget export (*.json);;Markdown (*.md)",
+            self, "Export session",
+            str(Path.home() / f"{name.strip() or 'session'}.tokenbudget"),
+            "Token Budget export (*.tokenbudget *.json);;Markdown (*.md)",
         )
         if path:
             self.controller.export_session(self._session.id, Path(path))
