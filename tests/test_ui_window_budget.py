@@ -108,3 +108,31 @@ def test_messages_show_their_token_counts_and_states(qtbot, data_dir):
     index = model.index(1)
     assert "Hi!" in index.data(Qt.ItemDataRole.DisplayRole)
     window.close()
+
+
+def test_last_n_and_elastic_settings_change_the_request_and_persist(qtbot, data_dir):
+    seed_session(data_dir, "Long", conversation(40, words=100), model="gpt-4")
+    window = open_window(qtbot, data_dir)
+    assert not window.last_n_spin.isVisibleTo(window)  # only for the Last N strategy
+    choose(qtbot, window, window.strategy_picker, "last_n")
+    assert window.last_n_spin.isVisibleTo(window)
+    window.last_n_spin.setValue(6)
+    wait_idle(qtbot, window)
+    assert len(window.inspector.left_out_rows()) == 34
+    assert all("last 6" in reason for _i, _state, reason in window.inspector.left_out_rows())
+
+    choose(qtbot, window, window.strategy_picker, "token_window")
+    tight = len(window.inspector.left_out_rows())
+    window.elastic_check.setChecked(True)
+    wait_idle(qtbot, window)
+    report = window.gauge.report()
+    assert report.plan.elastic and report.lent_to_history > 0
+    assert len(window.inspector.left_out_rows()) < tight
+    window.close()
+
+    window = open_window(qtbot, data_dir)  # the same database, the window reopened
+    assert window.elastic_check.isChecked()
+    assert window.gauge.report().plan.elastic
+    choose(qtbot, window, window.strategy_picker, "last_n")
+    assert window.last_n_spin.value() == 6
+    window.close()

@@ -96,6 +96,7 @@ class AppController(QObject):
     # panels and settings
     choicesChanged = Signal(list, list, list)  # [(value, label)] models, profiles, strategies
     selectionChanged = Signal(str, str, str)  # model, profile, strategy
+    strategyOptionsChanged = Signal(dict)  # {"last_n": int, "elastic": bool}
     profilesChanged = Signal(list, str)  # list[AllocationProfile], current
     memoryChanged = Signal(list, str, object)  # facts, encoding, session id
     summaryChanged = Signal(object, str, list)  # Summary | None, encoding, replaced
@@ -126,6 +127,8 @@ class AppController(QObject):
         self.providers: list[ProviderConfig] = []
         self.defaults = {"model": DEFAULT_MODEL, "profile": DEFAULT_PROFILE,
                          "strategy": DEFAULT_STRATEGY}
+        # strategy settings chosen before any session exists; a new session takes them
+        self.draft_strategy_settings: dict[str, Any] = {}
         self.show_archived = False
         self.can_send = False
 
@@ -273,6 +276,7 @@ class AppController(QObject):
             model=self._choice_names()[0],
             profile=self._choice_names()[1],
             strategy=self._choice_names()[2],
+            strategy_settings=dict(self._strategy_settings()),
         )
 
         def done(created: Session) -> None:
@@ -436,12 +440,29 @@ class AppController(QObject):
 
         _model_name, profile_name, strategy_name = self._choice_names()
         profile = self.profiles.get(profile_name) or BUILTIN_PROFILES[DEFAULT_PROFILE]
-        settings = self.session.strategy_settings if self.session else {}
+        settings = self._strategy_settings()
         try:
             strategy = HistoryStrategy.from_settings(strategy_name, settings)
         except ValueError:
             strategy = HistoryStrategy()
-        return Choice(self._model(), profile, strategy)
+        return Choice(self._model(), profile, strategy, bool(settings.get("elastic", False)))
+
+    def _strategy_settings(self) -> dict[str, Any]:
+        if self.session is not None:
+            return self.session.strategy_settings
+        return self.draft_strategy_settings
+
+    def set_strategy_option(self, key: str, value: Any) -> None:
+        """A setting of the history strategy: "last_n" (a count) or "elastic" (lend the
+        unused shares of other components to history)."""
+        settings = self._strategy_settings()
+        if settings.get(key) == value:
+            return
+        settings[key] = value
+        if self.session is not None:
+            self._save_session(self.session)
+        self.strategyOptionsChanged.emit(dict(settings))
+        self._request_assembly()
 
     def set_model(self, name: str) -> None:
         self._set_choice("model", name)
@@ -493,6 +514,7 @@ class AppController(QObject):
 
     def _emit_selection(self) -> None:
         self.selectionChanged.emit(*self._choice_names())
+        self.strategyOptionsChanged.emit(dict(self._strategy_settings()))
 
     def _emit_profiles(self) -> None:
         self.profilesChanged.emit(list(self.profiles.values()), self._choice_names()[1])

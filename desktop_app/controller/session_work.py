@@ -28,6 +28,7 @@ class Choice:
     model: ModelInfo
     profile: AllocationProfile
     strategy: HistoryStrategy
+    elastic: bool = False  # lend unused shares to history (the turn reads the same setting)
 
 
 @dataclass
@@ -148,6 +149,7 @@ class SessionWork:
             strategy=choice.strategy,
             examples=list(session.examples) if session else [],
             memory=memory,
+            elastic=choice.elastic,
             summary=summary,
         )
         request = assemble(inp)

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSpinBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -302,6 +304,20 @@ class MainWindow(QMainWindow):
         form.addRow("Model", self.model_picker)
         form.addRow("Profile", self.profile_picker)
         form.addRow("History", self.strategy_picker)
+        self.last_n_spin = QSpinBox()
+        self.last_n_spin.setRange(1, 10_000)
+        self.last_n_spin.setValue(20)
+        self.last_n_spin.setSuffix(" messages")
+        self.last_n_spin.setAccessibleName("Messages kept by Last N")
+        self.last_n_spin.setToolTip("How many recent messages the Last N strategy keeps")
+        self.elastic_check = QCheckBox("Lend unused shares to history")
+        self.elastic_check.setAccessibleName("Elastic budget")
+        self.elastic_check.setToolTip(
+            "Elastic mode: parts of the request under their share lend the slack to the "
+            "history. The reply reserve is never lent.")
+        form.addRow("Keep", self.last_n_spin)
+        form.addRow("", self.elastic_check)
+        self._strategy_form = form
 
         self.gauge = BudgetGauge()
         self.tabs = QTabWidget()
@@ -406,6 +422,9 @@ class MainWindow(QMainWindow):
             lambda i: c.set_profile(self.profile_picker.itemData(i)))
         self.strategy_picker.activated.connect(
             lambda i: c.set_strategy(self.strategy_picker.itemData(i)))
+        self.last_n_spin.valueChanged.connect(lambda n: c.set_strategy_option("last_n", n))
+        self.elastic_check.toggled.connect(lambda on: c.set_strategy_option("elastic", on))
+        c.strategyOptionsChanged.connect(self._on_strategy_options)
 
         c.sessionsChanged.connect(self._on_sessions)
         c.sessionOpened.connect(self._on_session_opened)
@@ -550,6 +569,21 @@ class MainWindow(QMainWindow):
             picker.blockSignals(True)
             picker.setCurrentIndex(i)
             picker.blockSignals(False)
+        self._show_last_n(strategy == "last_n")
+
+    def _on_strategy_options(self, settings: dict) -> None:
+        for widget, value in ((self.last_n_spin, int(settings.get("last_n", 20))),
+                              (self.elastic_check, bool(settings.get("elastic", False)))):
+            widget.blockSignals(True)
+            if isinstance(widget, QSpinBox):
+                widget.setValue(value)
+            else:
+                widget.setChecked(value)
+            widget.blockSignals(False)
+        self._show_last_n(self.strategy_picker.currentData() == "last_n")
+
+    def _show_last_n(self, visible: bool) -> None:
+        self._strategy_form.setRowVisible(self.last_n_spin, visible)
 
     def _on_session_deleted(self, _session_id: int, title: str) -> None:
         self.snackbar.flash(f"Deleted “{title}”")
