@@ -48,7 +48,7 @@ profiles = st.one_of(
 )
 
 
-@settings(max_examples=int(__import__("os").environ.get("TB_HYPOTHESIS_EXAMPLES", 200)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(__import__("os").environ.get("TB_HYPOTHESIS_EXAMPLES", "200")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     lengths=st.lists(st.integers(0, 120), max_size=40),
     pinned=st.sets(st.integers(0, 39), max_size=3),

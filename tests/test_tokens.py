@@ -123,7 +123,7 @@ def test_split_points_never_change_the_count(text, encoding, target):
     assert sum(count_text(c, encoding) for c in chunks) == count_text(text, encoding)
 
 
-@settings(max_examples=int(os.environ.get("TB_HYPOTHESIS_EXAMPLES", 80)), deadline=None)
+@settings(max_examples=int(os.environ.get("TB_HYPOTHESIS_EXAMPLES", "80")), deadline=None)
 @given(
     start=texts,
     edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 8), texts), max_size=8),
