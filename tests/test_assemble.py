@@ -243,3 +243,24 @@ def test_rule_based_facts_from_what_the_user_said():
                      "budget": "500 euros"}
     # facts already known with the same value are not proposed again
     assert "name" not in RuleBasedFactExtractor().extract([said], {"name": "Ada"})
+
+
+def test_facts_are_taken_from_each_evicted_message_once():
+    messages = make_messages([60] * 80)
+    model = lookup_model("gpt-4o").with_context_window(4000)
+    inp = AssemblyInput("sys", messages, "", model, BUILTIN_PROFILES["default"],
+                        HistoryStrategy("kv_memory"))
+    first = assemble(inp)
+    assert first.due_for_memory
+    inp.memory_through_id = first.due_for_memory[-1].id
+    again = assemble(inp)
+    assert again.due_for_memory == []
+    # the facts of those messages live in memory: the map still says so
+    assert again.states[0] == "summarized" and "memory" in again.reasons[0]
+    # a new message pushes one more out of the window: only that one is due
+    inp.messages = messages + make_messages([60, 60])[0:2]
+    inp.messages[-2].id, inp.messages[-1].id = 81, 82
+    later = assemble(inp)
+    assert [m.id for m in later.due_for_memory] == [
+        m.id for m in later.due_for_memory if m.id > inp.memory_through_id]
+    assert 0 < len(later.due_for_memory) <= 2

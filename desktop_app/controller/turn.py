@@ -26,6 +26,7 @@ from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.core.tokens import count_text
 
 Notice = Callable[[str], None]
+MEMORY_THROUGH = "memory_through_id"  # strategy setting: facts extracted up to this message
 log = logging.getLogger(__name__)
 
 
@@ -135,6 +136,7 @@ class TurnPipeline:
                 memory=ctx.memory,
                 summary=ctx.summary,
                 elastic=bool(s.strategy_settings.get("elastic", False)),
+                memory_through_id=s.strategy_settings.get(MEMORY_THROUGH),
             ),
             summarizer=summarizer,
             extractor=extractor,
@@ -191,6 +193,10 @@ class TurnPipeline:
             summary.retention = self._retention(ctx, folded)
             stored_summary = self.db.summaries.add(summary)
             ctx.summary = stored_summary
+        if request.due_for_memory and folded.due_for_memory == []:
+            # remember how far facts were taken, so no message is read for facts twice
+            ctx.session.strategy_settings[MEMORY_THROUGH] = request.due_for_memory[-1].id
+            ctx.session = self.db.sessions.update(ctx.session)
         if folded.new_memory:
             for key, value in folded.new_memory.items():
                 self.db.memory.upsert(MemoryFact(key=key, value=value,

@@ -63,6 +63,8 @@ class AssemblyInput:
     memory: list[MemoryFact] = field(default_factory=list)
     summary: Summary | None = None
     elastic: bool = False
+    # facts were already extracted from the messages up to this id (kv_memory, hybrid)
+    memory_through_id: int | None = None
 
 
 @dataclass
@@ -148,6 +150,16 @@ class _Costs:
         return n
 
 
+def _index_of(msgs: Sequence[Message], message_id: int | None) -> int:
+    """Index of the message with this id (searched from the newest), or -1."""
+    if message_id is None:
+        return -1
+    for i in range(len(msgs) - 1, -1, -1):
+        if msgs[i].id == message_id:
+            return i
+    return -1
+
+
 def _memory_message(memory: Sequence[MemoryFact]) -> dict[str, Any] | None:
     if not memory:
         return None
@@ -183,11 +195,8 @@ def assemble(
     states: list[str] = ["dropped"] * n
     reasons: list[str] = [R_OVER] * n
     covered_upto = -1
-    if inp.strategy.summarizes and inp.summary is not None and inp.summary.last_message_id:
-        for i in range(n - 1, -1, -1):
-            if msgs[i].id == inp.summary.last_message_id:
-                covered_upto = i
-                break
+    if inp.strategy.summarizes and inp.summary is not None:
+        covered_upto = _index_of(msgs, inp.summary.last_message_id)
     pinned_cost = 0
     candidates: list[int] = []
     cost_of: dict[int, int] = {}  # each message's cost, computed once per assembly
@@ -310,8 +319,7 @@ def assemble(
             summary_text = folded
             new_summary = Summary(
                 text=folded,
-                first_message_id=(inp.summary.first_message_id if inp.summary and inp.summary.first_message_id
-                                  else due_summary[0].id),
+                first_message_id=(inp.summary and inp.summary.first_message_id) or due_summary[0].id,
                 last_message_id=due_summary[-1].id,
                 method=getattr(summarizer, "method", "model"),
                 tokens=count_text(folded, model.encoding),
@@ -319,10 +327,11 @@ def assemble(
             evicted_reason = R_FOLDED
             due_summary = []
     if evicted and inp.strategy.extracts:
-        due_memory = [msgs[i] for i in evicted]
+        done_upto = _index_of(msgs, inp.memory_through_id)
+        due_memory = [msgs[i] for i in evicted if i > done_upto]
         if not inp.strategy.summarizes:
             evicted_reason = R_MEMORY
-        if extractor is not None:
+        if extractor is not None and due_memory:
             existing = {f.key: f.value for f in memory}
             found = extractor.extract(due_memory, existing)
             pinned_keys = {f.key for f in memory if f.pinned}
