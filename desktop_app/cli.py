@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command group not built yet
         module.register(subparsers)
+    # `token-budget sessions --data-dir D` reads as naturally as `--data-dir D sessions`
+    for sub in subparsers.choices.values():
+        if not any("--data-dir" in a.option_strings for a in sub._actions):
+            sub.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS,
+                             help="folder for the database (default: your user data folder)")
     return parser
 
 

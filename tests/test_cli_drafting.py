@@ -136,3 +136,11 @@ def test_bench_core_prints_json_figures(capsys):
     for key in ("cold_count_ms", "assemble_cached_ms", "keystroke_update_ms", "full_recount_ms"):
         assert figures[key] > 0
     assert figures["session_messages"] == 10_000
+
+
+def test_data_dir_is_accepted_before_or_after_the_command(tmp_path, capsys):
+    data = str(tmp_path / "data")
+    for argv in (["--data-dir", data, "sessions"], ["sessions", "--data-dir", data]):
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+    assert (tmp_path / "data").is_dir()
