@@ -141,6 +141,6 @@ def test_bench_core_prints_json_figures(capsys):
 def test_data_dir_is_accepted_before_or_after_the_command(tmp_path, capsys):
     data = str(tmp_path / "data")
     for argv in (["--data-dir", data, "sessions"], ["sessions", "--data-dir", data]):
-        code, out, err = run(capsys, *argv)
+        code, _out, err = run(capsys, *argv)
         assert code == 0, err
     assert (tmp_path / "data").is_dir()

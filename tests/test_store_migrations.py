@@ -4,6 +4,7 @@ matches the models."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -91,3 +92,66 @@ def test_downgrade_through_every_revision_to_empty_and_back(tmp_path):
     migrate_file(path, "head")
     with open_database(tmp_path) as db:
         assert db.profiles.get("default").builtin
+
+
+def usage_blob(path: Path, session_id: int) -> object:
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?",
+                           (f"turn_usage.{session_id}",)).fetchone()
+        return json.loads(row[0]) if row else None
+    finally:
+        conn.close()
+
+
+def test_usage_kept_in_settings_by_0001_moves_into_its_table(tmp_path):
+    """Version 0.1 kept each session's per-turn usage as a settings blob; after the
+    upgrade the turns are rows (readable ones only), the blobs are gone, and the backup
+    taken first still holds them. Downgrading puts them back for the older version."""
+    path = tmp_path / DB_FILE
+    with open_database(tmp_path) as db:
+        session = db.sessions.create(Session(title="priced", model="gpt-4o-mini"))
+        question, first, _, second = db.messages.append_many(session.id, [
+            Message("user", "Capital of France?"),
+            Message("assistant", "Paris.", prompt_tokens=40, completion_tokens=3, cost=0.01),
+            Message("user", "And Spain?"),
+            Message("assistant", "Madrid.", prompt_tokens=52, completion_tokens=4, cost=0.02),
+        ])
+        db.settings.set("default_model", "gpt-4o")
+    migrate_file(path, "0001", down=True)
+    blob = {
+        str(second.id): {"system_prompt": 9, "history": 30, "current_input": 10},
+        str(first.id): {"system_prompt": 9, "current_input": 28, "history": 0},
+        str(question.id): {"history": 5},  # not a reply: skipped
+        "999999": {"history": 1},  # the reply is gone
+        "abc": {"history": 1},
+        str(first.id + 100): "junk",
+    }
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, '2025-01-01T00:00:00')",
+            [(f"turn_usage.{session.id}", json.dumps(blob)),
+             (f"turn_usage.{session.id + 1}", "{not json"),
+             ("turn_usage.x", "[1, 2]")],
+        )
+    conn.close()
+
+    with open_database(tmp_path) as db:
+        turns = db.usage.list_for_session(session.id)
+        assert [(t.reply_message_id, t.components) for t in turns] == [
+            (first.id, {"system_prompt": 9, "current_input": 28}),
+            (second.id, {"system_prompt": 9, "history": 30, "current_input": 10}),
+        ]
+        assert [(t.reported_prompt_tokens, t.reported_completion_tokens, t.cost)
+                for t in turns] == [(40, 3, 0.01), (52, 4, 0.02)]
+        assert turns[0].created_at == first.created_at
+        assert {k for k in db.settings.all() if k.startswith("turn_usage")} == set()
+        assert db.settings.get("default_model") == "gpt-4o"
+    (backup,) = list_backups(path)
+    assert "before-upgrade-from-0001" in backup.name and revision_of(backup) == "0001"
+    assert usage_blob(backup, session.id) == blob
+
+    migrate_file(path, "0001", down=True)
+    assert usage_blob(path, session.id) == {str(first.id): {"system_prompt": 9, "current_input": 28},
+                                   str(second.id): blob[str(second.id)]}

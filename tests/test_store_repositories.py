@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from desktop_app.core.app_records import ProviderConfig
+from desktop_app.core.app_records import ProviderConfig, TurnUsage
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile, ProfileError
 from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.store import NotFoundError, StoreError, open_database
@@ -44,10 +44,34 @@ def test_sessions_are_created_listed_updated_and_archived(db, session):
     assert {s.id for s in db.sessions.list(include_archived=True)} == {session.id, other.id}
 
 
+def test_turn_usage_is_kept_per_session_and_read_newest_last(db, session):
+    reply = db.messages.append(session.id, Message("assistant", "hi", prompt_tokens=9))
+    for n in range(1, 5):
+        db.usage.record(session.id, TurnUsage(
+            components={"history": n, "current_input": 3, "memory": 0}, prompt_tokens=n + 3,
+            reported_prompt_tokens=n + 4, reported_completion_tokens=2, cost=n / 100,
+            model="gpt-4o", reply_message_id=reply.id))
+    turns = db.usage.list_for_session(session.id)
+    assert [t.components for t in turns] == [{"history": n, "current_input": 3}
+                                             for n in range(1, 5)]  # empty parts dropped
+    first = turns[0]
+    assert (first.prompt_tokens, first.reported_prompt_tokens, first.reported_completion_tokens,
+            first.cost, first.model) == (4, 5, 2, 0.01, "gpt-4o")
+    assert first.session_id == session.id and first.reply_message_id == reply.id
+    assert first.created_at is not None and first.id is not None
+    # a chart asks for the newest turns only, still oldest first
+    assert [t.cost for t in db.usage.list_for_session(session.id, limit=2)] == [0.03, 0.04]
+    other = db.sessions.create(Session(title="Other"))
+    assert db.usage.list_for_session(other.id) == []
+    with pytest.raises(NotFoundError):
+        db.usage.record(9999, TurnUsage())
+
+
 def test_a_deleted_session_comes_back_whole_until_purged(db, session):
     db.messages.append(session.id, Message("user", "keep me"))
     db.summaries.add(Summary("a summary", session_id=session.id))
     db.memory.upsert(MemoryFact("city", "Lisbon", session_id=session.id))
+    db.usage.record(session.id, TurnUsage(components={"history": 10}, cost=0.01))
 
     db.sessions.delete(session.id)
     assert db.sessions.list() == []
@@ -59,11 +83,13 @@ def test_a_deleted_session_comes_back_whole_until_purged(db, session):
     assert restored.message_count == 1
     assert [m.content for m in db.messages.all_for_session(session.id)] == ["keep me"]
     assert db.summaries.latest(session.id).text == "a summary"
+    assert [u.cost for u in db.usage.list_for_session(session.id)] == [0.01]
 
     db.sessions.delete(session.id)
     assert db.sessions.purge_deleted() == 1
     assert db.messages.all_for_session(session.id) == []
     assert db.memory.list_for_session(session.id) == []
+    assert db.usage.list_for_session(session.id) == []
     with pytest.raises(NotFoundError):
         db.sessions.restore(session.id)
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.budget import AllocationProfile
 from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.store import ImportFormatError, open_database
@@ -69,6 +70,10 @@ def fill(db) -> list[int]:
         MemoryFact("budget", "low", session_id=trip.id, pinned=True, source_message_id=msgs[2].id)
     )
     db.memory.upsert(MemoryFact("language", "Portuguese"))  # global
+    db.usage.record(trip.id, TurnUsage(
+        components={"system_prompt": 7, "history": 20, "current_input": 12}, prompt_tokens=42,
+        reported_prompt_tokens=50, reported_completion_tokens=80, cost=0.002, model="gpt-4o",
+        reply_message_id=msgs[1].id))
     notes = db.sessions.create(Session(title="Notes", archived=True))
     db.messages.append(notes.id, Message("user", "remember the milk"))
     return [trip.id, notes.id]
@@ -86,12 +91,26 @@ def test_export_then_import_gives_the_same_sessions_messages_summaries_and_memor
     path = tmp_path / "all.json"
     write_export(db, path, "json")
     assert len(exported["sessions"]) == 2 and exported["global_memory"]
+    assert exported["sessions"][0]["usage"][0]["reply_message"] == 1
 
     with open_database(tmp_path / "fresh") as fresh:
         result = import_file(fresh, path)
         assert (len(result.session_ids), result.messages) == (2, 6)
         again = export_document(fresh)
     assert comparable(again) == comparable(exported)
+
+
+def test_an_export_without_usage_still_imports(db, tmp_path):
+    """Exports made before usage travelled with sessions have no "usage" lists."""
+    doc = _ours(db, tmp_path)
+    for session in doc["sessions"]:
+        del session["usage"]
+    path = tmp_path / "older.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    result = import_file(db, path)
+    assert result.messages == 6
+    assert db.usage.list_for_session(result.session_ids[0]) == []
+    assert len(db.messages.all_for_session(result.session_ids[0])) == 5
 
 
 def test_importing_twice_adds_copies_and_keeps_a_clashing_profile_under_a_new_name(db, tmp_path):
@@ -246,6 +265,10 @@ def _break_time(doc):
     doc["sessions"][1]["messages"][0]["meta"]["created_at"] = "yesterday"
 
 
+def _break_usage_reply(doc):
+    doc["sessions"][0]["usage"][0]["reply_message"] = 5
+
+
 def _break_version(doc):
     doc["version"] = 7
 
@@ -260,6 +283,7 @@ def _drop_content(doc):
         (_break_role, "sessions[0].messages[1].role", "expected one of system, user"),
         (_break_summary_range, "sessions[0].summaries[0].last_message", "has 5 messages"),
         (_break_time, "sessions[1].messages[0].meta.created_at", "expected a date and time"),
+        (_break_usage_reply, "sessions[0].usage[0].reply_message", "has 5 messages"),
         (_break_version, "version", "newer Token Budget"),
         (_drop_content, "sessions[1].messages[0].content", "required"),
     ],

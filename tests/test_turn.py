@@ -59,6 +59,14 @@ def test_a_turn_streams_stores_and_records_usage(db, openai_server):
     assert sent["max_tokens"] == result.request.max_tokens
     calibration = db.calibration.get("gpt-4o-mini")
     assert calibration.samples == 1 and calibration.ratio == pytest.approx(1.0)
+    # the turn's usage is kept for the chart: the request split by component as sent
+    [usage] = db.usage.list_for_session(session.id)
+    assert usage.reply_message_id == stored[1].id and usage.model == "gpt-4o-mini"
+    assert usage.components == {c: t for c, t in result.request.component_tokens.items() if t}
+    assert usage.components["system_prompt"] > 0 and usage.components["current_input"] > 0
+    assert usage.prompt_tokens == result.request.tokens == usage.reported_prompt_tokens
+    assert usage.reported_completion_tokens == stored[1].completion_tokens
+    assert usage.cost == stored[1].cost
 
 
 def test_a_server_error_keeps_the_users_message(db, openai_server):
@@ -146,6 +154,8 @@ def test_chat_command_runs_a_full_turn(tmp_path, openai_server, capsys):
     assert code == 0 and out.strip() == "Second reply."
     sent = openai_server.chat_requests()[-1].body["messages"]
     assert [m["content"] for m in sent] == ["Hello there", "Hi from the server.", "And again"]
+    with open_database(data) as db:  # the chat command's turns show in the window's chart
+        assert len(db.usage.list_for_session(session_id)) == 2
 
 
 def test_chat_command_fails_clearly(tmp_path, openai_server, capsys):

@@ -26,6 +26,7 @@ from desktop_app.core.catalog import ModelInfo, default_catalog, lookup_model
 from desktop_app.core.records import MemoryFact, Message, Session
 
 if TYPE_CHECKING:  # loaded when the window has painted (start), not on the way to it
+    from desktop_app.controller.database_trouble import DatabaseTrouble
     from desktop_app.controller.session_work import Assembly, Choice, Page, SessionWork
     from desktop_app.core.live import LiveBudget
 
@@ -69,6 +70,8 @@ class AppController(QObject):
     # start-up and sessions
     starting = Signal()  # before anything else: the window makes what it deferred
     ready = Signal()
+    # why the database could not be opened (DatabaseTrouble); None once it opened after all
+    databaseTrouble = Signal(object)
     sessionsChanged = Signal(list)  # list[Session], newest first
     sessionOpened = Signal(object)  # Session
     sessionDeleted = Signal(int, str)  # id, title: the window offers Undo
@@ -118,6 +121,8 @@ class AppController(QObject):
         self.batcher.flushed.connect(self._on_stream_text)
         self._keys = keys
         self.db: Any = None
+        self.trouble: DatabaseTrouble | None = None  # why the database is not open
+        self._opening = False
         self._work: SessionWork | None = None  # made in start()
         self.closed = False
 
@@ -170,33 +175,58 @@ class AppController(QObject):
         self._emit_selection()
         self.providerStateChanged.emit(False, NO_PROVIDER)
         self._request_assembly()  # the gauge works before the database is open
+        self._open_database()
+
+    def _open_database(self) -> None:
+        if self._opening or self.db is not None:
+            return
+        self._opening = True
         self.jobs.submit(self._load_start, self._on_started, self._on_start_failed)
 
-    def _load_start(self) -> dict[str, Any]:
-        from desktop_app.store.database import open_database
+    def _load_start(self) -> dict[str, Any] | DatabaseTrouble:
+        """The first state, or why the database cannot be opened (the window explains
+        each kind of trouble in its own way, so it gets more than a message)."""
+        from desktop_app.controller.database_trouble import describe
+        from desktop_app.store.database import database_path, open_database
 
-        db = open_database(self.data_dir)
+        try:
+            db = open_database(self.data_dir)
+        except Exception as exc:  # noqa: BLE001 - every kind of trouble is shown, calmly
+            log.info("the database could not be opened: %s", exc)
+            return describe(exc, database_path(self.data_dir))
+        try:
+            # sessions deleted in an earlier run are past their undo: remove them for good
+            db.sessions.purge_deleted(older_than=timedelta(minutes=1))
+            settings = db.settings
+            state = {
+                "db": db,
+                "sessions": db.sessions.list(include_archived=self.show_archived),
+                "profiles": db.profiles.list(),
+                "providers": db.providers.list(),
+                "defaults": {
+                    "model": settings.get("default_model", DEFAULT_MODEL),
+                    "profile": settings.get("default_profile", DEFAULT_PROFILE),
+                    "strategy": settings.get("default_strategy", DEFAULT_STRATEGY),
+                },
+                "last_session": settings.get("last_session", None),
+            }
+        except Exception as exc:  # noqa: BLE001 - busy after opening, say: close and explain
+            db.close()
+            return describe(exc, db.path)
         self._work.db = db
-        # sessions deleted in an earlier run are past their undo: remove them for good
-        db.sessions.purge_deleted(older_than=timedelta(minutes=1))
-        settings = db.settings
-        return {
-            "db": db,
-            "sessions": db.sessions.list(include_archived=self.show_archived),
-            "profiles": db.profiles.list(),
-            "providers": db.providers.list(),
-            "defaults": {
-                "model": settings.get("default_model", DEFAULT_MODEL),
-                "profile": settings.get("default_profile", DEFAULT_PROFILE),
-                "strategy": settings.get("default_strategy", DEFAULT_STRATEGY),
-            },
-            "last_session": settings.get("last_session", None),
-        }
+        return state
 
-    def _on_started(self, state: dict[str, Any]) -> None:
+    def _on_started(self, state: dict[str, Any] | DatabaseTrouble) -> None:
+        self._opening = False
+        if not isinstance(state, dict):
+            self._on_trouble(state)
+            return
         if self.closed:
             state["db"].close()
             return
+        if self.trouble is not None:
+            self.trouble = None
+            self.databaseTrouble.emit(None)
         self.db = state["db"]
         self.data_dir = Path(self.db.data_dir)
         self.defaults.update({k: v for k, v in state["defaults"].items() if v})
@@ -216,7 +246,60 @@ class AppController(QObject):
             self._request_assembly(full=True)
         self.ready.emit()
 
+    def _on_trouble(self, trouble: DatabaseTrouble) -> None:
+        if self.closed:
+            return
+        self.trouble = trouble
+        self.databaseTrouble.emit(trouble)
+        self.ready.emit()
+
+    def retry_start(self) -> None:
+        """Try to open the database again (the other window has let go, the file was made
+        writable or moved away)."""
+        self._open_database()
+
+    def restore_backup(self) -> None:
+        """Put the newest backup in place of the damaged database, then open it. The
+        store keeps the damaged file (and its WAL) aside under a new name."""
+        trouble = self.trouble
+        if trouble is None or not trouble.can_restore or self._opening or self.db is not None:
+            return
+        self._opening = True
+        data_dir = self.data_dir
+
+        def job() -> Any:
+            from desktop_app.store.database import restore_newest_backup
+
+            return restore_newest_backup(data_dir)
+
+        def done(result: Any) -> None:
+            from desktop_app.controller.database_trouble import when
+            from desktop_app.store.backups import backup_time
+
+            self._opening = False
+            kept = result.damaged_copy.name if result.damaged_copy else ""
+            self.noticeRaised.emit(
+                f"Restored the backup from {when(backup_time(result.restored_from))}."
+                + (f" The damaged file is kept as {kept} in the data folder." if kept else ""))
+            self._open_database()
+
+        def failed(message: str) -> None:
+            self._opening = False
+            self.errorRaised.emit(f"The backup could not be restored: {message}")
+            self.databaseTrouble.emit(self.trouble)  # the choices stay on offer
+
+        self.jobs.submit(job, done, failed)
+
+    def data_folder(self) -> Path:
+        """The folder that holds the database and its backups ("Open data folder")."""
+        if self.data_dir is not None:
+            return self.data_dir
+        from desktop_app.store.database import default_data_dir
+
+        return default_data_dir()
+
     def _on_start_failed(self, message: str) -> None:
+        self._opening = False
         self.errorRaised.emit(
             f"The database could not be opened: {message}. Drafting still works; nothing "
             "will be saved until this is fixed."
@@ -269,7 +352,9 @@ class AppController(QObject):
 
     def new_session(self, then: Any = None, title: str = NEW_TITLE) -> None:
         if self.db is None:
-            self.errorRaised.emit("The database is not open yet; try again in a moment.")
+            self.errorRaised.emit("The database is not open, so nothing can be saved."
+                                  if self.trouble else
+                                  "The database is not open yet; try again in a moment.")
             return
         session = Session(
             title=title,
@@ -929,14 +1014,6 @@ class AppController(QObject):
         else:
             self.messageAdded.emit(stored)
 
-    def _record_usage(self, result: Any) -> None:
-        reply, work = result.reply, self._work
-        if work is None or reply.id is None or reply.session_id is None:
-            return
-        components = dict(result.request.component_tokens)
-        self.jobs.submit(lambda: work.record_usage(reply.session_id, reply.id, components),
-                         None, self._failed)
-
     def _invalidate_messages(self) -> None:
         """The turn wrote messages: the worker reads them again before its next
         assembly (as a job of its own, so it is ordered with the worker's other work)."""
@@ -964,7 +1041,6 @@ class AppController(QObject):
                 self._show_user_message(turn, user)
             if here:
                 self.messageAdded.emit(result.reply)
-            self._record_usage(result)
         else:
             # Before any reply text the question stays in the composer to send again
             # (its stored copy was set aside); after, it is in the conversation.

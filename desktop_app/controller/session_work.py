@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop_app.controller.turn import MEMORY_THROUGH
+from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.assemble import AssembledRequest, AssemblyInput, assemble
 from desktop_app.core.budget import AllocationProfile
 from desktop_app.core.catalog import ModelInfo
@@ -150,6 +152,8 @@ class SessionWork:
             examples=list(session.examples) if session else [],
             memory=memory,
             elastic=choice.elastic,
+            memory_through_id=(session.strategy_settings.get(MEMORY_THROUGH)
+                               if session else None),
             summary=summary,
         )
         request = assemble(inp)
@@ -187,39 +191,23 @@ class SessionWork:
                         inside = m.id != summary.last_message_id
                     if m.id == summary.last_message_id:
                         break
-            breakdowns = self.db.settings.get(usage_key(sid), {}) if (self.db and sid) else {}
-            result.usage = usage_rows(messages, breakdowns)
+            turns = self.db.usage.list_for_session(sid) if (self.db and sid) else []
+            result.usage = usage_rows(messages, turns)
         return result
 
-    def record_usage(self, session_id: int, reply_id: int, components: dict[str, int]) -> None:
-        """Keep a turn's request split by component for the usage chart (the message
-        rows hold only the totals the server reported)."""
-        key = usage_key(session_id)
-        kept = dict(self.db.settings.get(key, {}))
-        kept[str(reply_id)] = {c: int(t) for c, t in components.items() if t}
-        if len(kept) > USAGE_TURNS_KEPT:
-            for old in sorted(kept, key=int)[: len(kept) - USAGE_TURNS_KEPT]:
-                del kept[old]
-        self.db.settings.set(key, kept)
 
-
-USAGE_TURNS_KEPT = 1000
-
-
-def usage_key(session_id: int) -> str:
-    return f"turn_usage.{session_id}"
-
-
-def usage_rows(messages: list[Message], breakdowns: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+def usage_rows(messages: list[Message], turns: list[TurnUsage]) -> list[dict[str, Any]]:
     """One row per reply for the usage chart: the request split by component when the
-    turn was made here (else the prompt the server billed, as one figure), the reply's
-    own tokens, and the turn's cost."""
+    turn's usage was recorded (the turn pipeline records it; else the prompt the server
+    billed, as one figure), the reply's own tokens, and the turn's cost."""
+    breakdowns = {t.reply_message_id: t.components for t in turns
+                  if t.reply_message_id is not None}
     rows = []
     turn = 0
     for m in messages:
         if m.role == "assistant" and (m.prompt_tokens or m.completion_tokens):
             turn += 1
-            parts = dict(breakdowns.get(str(m.id)) or {"prompt": m.prompt_tokens or 0})
+            parts = dict(breakdowns.get(m.id) or {"prompt": m.prompt_tokens or 0})
             parts["reply"] = m.completion_tokens or 0
             rows.append({"components": parts, "cost": m.cost or 0.0, "label": f"Turn {turn}"})
     return rows

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.assemble import AssembledRequest, AssemblyInput, assemble
 from desktop_app.core.budget import AllocationProfile, ProfileError, builtin_profile
 from desktop_app.core.catalog import ModelInfo, lookup_model
@@ -315,9 +316,28 @@ class TurnPipeline:
             if result.prompt_tokens is not None:
                 cost = ctx.model.cost(result.prompt_tokens, result.completion_tokens or 0)
             reply = writer.finish(result.prompt_tokens, result.completion_tokens, cost)
+            self._record_usage(ctx, request, reply)
             if not result.truncated:
                 self._calibrate(ctx.model, result.prompt_tokens, request.tokens)
         return TurnResult(user_message, reply, request, warnings, summary, facts)
+
+    def _record_usage(self, ctx: TurnContext, request: AssembledRequest,
+                      reply: Message) -> None:
+        """Keep what the turn used for the usage chart: the request split by component
+        (the reply row holds only the server's totals)."""
+        usage = TurnUsage(
+            components=dict(request.component_tokens),
+            prompt_tokens=request.tokens,
+            reported_prompt_tokens=reply.prompt_tokens,
+            reported_completion_tokens=reply.completion_tokens,
+            cost=reply.cost,
+            model=ctx.session.model,
+            reply_message_id=reply.id,
+        )
+        try:
+            self.db.usage.record(ctx.session.id, usage)
+        except Exception as exc:  # noqa: BLE001 - the reply is stored; usage never fails it
+            log.warning("could not record the usage of a turn: %s", exc)
 
     def _calibration(self, model: ModelInfo) -> Any:
         try:

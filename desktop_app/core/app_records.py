@@ -1,6 +1,6 @@
 """Plain data the store keeps beside sessions and messages: a provider's settings (never
-its key), the calibration learned for a model, and a search hit. Shared by store, llm,
-controller and ui; no Qt, no SQL, no network."""
+its key), the calibration learned for a model, a turn's token usage, and a search hit.
+Shared by store, llm, controller and ui; no Qt, no SQL, no network."""
 
 from __future__ import annotations
 
@@ -65,6 +65,23 @@ class Calibration:
         delta = x - self.ratio
         mean = self.ratio + delta / n
         return replace(self, ratio=mean, samples=n, m2=self.m2 + delta * (x - mean))
+
+
+@dataclass
+class TurnUsage:
+    """What one finished turn used: the request split by budget component (our count),
+    what the server reported and billed, and the cost. The usage chart draws these."""
+
+    components: dict[str, int] = field(default_factory=dict)  # component -> tokens
+    prompt_tokens: int | None = None  # our count of the whole request
+    reported_prompt_tokens: int | None = None  # the server's
+    reported_completion_tokens: int | None = None
+    cost: float | None = None
+    model: str | None = None  # None for turns kept from before usage had a table
+    reply_message_id: int | None = None  # None once the reply is deleted
+    session_id: int | None = None
+    id: int | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """A session with everything in it, as plain records: what export reads and import
-writes. References between them (a summary's message range, a fact's source message)
-are indexes into the bundle's message list, so they survive new ids."""
+writes. References between them (a summary's message range, a fact's source message,
+a turn's reply) are indexes into the bundle's message list, so they survive new ids."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
 from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.store.memory import to_fact, upsert_fact
@@ -18,6 +19,7 @@ from desktop_app.store.models import MemoryRow, ProfileRow, utc_now
 from desktop_app.store.profiles import FALLBACK_PROFILE, save_profile, to_profile
 from desktop_app.store.sessions import new_session_row
 from desktop_app.store.summaries import new_summary_row
+from desktop_app.store.usage import insert_usage
 
 if TYPE_CHECKING:
     from desktop_app.store.database import Database
@@ -37,12 +39,19 @@ class MemoryEntry:
 
 
 @dataclass
+class UsageEntry:
+    usage: TurnUsage
+    reply: int | None  # index into SessionBundle.messages
+
+
+@dataclass
 class SessionBundle:
     session: Session
     messages: list[Message] = field(default_factory=list)
     summaries: list[SummaryEntry] = field(default_factory=list)
     memory: list[MemoryEntry] = field(default_factory=list)
     profile: AllocationProfile | None = None  # the session's profile, when known
+    usage: list[UsageEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -76,8 +85,13 @@ def read_bundles(db: Database, session_ids: Sequence[int]) -> list[SessionBundle
             MemoryEntry(f, index.get(f.source_message_id))
             for f in db.memory.list_for_session(session_id, include_global=False)
         ]
+        usage = [
+            UsageEntry(u, index.get(u.reply_message_id))
+            for u in db.usage.list_for_session(session_id, limit=None)
+        ]
         bundles.append(
-            SessionBundle(session, messages, summaries, memory, profiles.get(session.profile))
+            SessionBundle(session, messages, summaries, memory, profiles.get(session.profile),
+                          usage)
         )
     return bundles
 
@@ -139,6 +153,11 @@ def write_bundles(
                     source_message_id=_pick(ids, entry.source),
                 )
                 upsert_fact(orm, fact)
+            insert_usage(orm, row.id, [
+                replace(e.usage, id=None, session_id=row.id,
+                        reply_message_id=_pick(ids, e.reply))
+                for e in bundle.usage
+            ])
             result.session_ids.append(row.id)
             result.messages += len(ids)
         kept = 0

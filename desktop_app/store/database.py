@@ -41,6 +41,7 @@ from desktop_app.store.providers import ProviderRepository
 from desktop_app.store.sessions import SessionRepository
 from desktop_app.store.settings import SettingsRepository
 from desktop_app.store.summaries import SummaryRepository
+from desktop_app.store.usage import UsageRepository
 
 APP_NAME = "TokenBudget"
 ENV_VAR = "TOKEN_BUDGET_DATA_DIR"
@@ -252,6 +253,7 @@ class Database:
         self.providers = ProviderRepository(self)
         self.calibration = CalibrationRepository(self)
         self.settings = SettingsRepository(self)
+        self.usage = UsageRepository(self)
 
     @property
     def data_dir(self) -> Path:

@@ -209,6 +209,32 @@ class CalibrationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
 
 
+class TurnUsageRow(Base):
+    """One finished turn: the request split by component as we counted it, beside what
+    the server reported and what it cost. Goes with its session (export, purge)."""
+
+    __tablename__ = "turn_usage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    # The usage outlives its reply: deleting the message keeps what the turn cost.
+    reply_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+    model: Mapped[str | None] = mapped_column(String(200))
+    # {component: tokens}, read whole with the row, like messages.token_counts
+    component_tokens: Mapped[dict[str, int]] = mapped_column(
+        JSON, server_default=text("'{}'")
+    )
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)  # our count
+    reported_prompt_tokens: Mapped[int | None] = mapped_column(Integer)  # the server's
+    reported_completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+
+
 class SettingRow(Base):
     __tablename__ = "settings"
 

@@ -2,8 +2,9 @@
 
 Our format ("token-budget", version 1) holds, per session: its settings and allocation
 profile, its messages in the chat-completions shape (role, content, name) with our
-extras under "meta", its summaries and its memory; with --all also the global memory.
-No ids travel: references are indexes into the session's message list.
+extras under "meta", its summaries, its memory and its per-turn usage; with --all also
+the global memory. No ids travel: references are indexes into the session's message
+list. Later additions ("usage") are optional on import, so older exports still import.
 
 Import is atomic: the whole file is read and checked before anything is written, and
 written in one transaction. A problem names the file, the place and the field."""
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop_app import __version__
+from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.budget import AllocationProfile, ProfileError
 from desktop_app.core.records import MESSAGE_STATUSES, ROLES, MemoryFact, Message, Session, Summary
 from desktop_app.store.bundles import (
@@ -27,6 +29,7 @@ from desktop_app.store.bundles import (
     MemoryEntry,
     SessionBundle,
     SummaryEntry,
+    UsageEntry,
     read_bundles,
     write_bundles,
 )
@@ -81,6 +84,20 @@ def _fact_json(f: MemoryFact, source: int | None) -> dict[str, Any]:
     }
 
 
+def _usage_json(e: UsageEntry) -> dict[str, Any]:
+    u = e.usage
+    return {
+        "reply_message": e.reply,
+        "created_at": _time(u.created_at),
+        "model": u.model,
+        "components": dict(sorted(u.components.items())),
+        "prompt_tokens": u.prompt_tokens,
+        "reported_prompt_tokens": u.reported_prompt_tokens,
+        "reported_completion_tokens": u.reported_completion_tokens,
+        "cost": u.cost,
+    }
+
+
 def _bundle_json(b: SessionBundle) -> dict[str, Any]:
     s = b.session
     profile = (
@@ -119,6 +136,7 @@ def _bundle_json(b: SessionBundle) -> dict[str, Any]:
             for e in b.summaries
         ],
         "memory": [_fact_json(e.fact, e.source) for e in b.memory],
+        "usage": [_usage_json(e) for e in b.usage],
     }
 
 
@@ -297,6 +315,20 @@ def _parse_fact(f: Fields, count: int) -> MemoryEntry:
     return MemoryEntry(fact, _index(f, "source_message", count))
 
 
+def _parse_usage(f: Fields, count: int) -> UsageEntry:
+    components = f.child("components", None)
+    usage = TurnUsage(
+        components={k: components.integer(k) for k in components.data} if components else {},
+        prompt_tokens=f.integer("prompt_tokens", None),
+        reported_prompt_tokens=f.integer("reported_prompt_tokens", None),
+        reported_completion_tokens=f.integer("reported_completion_tokens", None),
+        cost=f.number("cost", None),
+        model=f.text("model", None),
+        created_at=f.time("created_at"),
+    )
+    return UsageEntry(usage, _index(f, "reply_message", count))
+
+
 def _parse_profile(f: Fields | None, name: str) -> AllocationProfile | None:
     """The profile the file defines (a built-in of the exporting version included: this
     version may not have it); None when the file only names it."""
@@ -350,7 +382,8 @@ def _parse_session(f: Fields) -> SessionBundle:
         last = _index(sf, "last_message", len(messages))
         summaries.append(SummaryEntry(summary, first, last))
     memory = [_parse_fact(mf, len(messages)) for mf in f.each("memory", [])]
-    return SessionBundle(session, messages, summaries, memory, profile)
+    usage = [_parse_usage(uf, len(messages)) for uf in f.each("usage", [])]
+    return SessionBundle(session, messages, summaries, memory, profile, usage)
 
 
 def parse_document(doc: Any, file: str) -> tuple[list[SessionBundle], list[MemoryFact]]:

@@ -53,6 +53,7 @@ from desktop_app.ui.conversation import (
     column_margin,
     copy_message,
 )
+from desktop_app.ui.database_panel import DatabasePanel
 from desktop_app.ui.gauge import BudgetGauge
 from desktop_app.ui.palette import blend, is_dark, warning_color
 from desktop_app.ui.session_list import SessionList
@@ -269,6 +270,8 @@ class MainWindow(QMainWindow):
         self._top_layout = top
         top.setContentsMargins(14, 10, 14, 0)
         top.setSpacing(8)
+        self.db_panel = DatabasePanel()
+        top.addWidget(self.db_panel)
         top.addWidget(self.banner)
         top.addWidget(self.error_bar)
         top.addWidget(self.notice)
@@ -415,6 +418,10 @@ class MainWindow(QMainWindow):
         self.conversation.olderWanted.connect(c.load_older)
         self.conversation.actionTriggered.connect(self._message_action)
         self.setup_button.clicked.connect(self.open_settings)
+        self.db_panel.restoreRequested.connect(c.restore_backup)
+        self.db_panel.retryRequested.connect(c.retry_start)
+        self.db_panel.openFolderRequested.connect(self.open_data_folder)
+        c.databaseTrouble.connect(self._on_database_trouble)
 
         self.model_picker.activated.connect(
             lambda i: c.set_model(self.model_picker.itemData(i) or self.model_picker.itemText(i)))
@@ -541,8 +548,15 @@ class MainWindow(QMainWindow):
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
 
+    def _on_database_trouble(self, trouble: Any) -> None:
+        """The database could not be opened (or, None, opened after all). The provider
+        banner steps aside: the database problem is the one to read."""
+        self.db_panel.show_trouble(trouble)
+        if trouble is not None:
+            self.banner.hide()
+
     def _on_provider_state(self, configured: bool, why_not: str) -> None:
-        self.banner.setVisible(not configured)
+        self.banner.setVisible(not configured and self.db_panel.trouble is None)
         self.composer.set_can_send(configured, why_not)
 
     def _on_choices(self, models: list[tuple[str, str]], profiles: list[tuple[str, str]],
@@ -738,7 +752,7 @@ class MainWindow(QMainWindow):
         box.open()
 
     def open_data_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.controller.data_dir)))
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.controller.data_folder())))
 
     # --- layout memory --------------------------------------------------------------
     def _restore_layout(self) -> None:
