@@ -201,7 +201,9 @@ def assemble(
     candidates: list[int] = []
     cost_of: dict[int, int] = {}  # each message's cost, computed once per assembly
     for i, m in enumerate(msgs):
-        if m.pinned and not m.excluded:
+        if not (m.pinned or m.excluded) and m.content and i > covered_upto:
+            candidates.append(i)  # the common case first: a long session's hot loop
+        elif m.pinned and not m.excluded:
             states[i], reasons[i] = "pinned", R_PINNED
             cost_of[i] = c = costs.message(m)
             pinned_cost += c
@@ -211,10 +213,8 @@ def assemble(
             reasons[i] = R_FAILED
         elif not m.content:
             reasons[i] = R_EMPTY
-        elif i <= covered_upto:
+        else:  # older than what the rolling summary covers
             states[i], reasons[i] = "summarized", R_COVERED
-        else:
-            candidates.append(i)
 
     fixed = REPLY_PRIMING + system_cost + input_cost + pinned_cost
     if fixed > limit:
@@ -348,8 +348,9 @@ def assemble(
                 else:
                     warnings.append("new memory facts did not fit the memory budget; stored, not sent")
             due_memory = []
+    evicted_state = "summarized" if (inp.strategy.summarizes or inp.strategy.extracts) else "dropped"
     for i in evicted:
-        states[i] = "summarized" if (inp.strategy.summarizes or inp.strategy.extracts) else "dropped"
+        states[i] = evicted_state
         reasons[i] = evicted_reason
 
     # --- the request, in order -----------------------------------------------------
