@@ -530,7 +530,7 @@ class AppController(QObject):
             strategy = HistoryStrategy.from_settings(strategy_name, settings)
         except ValueError:
             strategy = HistoryStrategy()
-        return Choice(self._model(), profile, strategy, bool(settings.get("elastic", False)))
+        return Choice(self._model(), profile, strategy, dict(settings))
 
     def _strategy_settings(self) -> dict[str, Any]:
         if self.session is not None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from desktop_app.controller.turn import MEMORY_THROUGH
+from desktop_app.controller.turn import session_input
 from desktop_app.core.app_records import TurnUsage
-from desktop_app.core.assemble import AssembledRequest, AssemblyInput, assemble
+from desktop_app.core.assemble import AssembledRequest, assemble
 from desktop_app.core.budget import AllocationProfile
 from desktop_app.core.catalog import ModelInfo
 from desktop_app.core.history import HistoryStrategy
@@ -30,7 +30,7 @@ class Choice:
     model: ModelInfo
     profile: AllocationProfile
     strategy: HistoryStrategy
-    elastic: bool = False  # lend unused shares to history (the turn reads the same setting)
+    settings: dict = field(default_factory=dict)  # the strategy's settings (last_n, elastic…)
 
 
 @dataclass
@@ -142,20 +142,8 @@ class SessionWork:
         if self.db and sid is None:
             memory = self.db.memory.list_global()
         summary = self.db.summaries.latest(sid) if (self.db and sid) else None
-        inp = AssemblyInput(
-            system_prompt=session.system_prompt if session else "",
-            messages=messages,
-            draft=draft,
-            model=choice.model,
-            profile=choice.profile,
-            strategy=choice.strategy,
-            examples=list(session.examples) if session else [],
-            memory=memory,
-            elastic=choice.elastic,
-            memory_through_id=(session.strategy_settings.get(MEMORY_THROUGH)
-                               if session else None),
-            summary=summary,
-        )
+        inp = session_input(session, choice.settings, messages, draft, choice.model,
+                            choice.profile, choice.strategy, memory, summary)
         request = assemble(inp)
         live = LiveBudget(request, enc, draft)
         inclusion = {

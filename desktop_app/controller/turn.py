@@ -72,6 +72,29 @@ class TurnResult:
     new_facts: dict[str, str] = field(default_factory=dict)
 
 
+def session_input(session: Session | None, settings: dict[str, Any], messages: list[Message],
+                  draft: str, model: ModelInfo, profile: AllocationProfile,
+                  strategy: HistoryStrategy, memory: list[MemoryFact],
+                  summary: Summary | None) -> AssemblyInput:
+    """What a session's next request is assembled from: the one mapping shared by the
+    window's preview and the turn, so both always show and send the same thing.
+    `settings` are the strategy settings (a session's own, or the window's before a
+    session exists)."""
+    return AssemblyInput(
+        system_prompt=session.system_prompt if session else "",
+        messages=messages,
+        draft=draft,
+        model=model,
+        profile=profile,
+        strategy=strategy,
+        examples=list(session.examples) if session else [],
+        memory=memory,
+        summary=summary,
+        elastic=bool(settings.get("elastic", False)),
+        memory_through_id=settings.get(MEMORY_THROUGH),
+    )
+
+
 def resolve_profile(db: Any, name: str) -> AllocationProfile:
     try:
         return db.profiles.get(name)
@@ -124,21 +147,10 @@ class TurnPipeline:
 
     def assemble(self, ctx: TurnContext, draft: str, summarizer: Any = None,
                  extractor: Any = None, model: ModelInfo | None = None) -> AssembledRequest:
-        s = ctx.session
         request = assemble(
-            AssemblyInput(
-                system_prompt=s.system_prompt,
-                messages=ctx.messages,
-                draft=draft,
-                model=model or ctx.model,
-                profile=ctx.profile,
-                strategy=ctx.strategy,
-                examples=list(s.examples),
-                memory=ctx.memory,
-                summary=ctx.summary,
-                elastic=bool(s.strategy_settings.get("elastic", False)),
-                memory_through_id=s.strategy_settings.get(MEMORY_THROUGH),
-            ),
+            session_input(ctx.session, ctx.session.strategy_settings, ctx.messages, draft,
+                          model or ctx.model, ctx.profile, ctx.strategy, ctx.memory,
+                          ctx.summary),
             summarizer=summarizer,
             extractor=extractor,
         )
