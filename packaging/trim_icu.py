@@ -73,7 +73,7 @@ def write_package(header: bytes, items: list[tuple[str, bytes]]) -> bytes:
         body.extend(item)
         body.extend(b"\0" * (-(toc_size + len(body)) % ALIGN))
     toc = bytearray(struct.pack("<I", len(items)))
-    for name_offset, data_offset in zip(name_offsets, data_offsets):
+    for name_offset, data_offset in zip(name_offsets, data_offsets, strict=True):
         toc.extend(struct.pack("<II", name_offset, data_offset))
     return header + bytes(toc) + bytes(body)
 

@@ -12,6 +12,7 @@ Tests ask for the `openai_server` fixture after
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -180,10 +181,8 @@ class OpenAITestServer:
         with self._lock:  # kept-alive connections too: a stopped server answers nothing
             connections, self.connections = self.connections, []
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     @property
     def port(self) -> int:
@@ -436,10 +435,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _hang_up(self) -> None:
         """Close the socket mid-stream, without the chunked terminator."""
         self.wfile.flush()
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.connection.close()
 
 

@@ -4,6 +4,8 @@ always kept, and every message's fate is explained."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +30,8 @@ from desktop_app.core.live import LiveBudget
 from desktop_app.core.records import MemoryFact, Message, Summary
 from desktop_app.core.tokens import count_chat, count_text
 
-WORDS = ["the", "budget", "token", "window", "model", "summary", "memory", "alpha", "beta", "gamma", "Rome", "Paris", "42", "7"]
+WORDS = ["the", "budget", "token", "window", "model", "summary", "memory", "alpha", "beta",
+         "gamma", "Rome", "Paris", "42", "7"]
 
 
 def make_messages(lengths, pinned=frozenset(), excluded=frozenset()):
@@ -44,11 +47,12 @@ profiles = st.one_of(
     st.sampled_from(list(BUILTIN_PROFILES.values())),
     st.lists(st.floats(0.0, 1.0), min_size=7, max_size=7).filter(lambda f: f[6] > 0.01).map(
         lambda f: AllocationProfile("custom", {c: v / max(1.0, sum(f)) * 0.999
-                                               for c, v in zip(COMPONENTS, f)})),
+                                               for c, v in zip(COMPONENTS, f, strict=True)})),
 )
 
 
-@settings(max_examples=int(__import__("os").environ.get("TB_HYPOTHESIS_EXAMPLES", "200")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(__import__("os").environ.get("TB_HYPOTHESIS_EXAMPLES", "200")),
+          deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     lengths=st.lists(st.integers(0, 120), max_size=40),
     pinned=st.sets(st.integers(0, 39), max_size=3),
@@ -155,8 +159,7 @@ def test_rolling_summary_folds_evicted_messages_offline():
     assert any(s[0] == "summary" for s in done.sections)
     assert done.states[0] == "summarized" and "folded" in done.reasons[0]
     # the next turn with the stored summary marks those messages as covered
-    inp.summary = done.new_summary
-    again = assemble(inp)
+    again = assemble(replace(inp, summary=done.new_summary))  # inputs are frozen
     assert again.states[0] == "summarized" and again.reasons[0] == "replaced by the rolling summary"
 
 
@@ -252,15 +255,83 @@ def test_facts_are_taken_from_each_evicted_message_once():
                         HistoryStrategy("kv_memory"))
     first = assemble(inp)
     assert first.due_for_memory
-    inp.memory_through_id = first.due_for_memory[-1].id
+    inp = replace(inp, memory_through_id=first.due_for_memory[-1].id)  # inputs are frozen
     again = assemble(inp)
     assert again.due_for_memory == []
     # the facts of those messages live in memory: the map still says so
     assert again.states[0] == "summarized" and "memory" in again.reasons[0]
     # a new message pushes one more out of the window: only that one is due
-    inp.messages = messages + make_messages([60, 60])[0:2]
+    inp = replace(inp, messages=messages + make_messages([60, 60])[0:2])
     inp.messages[-2].id, inp.messages[-1].id = 81, 82
     later = assemble(inp)
     assert [m.id for m in later.due_for_memory] == [
         m.id for m in later.due_for_memory if m.id > inp.memory_through_id]
     assert 0 < len(later.due_for_memory) <= 2
+
+
+def test_assembly_reads_its_input_and_writes_nothing_back():
+    messages = make_messages([40] * 60)
+    messages[5].name = "bob"
+    model = lookup_model("gpt-4o").with_context_window(3000)
+    inp = AssemblyInput("sys", messages, "next?", model, BUILTIN_PROFILES["default"])
+    assert isinstance(inp.messages, tuple) and isinstance(inp.examples, tuple)
+    with pytest.raises(AttributeError):
+        inp.draft = "changed"  # frozen
+    req = assemble(inp)
+    assert all(m.token_counts == {} for m in messages)  # nothing written onto the messages
+    # what assembly had to count is handed back, by index into the input's messages
+    costed = [i for i, s in enumerate(req.states) if s in ("kept", "pinned")]
+    assert set(costed) <= set(req.new_counts)
+    assert all(n == count_text(messages[i].content, model.encoding)
+               for i, n in req.new_counts.items())
+    # counts passed in are used instead of counting, and give the same request
+    counts = [count_text(m.content, model.encoding) for m in messages]
+    given_counts = assemble(replace(inp, counts=counts))
+    assert given_counts.new_counts == {}
+    assert given_counts.to_dict() == req.to_dict()
+    # counts cached on the messages are used too; a None in `counts` falls back to them
+    for m, n in zip(messages, counts, strict=True):
+        m.token_counts[model.encoding] = n
+    cached = assemble(replace(inp, counts=[None] * len(messages)))
+    assert cached.new_counts == {} and cached.to_dict() == req.to_dict()
+    with pytest.raises(ValueError, match="counts"):
+        AssemblyInput("sys", messages, "", model, BUILTIN_PROFILES["default"], counts=[1])
+
+
+def test_states_and_components_are_str_enums_that_serialize_as_before():
+    import json
+
+    from desktop_app.core.assemble import INCLUSION_STATES, InclusionState
+    from desktop_app.core.budget import Component
+
+    assert INCLUSION_STATES == ("kept", "summarized", "dropped", "pinned")
+    assert COMPONENTS == ("system_prompt", "examples", "memory", "summary", "history",
+                          "current_input", "reply_reserve")
+    req = assemble(AssemblyInput("sys", make_messages([30] * 5, pinned={0}), "hi",
+                                 lookup_model("gpt-4o"), BUILTIN_PROFILES["default"]))
+    assert req.states[0] is InclusionState.PINNED and req.states[1] == "kept"
+    assert set(req.component_tokens) <= set(Component)
+    assert req.component_tokens["history"] == req.component_tokens[Component.HISTORY]
+    text = json.dumps(req.to_dict())
+    assert '"state": "pinned"' in text and '"history": {"budget"' in text
+    assert json.dumps(req.component_tokens) == json.dumps(
+        {str(k): v for k, v in req.component_tokens.items()})
+    assert [s[0] for s in req.sections] == ["system_prompt", "history", "history", "history",
+                                            "history", "history", "current_input"]
+
+
+def test_framing_comes_from_the_tokenizer_layer():
+    # gpt-3.5-turbo-0301 frames a message with 4 tokens and a name with -1: the history
+    # is costed with the same rule as count_chat, so the request's count is what is billed
+    # (the catalog files the snapshot under gpt-3.5-turbo, so the model is made by hand)
+    model = replace(lookup_model("gpt-3.5-turbo"), name="gpt-3.5-turbo-0301",
+                    context_window=4000)
+    messages = make_messages([20] * 30)
+    messages[-1].name = "bob"
+    req = assemble(AssemblyInput("sys", messages, "hi", model, BUILTIN_PROFILES["default"]))
+    assert req.framing.per_message == 4
+    assert req.tokens == count_chat(req.messages, model).tokens
+    live = LiveBudget(req, model.encoding, "hello there")
+    full = assemble(AssemblyInput("sys", messages, "hello there", model,
+                                  BUILTIN_PROFILES["default"]))
+    assert live.report.request_tokens == full.tokens

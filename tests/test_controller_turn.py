@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop_app.core.app_records import ProviderConfig
+from desktop_app.core.providers import ProviderConfig
 from desktop_app.core.tokens import count_chat
 from desktop_app.store import open_database
 from tests.openai_test_server import Reply, openai_server_fixture, unauthorized  # noqa: F401
@@ -52,7 +52,8 @@ def test_a_turn_streams_into_the_window_is_stored_and_moves_the_gauge(qtbot, dat
     history_before = window.gauge.report().components["history"].used
 
     seen_live: list[str] = []
-    window.controller.streamText.connect(lambda _t: seen_live.append(window.live_reply.current_text()))
+    window.controller.streamText.connect(
+        lambda _t: seen_live.append(window.live_reply.current_text()))
     send(qtbot, window, "How far is Sintra?")
     qtbot.waitUntil(lambda: window.live_reply.isVisible(), timeout=5000)
     wait_idle(qtbot, window)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop_app.core.providers import ProviderConfig
 from desktop_app.core.tokens import count_chat
 from desktop_app.llm.client import CancelToken, ChatClient, RetryPolicy, truncation_warning
 from desktop_app.llm.errors import (
@@ -25,7 +26,6 @@ from desktop_app.llm.errors import (
     ServerError,
     is_context_too_long,
 )
-from desktop_app.llm.providers import ProviderConfig
 from tests.openai_test_server import (
     CONTEXT_TOO_LONG,
     OpenAITestServer,
@@ -51,7 +51,7 @@ def make_client(
     timeout: float = 10.0,
     retry: RetryPolicy = FAST_RETRY,
 ) -> ChatClient:
-    config = ProviderConfig("test", preset, server.base_url, timeout=timeout)
+    config = ProviderConfig("test", preset=preset, base_url=server.base_url, timeout=timeout)
     return ChatClient(config, key, retry=retry)
 
 
@@ -86,7 +86,7 @@ def test_sends_exactly_what_it_was_given(openai_server: OpenAITestServer) -> Non
 
 
 def test_openai_preset_sets_max_completion_tokens(openai_server: OpenAITestServer) -> None:
-    config = ProviderConfig("openai", "openai", openai_server.base_url)
+    config = ProviderConfig("openai", preset="openai", base_url=openai_server.base_url)
     ChatClient(config, "sk-test-abcdef123456").stream_chat(HELLO, "gpt-4o-mini", 50)
     body = openai_server.chat_requests()[-1].body
     assert body["max_completion_tokens"] == 50 and "max_tokens" not in body
@@ -105,7 +105,7 @@ def test_lists_models(openai_server: OpenAITestServer) -> None:
 
 
 def test_listing_models_at_a_wrong_url_says_so(openai_server: OpenAITestServer) -> None:
-    config = ProviderConfig("test", "custom", openai_server.root_url)  # /v1 forgotten
+    config = ProviderConfig("test", base_url=openai_server.root_url)  # /v1 forgotten
     with pytest.raises(ModelNotFoundError, match="check the base URL"):
         ChatClient(config).list_models()
 
@@ -161,7 +161,7 @@ def test_connection_refused() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = ChatClient(ProviderConfig("gone", "custom", f"http://127.0.0.1:{port}/v1"))
+    client = ChatClient(ProviderConfig("gone", base_url=f"http://127.0.0.1:{port}/v1"))
     with pytest.raises(ConnectionFailedError, match="refused"):
         client.stream_chat(HELLO, "test-model")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import keyring
@@ -16,10 +17,10 @@ import pytest
 from keyring.backends import chainer, fail, null
 from keyring.errors import PasswordDeleteError
 
+from desktop_app.core.providers import ProviderConfig
 from desktop_app.llm.client import ChatClient, RetryPolicy
 from desktop_app.llm.errors import AuthError
 from desktop_app.llm.keys import NO_KEYCHAIN, SERVICE, InvalidKeyError, KeyStore
-from desktop_app.llm.providers import ProviderConfig
 from tests.openai_test_server import (
     OpenAITestServer,
     Reply,
@@ -98,7 +99,7 @@ def test_without_a_keychain_the_user_is_told_and_the_key_works(
     assert store.set("lan", SECRET) == "session"
     assert store.source("lan") == "session"
     openai_server.required_key = SECRET
-    config = ProviderConfig("lan", "custom", openai_server.base_url)
+    config = ProviderConfig("lan", base_url=openai_server.base_url)
     result = ChatClient.from_config(config, store).stream_chat(
         [{"role": "user", "content": "hi"}], "test-model"
     )
@@ -145,7 +146,7 @@ def test_environment_key_goes_to_openai_only(
     assert store.get("openai", "openai") == SECRET
     assert store.source("openai", "openai") == "environment"
     assert store.get("my-ollama", "ollama") is None
-    local = ProviderConfig("my-ollama", "ollama", openai_server.base_url)
+    local = ProviderConfig("my-ollama", preset="ollama", base_url=openai_server.base_url)
     ChatClient.from_config(local, store).stream_chat([{"role": "user", "content": "hi"}], "m")
     assert openai_server.chat_requests()[-1].authorization == "Bearer no-key"
 
@@ -154,7 +155,7 @@ def test_openai_without_any_key_says_how_to_give_one(use_keyring, monkeypatch) -
     use_keyring(fail.Keyring())
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(AuthError, match="OPENAI_API_KEY"):
-        ChatClient.from_config(ProviderConfig("openai", "openai"), KeyStore())
+        ChatClient.from_config(ProviderConfig("openai", preset="openai"), KeyStore())
 
 
 def test_keys_never_appear_in_reprs_errors_or_logs(
@@ -164,9 +165,10 @@ def test_keys_never_appear_in_reprs_errors_or_logs(
     use_keyring(fail.Keyring())
     store = KeyStore()
     store.set("lan", SECRET)
-    config = ProviderConfig("lan", "custom", openai_server.base_url)
+    config = ProviderConfig("lan", base_url=openai_server.base_url)
     client = ChatClient.from_config(config, store, retry=RetryPolicy(base_delay=0.01))
-    shown: list[str] = [repr(store), repr(config), json.dumps(config.to_dict()), repr(client)]
+    shown: list[str] = [repr(store), repr(config), json.dumps(asdict(config), default=str),
+                        repr(client)]
 
     openai_server.script(rate_limited(0.01), Reply(text="fine", disconnect_after=0), Reply())
     result = client.stream_chat(
@@ -178,6 +180,7 @@ def test_keys_never_appear_in_reprs_errors_or_logs(
     openai_server.script(unauthorized())
     with pytest.raises(AuthError) as caught:
         client.stream_chat([{"role": "user", "content": "hi"}], "test-model")
+    client.close()  # and its connection pool, where the 401's connection is kept alive
     shown += [str(caught.value), repr(caught.value), caught.value.detail or ""]
 
     assert openai_server.chat_requests()[-1].authorization == f"Bearer {SECRET}"  # it was sent

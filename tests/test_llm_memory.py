@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from desktop_app.core.providers import ProviderConfig
 from desktop_app.core.records import MemoryFact, Message
 from desktop_app.core.tokens import count_text
 from desktop_app.llm.client import ChatClient, RetryPolicy
@@ -14,7 +15,6 @@ from desktop_app.llm.memory_extractor import (
     merge_facts,
     parse_facts,
 )
-from desktop_app.llm.providers import ProviderConfig
 from desktop_app.llm.summarizer import ModelSummarizer, fit_to_budget
 from desktop_app.paths import resource
 from tests.openai_test_server import (
@@ -33,7 +33,7 @@ CHAT = [
 
 
 def client_for(server: OpenAITestServer) -> ChatClient:
-    config = ProviderConfig("test", "custom", server.base_url)
+    config = ProviderConfig("test", base_url=server.base_url)
     return ChatClient(config, retry=RetryPolicy(max_retries=0))
 
 

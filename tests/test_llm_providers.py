@@ -4,23 +4,28 @@ kind of local server really serves, read from its own endpoint on a loopback ser
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 import pytest
 
+from desktop_app.core.providers import PRESETS, ProviderConfig, ProviderError
 from desktop_app.llm.client import ChatClient
 from desktop_app.llm.providers import (
     OLLAMA_DEFAULT_NUM_CTX,
-    PRESETS,
     ContextWindow,
-    ProviderConfig,
-    ProviderError,
     discover_context_window,
     plain_http_warning,
-    preset_config,
     settle_window,
     window_warning,
 )
-from tests.openai_test_server import OpenAITestServer, openai_server_fixture  # noqa: F401
+from tests.openai_test_server import openai_server_fixture  # noqa: F401
+
+if TYPE_CHECKING:
+    from tests.openai_test_server import OpenAITestServer
+
+
+def preset_config(preset: str) -> ProviderConfig:
+    return ProviderConfig(preset, preset=preset)
 
 
 def test_presets_point_at_the_usual_places() -> None:
@@ -33,12 +38,11 @@ def test_presets_point_at_the_usual_places() -> None:
     assert preset_config("openai").needs_key and not preset_config("ollama").needs_key
 
 
-def test_config_round_trips_and_normalizes() -> None:
-    config = ProviderConfig("box", "custom", " http://192.168.1.9:8080/v1/ ", timeout=30)
-    assert config.base_url == "http://192.168.1.9:8080/v1"
+def test_config_normalizes() -> None:
+    config = ProviderConfig(" box ", base_url=" http://192.168.1.9:8080/v1/ ", timeout=30)
+    assert (config.name, config.base_url) == ("box", "http://192.168.1.9:8080/v1")
     assert config.server_root == "http://192.168.1.9:8080"
-    assert ProviderConfig.from_dict(config.to_dict()) == config
-    with_version = ProviderConfig("az", "custom", "https://x.example.com/v1?api-version=2024-06")
+    with_version = ProviderConfig("az", base_url="https://x.example.com/v1?api-version=2024-06")
     assert with_version.base_url.endswith("api-version=2024-06")  # not a secret
 
 
@@ -52,7 +56,15 @@ def test_config_round_trips_and_normalizes() -> None:
         ({"name": " ", "preset": "ollama"}, "needs a name"),
         ({"name": "x", "base_url": "http://me:pw@host/v1"}, "carries a credential"),
         ({"name": "x", "base_url": "http://host/v1?api_key=sk-1"}, "carries a credential"),
+        ({"name": "x", "base_url": "http://host/v1?%61pi%5Fkey=sk-1"}, "carries a credential"),
+        ({"name": "x", "base_url": "http://@host/v1"}, "carries a credential"),
+        ({"name": "x", "base_url": "http://host:99999/v1"}, "not a valid address"),
+        ({"name": "x", "base_url": "http://host/v1#top"}, "#fragment"),
+        ({"name": "x", "base_url": "http://ho st/v1"}, "spaces"),
         ({"name": "x", "preset": "ollama", "timeout": 0}, "timeout must be positive"),
+        ({"name": "x", "preset": "ollama", "timeout": float("nan")}, "timeout must be positive"),
+        ({"name": "x", "preset": "ollama", "models": "llama3"}, "list of model names"),
+        ({"name": "x", "preset": "ollama", "context_windows": {"llama3": 0}}, "positive whole"),
     ],
 )
 def test_bad_settings_get_a_clear_message(kwargs: dict, message: str) -> None:
@@ -77,14 +89,14 @@ def test_plain_http_to_another_computer_is_warned(url: str, warned: bool) -> Non
 
 
 def test_the_warning_only_matters_with_a_key() -> None:
-    config = ProviderConfig("lan", "custom", "http://10.0.0.7:8000/v1")
+    config = ProviderConfig("lan", base_url="http://10.0.0.7:8000/v1")
     assert ChatClient(config, None).warnings == []
     assert "unencrypted" in ChatClient(config, "sk-some-key-123456").warnings[0]
 
 
 # --- context windows ---------------------------------------------------------------------
 def config_for(server: OpenAITestServer, preset: str) -> ProviderConfig:
-    return ProviderConfig(preset, preset, server.base_url)
+    return ProviderConfig(preset, preset=preset, base_url=server.base_url)
 
 
 LLAMA_INFO = {"general.architecture": "llama", "llama.context_length": 131072}
@@ -162,7 +174,7 @@ def test_an_unreachable_server_does_not_raise() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = ProviderConfig("gone", "ollama", f"http://127.0.0.1:{port}/v1")
+    config = ProviderConfig("gone", preset="ollama", base_url=f"http://127.0.0.1:{port}/v1")
     found = discover_context_window(config, "llama3", timeout=1)
     assert found.tokens is None and "ConnectError" in found.note
 

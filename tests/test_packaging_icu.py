@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "packaging"))
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "packaging"))
 import trim_icu
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def wheel_icu_data() -> Path:

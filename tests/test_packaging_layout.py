@@ -17,13 +17,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGING = ROOT / "packaging"
-sys.path.insert(0, str(PACKAGING))
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "packaging"))
 import bundle_config as cfg
 from version import project_version
 
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGING = ROOT / "packaging"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 VERSION = PYPROJECT["project"]["version"]
 
@@ -171,7 +170,8 @@ def iss_setting(iss: str, key: str) -> str:
 
 def test_the_inno_setup_script_installs_per_user_and_keeps_the_data_folder() -> None:
     iss = (PACKAGING / "windows" / "token_budget.iss").read_text(encoding="utf-8")
-    assert re.fullmatch(r"\{\{[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}\}", iss_setting(iss, "AppId"))
+    app_id = iss_setting(iss, "AppId")
+    assert re.fullmatch(r"\{\{[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}\}", app_id)
     assert iss_setting(iss, "PrivilegesRequired") == "lowest"
     assert iss_setting(iss, "PrivilegesRequiredOverridesAllowed") == "dialog"
     assert iss_setting(iss, "DefaultDirName").startswith("{autopf}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ DATABASES = sorted(FIXTURES.glob("token_budget-*.sqlite3"))
 
 
 def schema_revision(path: Path) -> str:
-    with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
+    # closing(): a connection's own `with` ends the transaction but leaves it open
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
         return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
 
 

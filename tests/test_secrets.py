@@ -9,9 +9,10 @@ import keyring
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.controller.clients import DEFAULT_PROVIDER_SETTING, connect
-from desktop_app.controller.turn import TurnPipeline
-from desktop_app.core.app_records import ProviderConfig
+from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING, connect
+from desktop_app.services.turn import run_turn
+from desktop_app.services.windows import WindowResolver
+from desktop_app.core.providers import ProviderConfig
 from desktop_app.core.records import Session
 from desktop_app.llm.keys import KeyStore
 from desktop_app.store import open_database
@@ -44,7 +45,7 @@ def test_the_key_is_used_but_never_stored_exported_or_logged(tmp_path, keychain,
 
     openai_server.script(Reply(text="Authenticated reply."))
     connection = connect(db, "gpt-4o-mini", discover=False)
-    result = TurnPipeline(db, connection.client).run_turn(session.id, "Hello")
+    result = run_turn(db, connection.client, session.id, "Hello", WindowResolver().model)
     connection.client.close()
     assert result.reply.content == "Authenticated reply."
     assert openai_server.chat_requests()[-1].authorization == f"Bearer {SECRET}"

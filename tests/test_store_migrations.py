@@ -153,5 +153,7 @@ def test_usage_kept_in_settings_by_0001_moves_into_its_table(tmp_path):
     assert usage_blob(backup, session.id) == blob
 
     migrate_file(path, "0001", down=True)
-    assert usage_blob(path, session.id) == {str(first.id): {"system_prompt": 9, "current_input": 28},
-                                   str(second.id): blob[str(second.id)]}
+    assert usage_blob(path, session.id) == {
+        str(first.id): {"system_prompt": 9, "current_input": 28},
+        str(second.id): blob[str(second.id)],
+    }

@@ -7,8 +7,9 @@ import statistics
 
 import pytest
 
-from desktop_app.core.app_records import ProviderConfig, TurnUsage
+from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile, ProfileError
+from desktop_app.core.providers import ProviderConfig, ProviderError
 from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.store import NotFoundError, StoreError, open_database
 from desktop_app.store.messages import StreamWriter
@@ -274,7 +275,7 @@ def test_providers_are_stored_without_secrets(db):
     saved = db.providers.save(
         ProviderConfig(
             "home",
-            "http://localhost:11434/v1",
+            base_url="http://localhost:11434/v1",
             preset="ollama",
             models=["llama3.1"],
             context_windows={"llama3.1": 8192},
@@ -283,11 +284,15 @@ def test_providers_are_stored_without_secrets(db):
     assert db.providers.get("home") == saved
     saved.models.append("qwen2.5")
     assert db.providers.save(saved).models == ["llama3.1", "qwen2.5"]
+    saved.context_windows["qwen2.5"] = 0  # changed in place: checked again on saving
+    with pytest.raises(ProviderError, match="positive"):
+        db.providers.save(saved)
+    # a bad URL never gets as far as the store: the provider cannot be made
     for url in ("https://user:sk-abc@api.example.com/v1", "https://x.example/v1?api_key=sk-1"):
-        with pytest.raises(StoreError, match="keychain"):
-            db.providers.save(ProviderConfig("leaky", url))
-    with pytest.raises(StoreError, match="http"):
-        db.providers.save(ProviderConfig("odd", "ftp://example.com"))
+        with pytest.raises(ProviderError, match="keychain"):
+            ProviderConfig("leaky", base_url=url)
+    with pytest.raises(ProviderError, match="http"):
+        ProviderConfig("odd", base_url="ftp://example.com")
     db.providers.delete("home")
     assert db.providers.list() == []
 

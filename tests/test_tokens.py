@@ -22,12 +22,21 @@ ROOT = Path(__file__).resolve().parents[1]
 # The example from OpenAI's cookbook "How to count tokens with tiktoken": 129 prompt
 # tokens for gpt-3.5-turbo and gpt-4, 124 for gpt-4o, as the API reports them.
 COOKBOOK = [
-    {"role": "system", "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain English."},
-    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
-    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
-    {"role": "system", "name": "example_user", "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage."},
-    {"role": "system", "name": "example_assistant", "content": "Let's talk later when we're less busy about how to do better."},
-    {"role": "user", "content": "This late pivot means we don't have time to boil the ocean for the client deliverable."},
+    {"role": "system",
+     "content": "You are a helpful, pattern-following assistant that translates corporate "
+                "jargon into plain English."},
+    {"role": "system", "name": "example_user",
+     "content": "New synergies will help drive top-line growth."},
+    {"role": "system", "name": "example_assistant",
+     "content": "Things working well together will increase revenue."},
+    {"role": "system", "name": "example_user",
+     "content": "Let's circle back when we have more bandwidth to touch base on opportunities "
+                "for increased leverage."},
+    {"role": "system", "name": "example_assistant",
+     "content": "Let's talk later when we're less busy about how to do better."},
+    {"role": "user",
+     "content": "This late pivot means we don't have time to boil the ocean for the client "
+                "deliverable."},
 ]
 
 
@@ -48,7 +57,7 @@ def test_counting_works_with_networking_disabled(tmp_path):
         """
     )
     env = {"PATH": "/usr/bin:/bin", "TIKTOKEN_CACHE_DIR": str(tmp_path / "empty-cache"),
-           "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+           "PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env=env, cwd=ROOT, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
@@ -163,3 +172,23 @@ def test_catalog_lookups():
     unknown = lookup_model("totally-new-model")
     assert not unknown.known and unknown.warning and unknown.context_window > 0
     assert lookup_model("gpt-4o").cost(1_000_000, 1_000_000) == pytest.approx(12.5)
+
+
+def test_chat_framing_has_one_owner():
+    from desktop_app.core.tokens import OPENAI_FRAMING, REPLY_PRIMING, ChatFraming, chat_framing
+
+    assert chat_framing(lookup_model("gpt-4o")) == OPENAI_FRAMING
+    assert ChatFraming(per_message=3, per_name=1, reply_priming=3) == OPENAI_FRAMING
+    assert chat_framing("gpt-3.5-turbo-0301") == ChatFraming(4, -1, 3)
+    assert OPENAI_FRAMING.reply_priming == REPLY_PRIMING
+    assert OPENAI_FRAMING.message(1, 10) == 14
+    assert OPENAI_FRAMING.message(1, 10, name_tokens=2) == 17
+    # count_chat is the sum of the framed messages and the reply priming
+    model = lookup_model("gpt-4o")
+    framing = chat_framing(model)
+    expected = framing.reply_priming + sum(
+        framing.message(count_text(m["role"], model.encoding),
+                        count_text(m["content"], model.encoding),
+                        count_text(m["name"], model.encoding) if "name" in m else None)
+        for m in COOKBOOK)
+    assert count_chat(COOKBOOK, model).tokens == expected == 124

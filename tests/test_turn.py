@@ -8,10 +8,15 @@ import threading
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.controller.turn import TurnError, TurnPipeline
+from desktop_app.core.cancel import CancelToken
+from desktop_app.core.catalog import lookup_model
+from desktop_app.core.providers import ProviderConfig
 from desktop_app.core.records import Message, Session
 from desktop_app.llm.client import ChatClient, RetryPolicy
-from desktop_app.llm.providers import ProviderConfig
+from desktop_app.services.folding import fold_after_reply
+from desktop_app.services.request import load_context, next_request
+from desktop_app.services.turn import Outcome, run_turn
+from desktop_app.services.windows import resolve_window
 from desktop_app.store import open_database
 from tests.openai_test_server import (  # noqa: F401
     Reply,
@@ -33,6 +38,15 @@ def client_for(server) -> ChatClient:
                       retry=RetryPolicy(max_retries=2, base_delay=0.01))
 
 
+def window(tokens: int | None = None):
+    """How the turn resolves a model's window: the catalog's, or a provider setting."""
+    def resolve(name: str):
+        info = lookup_model(name)
+        resolved = resolve_window(info.context_window, tokens, None, "test")
+        return info.with_context_window(resolved.tokens), resolved
+    return resolve
+
+
 def new_session(db, **kw) -> Session:
     return db.sessions.create(Session(title="t", model=kw.pop("model", "gpt-4o-mini"), **kw))
 
@@ -41,8 +55,10 @@ def test_a_turn_streams_stores_and_records_usage(db, openai_server):
     session = new_session(db, system_prompt="Be brief.")
     openai_server.script(Reply(text="Paris is the capital of France."))
     chunks = []
-    pipeline = TurnPipeline(db, client_for(openai_server))
-    result = pipeline.run_turn(session.id, "Capital of France?", on_chunk=chunks.append)
+    preview = next_request(load_context(db, session.id, "Capital of France?", window()))
+    result = run_turn(db, client_for(openai_server), session.id, "Capital of France?", window(),
+                      on_chunk=chunks.append)
+    assert result.outcome is Outcome.COMPLETED and result.reason == ""
 
     assert "".join(chunks) == "Paris is the capital of France."
     stored = db.messages.all_for_session(session.id)
@@ -53,6 +69,7 @@ def test_a_turn_streams_stores_and_records_usage(db, openai_server):
     assert stored[1].prompt_tokens == result.request.tokens
     assert stored[1].cost is not None and stored[1].cost > 0
     sent = openai_server.chat_requests()[-1].body
+    assert sent["messages"] == preview.messages  # what the preview showed is what went
     assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
     assert sent["messages"][-1] == {"role": "user", "content": "Capital of France?"}
     assert sent["stream_options"] == {"include_usage": True}
@@ -72,10 +89,9 @@ def test_a_turn_streams_stores_and_records_usage(db, openai_server):
 def test_a_server_error_keeps_the_users_message(db, openai_server):
     session = new_session(db)
     openai_server.script(*[server_error(500)] * 5)
-    pipeline = TurnPipeline(db, client_for(openai_server))
-    with pytest.raises(TurnError) as err:
-        pipeline.run_turn(session.id, "Will this survive?")
-    assert err.value.user_stored and "server" in err.value.message.lower()
+    result = run_turn(db, client_for(openai_server), session.id, "Will this survive?", window())
+    assert result.outcome is Outcome.FAILED
+    assert result.user_stored and "server" in result.reason.lower()
     stored = db.messages.all_for_session(session.id)
     assert stored[0].content == "Will this survive?"
     assert stored[1].status == "error"
@@ -88,44 +104,55 @@ def test_context_too_long_compresses_and_retries_once(db, openai_server):
                                                f"message {i} " + "filler words " * 60))
     openai_server.script(context_too_long("openai"), Reply(text="Fits now."))
     notices = []
-    pipeline = TurnPipeline(db, client_for(openai_server))
-    result = pipeline.run_turn(session.id, "Summarise please", on_notice=notices.append)
+    result = run_turn(db, client_for(openai_server), session.id, "Summarise please", window(),
+                      on_notice=notices.append)
     assert result.reply.content == "Fits now."
     first, second = openai_server.chat_requests()[-2:]
     assert len(second.body["messages"]) < len(first.body["messages"])
     assert any("too long" in n for n in notices)
 
 
-def test_rolling_summary_runs_when_due_and_is_stored(db, openai_server):
+def test_rolling_summary_is_folded_after_the_reply_not_before(db, openai_server):
     session = new_session(db, model="gpt-4o-mini", strategy="rolling_summary")
     for i in range(30):
         db.messages.append(session.id, Message("user" if i % 2 == 0 else "assistant",
                                                f"point {i}: " + "we discussed the budget. " * 30))
-    # a small window makes the history overflow; the model writes the summary first
-    openai_server.script(Reply(text="We discussed the budget at length."), Reply(text="Ok."))
-    pipeline = TurnPipeline(db, client_for(openai_server), context_window=4000)
-    result = pipeline.run_turn(session.id, "What did we decide?")
+    # a small window makes the history overflow: the request folds what does not fit with
+    # the offline method, exactly as the preview showed; the model summarizes afterwards
+    preview = next_request(load_context(db, session.id, "What did we decide?", window(4000)))
+    assert preview.new_summary is not None and preview.new_summary.method == "extractive"
+    # the summarizer's own requests fit the same 4,000-token window, so it reads in parts
+    openai_server.script(Reply(text="Ok."), *[Reply(text="We discussed the budget at length.")] * 8)
+    result = run_turn(db, client_for(openai_server), session.id, "What did we decide?",
+                      window(4000))
+    assert result.outcome is Outcome.COMPLETED
+    turn_request = openai_server.chat_requests()[-1].body["messages"]
+    assert turn_request == preview.messages
+    assert db.summaries.latest(session.id) is None  # nothing changed between Send and the wire
+
+    folded = fold_after_reply(db, session.id, window(4000), client_for(openai_server))
     summary = db.summaries.latest(session.id)
-    assert summary is not None and summary.method == "model"
+    assert folded.summary is not None and summary is not None and summary.method == "model"
     assert summary.text == "We discussed the budget at length."
-    assert result.summary is not None and summary.last_message_id is not None
-    sent = openai_server.chat_requests()[-1].body["messages"]
-    assert any("We discussed the budget at length." in m["content"] for m in sent)
+    assert summary.last_message_id is not None
+    after = next_request(load_context(db, session.id, "And then?", window(4000)))
+    assert any("We discussed the budget at length." in m["content"] for m in after.messages)
 
 
 def test_stop_cancels_and_keeps_the_partial_reply(db, openai_server):
     session = new_session(db)
     openai_server.script(Reply(text=" ".join(["word"] * 200), delay=0.02))
-    stop = threading.Event()
+    stop = CancelToken()
     seen = []
 
     def on_chunk(text):
         seen.append(text)
         if len(seen) == 5:
-            stop.set()
+            threading.Thread(target=stop.cancel).start()  # Stop, from another thread
 
-    result = TurnPipeline(db, client_for(openai_server)).run_turn(
-        session.id, "Talk a lot", on_chunk=on_chunk, cancel=stop)
+    result = run_turn(db, client_for(openai_server), session.id, "Talk a lot", window(),
+                      on_chunk=on_chunk, cancel=stop)
+    assert result.outcome is Outcome.STOPPED
     assert result.reply.status == "interrupted"
     assert 5 <= len(result.reply.content.split()) < 200
     assert db.messages.get(result.reply.id).status == "interrupted"
@@ -133,8 +160,8 @@ def test_stop_cancels_and_keeps_the_partial_reply(db, openai_server):
 
 def test_without_a_model_the_turn_says_so_and_stores_nothing(db):
     session = new_session(db)
-    with pytest.raises(TurnError, match="no model is set up"):
-        TurnPipeline(db, None).run_turn(session.id, "hello")
+    result = run_turn(db, None, session.id, "hello", window())
+    assert result.outcome is Outcome.FAILED and "no model is set up" in result.reason
     assert db.messages.all_for_session(session.id) == []
 
 

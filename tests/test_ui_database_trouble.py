@@ -20,7 +20,6 @@ from desktop_app.store.backups import list_backups
 from desktop_app.store.database import DB_FILE
 from tests.ui_support import wait_idle
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 DRAFT = "Half a thought I have not sent yet"
 
 
@@ -51,10 +50,9 @@ def start_window(qtbot, data_dir: Path):
     return window
 
 
-def screenshot(window, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
+def screenshot(window, name: str, folder: Path) -> None:
     QApplication.processEvents()  # pending layout (a label that just grew) before the grab
-    window.grab().save(str(ARTIFACTS / f"db_trouble_{name}.png"))
+    window.grab().save(str(folder / f"db_trouble_{name}.png"))
 
 
 def assert_drafting_works(qtbot, window) -> None:
@@ -70,7 +68,7 @@ def click(qtbot, button) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def test_a_damaged_file_is_offered_its_backup_and_kept_aside(qtbot, data_dir):
+def test_a_damaged_file_is_offered_its_backup_and_kept_aside(qtbot, data_dir, artifacts_dir):
     make_db(data_dir, "From the backup")
     with open_database(data_dir):
         pass  # the second open takes the daily backup
@@ -88,21 +86,21 @@ def test_a_damaged_file_is_offered_its_backup_and_kept_aside(qtbot, data_dir):
     assert "kept as token_budget.sqlite3.damaged-" in panel.message.text()
     assert panel.restore_button.isVisible() and panel.folder_button.isVisible()
     assert not window.banner.isVisible()  # one message at a time
-    assert c.data_folder() == data_dir
+    assert c.database.data_folder() == data_dir
     assert_drafting_works(qtbot, window)
-    screenshot(window, "corrupt")
+    screenshot(window, "corrupt", artifacts_dir)
     assert sha(path) == damaged  # nothing was written while it waited
 
     click(qtbot, panel.restore_button)
     qtbot.waitUntil(lambda: c.db is not None, timeout=15_000)
     wait_idle(qtbot, window)
     assert not panel.isVisible() and c.trouble is None
-    assert [s.title for s in c.sessions] == ["From the backup"]
+    assert [s.title for s in c.state.sessions] == ["From the backup"]
     kept = list(data_dir.glob(f"{DB_FILE}.damaged-*"))
     assert [sha(p) for p in kept if not p.name.endswith(("-wal", "-shm"))] == [damaged]
     assert "Restored the backup" in window.notice.text() and kept[0].name in window.notice.text()
     assert window.composer.text() == DRAFT + " and more"
-    screenshot(window, "restored")
+    screenshot(window, "restored", artifacts_dir)
     window.close()
 
 
@@ -139,20 +137,20 @@ def test_a_damaged_file_without_a_backup_offers_no_restore(qtbot, data_dir):
 
 
 def test_continue_without_saving_leaves_a_quiet_line_and_the_problem_a_click_away(
-        qtbot, data_dir):
+        qtbot, data_dir, artifacts_dir):
     (data_dir / DB_FILE).write_bytes(b"my shopping list\n" * 200)
     window = start_window(qtbot, data_dir)
     panel = window.db_panel
     click(qtbot, panel.continue_button)
     assert panel.isVisible() and panel.collapsed and not panel.message.isVisible()
     assert "nothing is saved" in panel.compact_label.text()
-    screenshot(window, "continued")
+    screenshot(window, "continued", artifacts_dir)
     click(qtbot, panel.show_button)
     assert panel.message.isVisible() and not panel.collapsed
     window.close()
 
 
-def test_a_newer_versions_database_is_explained_and_left_untouched(qtbot, data_dir):
+def test_a_newer_versions_database_is_explained_and_left_untouched(qtbot, data_dir, artifacts_dir):
     make_db(data_dir)
     path = data_dir / DB_FILE
     conn = sqlite3.connect(path)
@@ -169,15 +167,15 @@ def test_a_newer_versions_database_is_explained_and_left_untouched(qtbot, data_d
     assert not panel.restore_button.isVisibleTo(panel)
     assert not panel.retry_button.isVisibleTo(panel)
     assert panel.folder_button.isVisible()
-    window.controller.restore_backup()  # even asked directly, nothing is replaced
+    window.controller.database.restore_backup()  # even asked directly, nothing is replaced
     assert_drafting_works(qtbot, window)
-    screenshot(window, "newer")
+    screenshot(window, "newer", artifacts_dir)
     window.close()
     assert sha(path) == before
     assert not list(data_dir.glob(f"{DB_FILE}.damaged-*"))
 
 
-def test_a_database_held_by_another_program_gets_retry(qtbot, data_dir, monkeypatch):
+def test_a_database_held_by_another_program_gets_retry(qtbot, data_dir, monkeypatch, artifacts_dir):
     # The store waits BUSY_TIMEOUT_MS (5 s) for a lock; the test need not.
     monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 100)
     make_db(data_dir, "Shared")
@@ -191,7 +189,7 @@ def test_a_database_held_by_another_program_gets_retry(qtbot, data_dir, monkeypa
         assert panel.retry_button.text() == "Retry"
         assert not panel.restore_button.isVisibleTo(panel)
         assert_drafting_works(qtbot, window)
-        screenshot(window, "busy")
+        screenshot(window, "busy", artifacts_dir)
 
         click(qtbot, panel.retry_button)  # still held: the same message, with when
         qtbot.waitUntil(lambda: panel.status.text().startswith("Tried again"), timeout=10_000)
@@ -204,12 +202,14 @@ def test_a_database_held_by_another_program_gets_retry(qtbot, data_dir, monkeypa
     qtbot.waitUntil(lambda: c.db is not None, timeout=15_000)
     wait_idle(qtbot, window)
     assert not panel.isVisible()
-    assert [s.title for s in c.sessions] == ["Shared"]
+    assert [s.title for s in c.state.sessions] == ["Shared"]
     assert window.composer.text() == DRAFT + " and more"
     window.close()
 
 
-def test_a_file_that_is_not_a_database_is_explained_and_left_untouched(qtbot, data_dir):
+def test_a_file_that_is_not_a_database_is_explained_and_left_untouched(
+    qtbot, data_dir, artifacts_dir
+):
     path = data_dir / DB_FILE
     path.write_bytes(b"my shopping list\n" * 200)
     before = sha(path)
@@ -221,7 +221,7 @@ def test_a_file_that_is_not_a_database_is_explained_and_left_untouched(qtbot, da
     assert "Move it out of the folder" in panel.message.text()
     assert panel.retry_button.text() == "Try again"
     assert not panel.restore_button.isVisibleTo(panel)
-    screenshot(window, "not_a_database")
+    screenshot(window, "not_a_database", artifacts_dir)
     assert sha(path) == before
 
     # the user moves it away, as the message says, and tries again: a new database
@@ -235,7 +235,7 @@ def test_a_file_that_is_not_a_database_is_explained_and_left_untouched(qtbot, da
 
 
 @pytest.mark.skipif(not hasattr(stat, "S_IRUSR"), reason="POSIX permissions")
-def test_a_read_only_database_says_what_to_do(qtbot, data_dir):
+def test_a_read_only_database_says_what_to_do(qtbot, data_dir, artifacts_dir):
     make_db(data_dir)
     path = data_dir / DB_FILE
     before = sha(path)
@@ -245,7 +245,7 @@ def test_a_read_only_database_says_what_to_do(qtbot, data_dir):
         panel = window.db_panel
         assert window.controller.trouble.kind == "read_only"
         assert "Make it writable" in panel.message.text()
-        screenshot(window, "read_only")
+        screenshot(window, "read_only", artifacts_dir)
         window.close()
     finally:
         path.chmod(stat.S_IRUSR | stat.S_IWUSR)

@@ -16,16 +16,15 @@ from PySide6.QtGui import QColor, QHelpEvent, QPalette
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from desktop_app.core.budget import builtin_profile, make_report, plan_budget
-from desktop_app.ui.gauge import BudgetGauge, format_cost
+from desktop_app.ui.figures import format_cost
+from desktop_app.ui.gauge import BudgetGauge
 from desktop_app.ui.palette import GAUGE_ORDER, component_color, warning_color
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 WINDOW = 128_000
 
 
-def save_shot(widget, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    widget.grab().save(str(ARTIFACTS / name))
+def save_shot(widget, name: str, folder: Path) -> None:
+    widget.grab().save(str(folder / name))
 
 
 def dark_palette() -> QPalette:
@@ -59,7 +58,7 @@ def settled(qtbot, g: BudgetGauge) -> None:
     qtbot.waitUntil(lambda: not g.is_animating(), timeout=2000)
 
 
-def test_over_budget_component_is_painted_in_the_warning_colour(qtbot, gauge):
+def test_over_budget_component_is_painted_in_the_warning_colour(qtbot, gauge, artifacts_dir):
     gauge.set_report(report(history=41_000), uncertainty=0.04)  # history budget: 38,400
     settled(qtbot, gauge)
     history = gauge.segment("history")
@@ -86,7 +85,7 @@ def test_over_budget_component_is_painted_in_the_warning_colour(qtbot, gauge):
     inside = pixels(memory_rect)
     assert all(c != warn for c in inside)
     assert sum(c == component_color("memory", dark=False) for c in inside) >= len(inside) // 2
-    save_shot(gauge, "gauge_vertical_light.png")
+    save_shot(gauge, "gauge_vertical_light.png", artifacts_dir)
 
 
 def test_tooltip_gives_tokens_budget_percent_and_uncertainty(qtbot, gauge):
@@ -166,7 +165,7 @@ def test_elastic_lending_keeps_segments_within_the_window(qtbot, gauge):
     assert "lent by under-used components" in gauge.tooltip_text("history")
 
 
-def test_screenshots_in_both_themes_and_orientations(qtbot):
+def test_screenshots_in_both_themes_and_orientations(qtbot, artifacts_dir):
     for theme in ("light", "dark"):
         for orientation, size in ((Qt.Orientation.Vertical, (300, 400)),
                                   (Qt.Orientation.Horizontal, (480, 270))):
@@ -183,10 +182,10 @@ def test_screenshots_in_both_themes_and_orientations(qtbot):
                       else g.heightForWidth(size[0]))
             assert needed <= size[1]  # the screenshot shows the whole widget
             name = "vertical" if orientation == Qt.Orientation.Vertical else "horizontal"
-            save_shot(g, f"gauge_{name}_{theme}.png")
+            save_shot(g, f"gauge_{name}_{theme}.png", artifacts_dir)
     compact = BudgetGauge(orientation=Qt.Orientation.Horizontal, compact=True)
     qtbot.addWidget(compact)
     compact.resize(300, 24)
     compact.set_allocation(plan_budget(WINDOW, builtin_profile("pyramid")))
     assert compact.legend_rows() == []
-    save_shot(compact, "gauge_compact.png")
+    save_shot(compact, "gauge_compact.png", artifacts_dir)

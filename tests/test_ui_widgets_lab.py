@@ -15,19 +15,18 @@ from PySide6.QtCore import QPointF
 
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.tokens import count_text
-from desktop_app.ui.prompt_lab import LONG_TEXT_CHARS, PromptLab, sentence_spans
+from desktop_app.ui.lab_heatmap import LONG_TEXT_CHARS, sentence_spans
+from desktop_app.ui.prompt_lab import PromptLab
 from desktop_app.ui.usage_chart import UsageChart
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 WORDY = ("You are a helpful assistant. It is important to note that you should always answer "
          "in a very friendly tone. Please make sure that you answer questions about the "
          "company's API v2.3.1 accurately. The customer's name is Jane Doe. Could you please "
          "keep answers short and in order to save tokens avoid repeating the question.")
 
 
-def save_shot(widget, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    widget.grab().save(str(ARTIFACTS / name))
+def save_shot(widget, name: str, folder: Path) -> None:
+    widget.grab().save(str(folder / name))
 
 
 @pytest.fixture
@@ -66,9 +65,9 @@ def test_counts_follow_typing_for_every_chosen_model(qtbot, lab):
     a_tokens = count_text(a.text(), lab.primary_encoding())
     assert lab.variants[1].delta.text().startswith(
         f"{'+' if b_tokens > a_tokens else '−'}{abs(b_tokens - a_tokens)} tokens vs Variant A")
-    lab.update_compare()
-    assert "Variant A → Variant B" in lab.compare_summary.text()
-    assert "briefly" in lab.diff_view.toPlainText()
+    lab.compare_page.update_compare()
+    assert "Variant A → Variant B" in lab.compare_page.compare_summary.text()
+    assert "briefly" in lab.compare_page.diff_view.toPlainText()
 
 
 def test_long_text_is_counted_off_the_gui_thread_without_stale_results(qtbot, lab):
@@ -85,51 +84,53 @@ def test_long_text_is_counted_off_the_gui_thread_without_stale_results(qtbot, la
     assert a.table_rows()[0][1] != "counting…"
 
 
-def test_a_compression_suggestion_applies_and_shows_its_saving(qtbot, lab):
+def test_a_compression_suggestion_applies_and_shows_its_saving(qtbot, lab, artifacts_dir):
     a = lab.variants[0]
     a.set_text(WORDY)
+    compress = lab.compress_page
     lab.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: len(lab.suggestions()) > 0, timeout=5_000)
-    first = lab.suggestions()[0]
+    qtbot.waitUntil(lambda: len(compress.suggestions()) > 0, timeout=5_000)
+    first = compress.suggestions()[0]
     assert first.level == "format" and first.saving > 0
     before = count_text(WORDY, lab.primary_encoding())
-    lab.suggestion_list.setCurrentItem(lab.suggestion_list.topLevelItem(0))
-    assert lab.apply_button.isEnabled()
-    lab.apply_button.click()
+    compress.suggestion_list.setCurrentItem(compress.suggestion_list.topLevelItem(0))
+    assert compress.apply_button.isEnabled()
+    compress.apply_button.click()
     assert a.text() == first.text
     assert a.tokens(lab.primary_encoding()) == before - first.saving
-    assert f"saved {first.saving}" in lab.compress_status.text()
-    save_shot(lab, "prompt_lab_compress.png")
+    assert f"saved {first.saving}" in compress.compress_status.text()
+    save_shot(lab, "prompt_lab_compress.png", artifacts_dir)
     a.editor.undo()  # the applied suggestion is one undo step
     assert a.text() == WORDY
 
 
-def test_compress_to_target_and_chunking(qtbot, lab):
+def test_compress_to_target_and_chunking(qtbot, lab, artifacts_dir):
     lab.variants[0].set_text(WORDY)
     lab.tabs.setCurrentIndex(1)
-    lab.target_spin.setValue(40)
-    lab.compress_button.click()
+    lab.compress_page.target_spin.setValue(40)
+    lab.compress_page.compress_button.click()
     assert len(lab.variants) == 3
     assert count_text(lab.variants[2].text(), lab.primary_encoding()) <= 40
 
     lab.tabs.setCurrentIndex(2)
-    lab.document_edit.setPlainText(("Budgets keep long chats affordable. " * 60 + "\n\n") * 10)
-    lab.chunk_budget.setValue(300)
-    lab.chunk_overlap.setValue(30)
-    lab.chunk_button.click()
-    qtbot.waitUntil(lambda: bool(lab.chunks()), timeout=5_000)
-    chunks = lab.chunks()
+    chunker = lab.chunk_page
+    chunker.document_edit.setPlainText(("Budgets keep long chats affordable. " * 60 + "\n\n") * 10)
+    chunker.chunk_budget.setValue(300)
+    chunker.chunk_overlap.setValue(30)
+    chunker.chunk_button.click()
+    qtbot.waitUntil(lambda: bool(chunker.chunks()), timeout=5_000)
+    chunks = chunker.chunks()
     assert len(chunks) > 1 and all(c.tokens <= 300 for c in chunks)
-    assert lab.chunk_list.topLevelItemCount() == len(chunks)
-    assert f"{len(chunks)} chunks of at most 300 tokens" in lab.chunk_status.text()
+    assert chunker.chunk_list.topLevelItemCount() == len(chunks)
+    assert f"{len(chunks)} chunks of at most 300 tokens" in chunker.chunk_status.text()
 
-    lab.chunk_overlap.setValue(300)
-    lab.chunk_button.click()
-    assert "overlap must be smaller" in lab.chunk_status.text()
-    save_shot(lab, "prompt_lab_chunk.png")
+    chunker.chunk_overlap.setValue(300)
+    chunker.chunk_button.click()
+    assert "overlap must be smaller" in chunker.chunk_status.text()
+    save_shot(lab, "prompt_lab_chunk.png", artifacts_dir)
 
 
-def test_heatmap_marks_sentences_and_explains_them(qtbot, lab):
+def test_heatmap_marks_sentences_and_explains_them(qtbot, lab, artifacts_dir):
     a = lab.variants[0]
     a.set_text("Plain words in a plain sentence. x7Qz!9#kL@2vR%3 ~ 0x7f3a9c2e.")
     spans = sentence_spans(a.text())
@@ -143,8 +144,8 @@ def test_heatmap_marks_sentences_and_explains_them(qtbot, lab):
     tip = a.sentence_tooltip(rect.center())
     assert "tokens" in tip and "tokens per word" in tip
     lab.variants[1].set_text(WORDY)
-    lab.update_compare()
-    save_shot(lab, "prompt_lab.png")
+    lab.compare_page.update_compare()
+    save_shot(lab, "prompt_lab.png", artifacts_dir)
 
 
 # --- usage chart -----------------------------------------------------------------------
@@ -156,7 +157,7 @@ def turns(n: int) -> list[dict]:
              "cost": 0.0004 + i * 1e-6, "label": f"Turn {i + 1}"} for i in range(n)]
 
 
-def test_usage_chart_handles_no_turns_and_a_thousand(qtbot):
+def test_usage_chart_handles_no_turns_and_a_thousand(qtbot, artifacts_dir):
     chart = UsageChart()
     qtbot.addWidget(chart)
     chart.resize(560, 320)
@@ -164,7 +165,7 @@ def test_usage_chart_handles_no_turns_and_a_thousand(qtbot):
     chart.show()
     assert chart.bars() == [] and chart.header_text() == ""
     assert "No turns yet" in chart.accessibleDescription()
-    save_shot(chart, "usage_empty.png")
+    save_shot(chart, "usage_empty.png", artifacts_dir)
 
     data = turns(24)
     chart.set_turns(data)
@@ -173,7 +174,7 @@ def test_usage_chart_handles_no_turns_and_a_thousand(qtbot):
     assert bar is not None and bar.first == 3
     assert "Turn 4" in chart.tooltip_for(bar)
     assert chart.bars()[-1].cumulative_cost == pytest.approx(sum(t["cost"] for t in data))
-    save_shot(chart, "usage_24.png")
+    save_shot(chart, "usage_24.png", artifacts_dir)
 
     data = turns(1000)
     chart.set_turns(data)
@@ -186,4 +187,4 @@ def test_usage_chart_handles_no_turns_and_a_thousand(qtbot):
     assert "average per turn" in chart.tooltip_for(bars[1])
     assert chart.header_text().startswith("1,000 turns")
     assert chart.bar_at(QPointF(-5, -5)) is None
-    save_shot(chart, "usage_1000.png")
+    save_shot(chart, "usage_1000.png", artifacts_dir)

@@ -32,12 +32,9 @@ from desktop_app.ui.memory_panel import PINNED, MemoryPanel
 from desktop_app.ui.profile_editor import ProfileEditor
 from desktop_app.ui.summary_panel import SummaryPanel
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
-
-def save_shot(widget, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    widget.grab().save(str(ARTIFACTS / name))
+def save_shot(widget, name: str, folder: Path) -> None:
+    widget.grab().save(str(folder / name))
 
 
 def conversation(n: int = 30) -> list[Message]:
@@ -60,7 +57,7 @@ def assembled(window: int = 1_500, draft: str = "What did we decide about the bu
 
 # --- context inspector ---------------------------------------------------------------
 
-def test_inspector_rows_match_the_assembled_request(qtbot):
+def test_inspector_rows_match_the_assembled_request(qtbot, artifacts_dir):
     req, messages, model = assembled()
     assert req.fits and "dropped" in req.states  # the window is small enough to drop some
     inspector = ContextInspector()
@@ -75,7 +72,7 @@ def test_inspector_rows_match_the_assembled_request(qtbot):
     assert sent[0][0] == "system_prompt" and sent[-1][0] == "current_input"
 
     left = inspector.left_out_rows()
-    expected = [(i, s, r) for i, (s, r) in enumerate(zip(req.states, req.reasons))
+    expected = [(i, s, r) for i, (s, r) in enumerate(zip(req.states, req.reasons, strict=True))
                 if s in ("dropped", "summarized")]
     assert left == expected
     assert (3, "dropped", "excluded by you") in left  # the message the user excluded
@@ -97,7 +94,7 @@ def test_inspector_rows_match_the_assembled_request(qtbot):
         inspector.sent_view.setCurrentIndex(sent_model.index(labels.index("History (pinned)"), 0))
     assert selected.args == [1]
     assert inspector.detail_text() == messages[1].content
-    save_shot(inspector, "inspector.png")
+    save_shot(inspector, "inspector.png", artifacts_dir)
 
 
 def test_inspector_shows_the_problem_when_nothing_fits(qtbot):
@@ -157,7 +154,7 @@ def test_memory_shows_token_costs_and_edits_inline(qtbot, memory):
     assert renamed.args[0] == "deadline" and renamed.args[1].key == "due"
 
 
-def test_memory_pin_add_and_delete_emit_the_right_signals(qtbot, memory):
+def test_memory_pin_add_and_delete_emit_the_right_signals(qtbot, memory, artifacts_dir):
     model = memory.model
     with qtbot.waitSignal(memory.factPinned) as pinned:
         model.setData(model.index(1, PINNED), Qt.CheckState.Checked.value,
@@ -190,12 +187,12 @@ def test_memory_pin_add_and_delete_emit_the_right_signals(qtbot, memory):
         memory.delete_button.click()
     assert deleted.args == ["user_name"]
     assert "user_name" not in [f.key for f in memory.facts()]
-    save_shot(memory, "memory_panel.png")
+    save_shot(memory, "memory_panel.png", artifacts_dir)
 
 
 # --- summary -------------------------------------------------------------------------
 
-def test_summary_panel_saves_the_edited_text(qtbot):
+def test_summary_panel_saves_the_edited_text(qtbot, artifacts_dir):
     panel = SummaryPanel()
     qtbot.addWidget(panel)
     panel.resize(460, 360)
@@ -217,7 +214,7 @@ def test_summary_panel_saves_the_edited_text(qtbot):
         panel.save_button.click()
     assert saved.args == [summary.text + " Budget: 2,000 EUR."]
     assert not panel.is_dirty()
-    save_shot(panel, "summary_panel.png")
+    save_shot(panel, "summary_panel.png", artifacts_dir)
 
     panel.editor.setPlainText("   ")
     with qtbot.assertNotEmitted(panel.summaryEdited):
@@ -290,7 +287,7 @@ def test_profile_editor_saves_a_valid_profile_and_guards_builtins(qtbot, editor)
     assert deleted.args == ["tight"]
 
 
-def test_profile_editor_selection_emits_and_screenshots(qtbot, editor):
+def test_profile_editor_selection_emits_and_screenshots(qtbot, editor, artifacts_dir):
     with qtbot.waitSignal(editor.profileSelected) as selected:
         editor.profile_combo.activated.emit(editor.profile_combo.findData("pyramid"))
     assert selected.args == ["pyramid"]
@@ -298,4 +295,4 @@ def test_profile_editor_selection_emits_and_screenshots(qtbot, editor):
     editor.load_profile("mine")
     editor.spins["history"].setValue(90.0)
     QApplication.processEvents()
-    save_shot(editor, "profile_editor.png")
+    save_shot(editor, "profile_editor.png", artifacts_dir)

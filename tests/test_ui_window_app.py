@@ -85,16 +85,16 @@ def test_export_and_import_a_session(qtbot, data_dir, tmp_path):
     sid = seed_session(data_dir, "Exported", [("user", "Keep this"), ("assistant", "Kept.")])
     window = open_window(qtbot, data_dir)
     target = tmp_path / "out.json"
-    window.controller.export_session(sid, target)
+    window.controller.sessions.export(sid, target)
     wait_idle(qtbot, window)
     assert target.exists() and "Keep this" in target.read_text(encoding="utf-8")
 
-    window.controller.import_file(target)
+    window.controller.sessions.import_file(target)
     wait_idle(qtbot, window)
     assert window.session_list.titles().count("Exported") == 2
     assert "Imported" in window.notice.text() or "imported" in window.notice.text()
 
-    window.controller.import_file(tmp_path / "missing.json")
+    window.controller.sessions.import_file(tmp_path / "missing.json")
     wait_idle(qtbot, window)
     assert window.error_bar.isVisible() and "missing.json" in window.error_bar.label.text()
     window.close()

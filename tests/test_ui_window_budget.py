@@ -99,7 +99,8 @@ def test_pinning_and_excluding_change_the_inspector(qtbot, data_dir):
 
 
 def test_messages_show_their_token_counts_and_states(qtbot, data_dir):
-    seed_session(data_dir, "Chat", [("user", "Hello there"), ("assistant", "**Hi!** How can I help?")])
+    seed_session(data_dir, "Chat",
+                 [("user", "Hello there"), ("assistant", "**Hi!** How can I help?")])
     window = open_window(qtbot, data_dir)
     model = window.conversation.conversation
     assert model.rowCount() == 2

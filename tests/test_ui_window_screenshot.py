@@ -1,5 +1,6 @@
 """The main window rendered with a sample session, saved as a PNG for people to look at
-(test-artifacts/), and, with TB_UPDATE_SCREENSHOT=1, as the README's screenshot."""
+(in $TOKEN_BUDGET_TEST_ARTIFACTS, else a temporary folder: see tests/conftest.py), and,
+with TB_UPDATE_SCREENSHOT=1, as the README's screenshot."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtGui import QImage
 
-from desktop_app.core.app_records import ProviderConfig
+from desktop_app.core.providers import ProviderConfig
 from desktop_app.core.records import MemoryFact, Message
 from desktop_app.store import open_database
 from tests.ui_support import open_window, seed_session, wait_idle
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
 README_SHOT = ROOT / "resources" / "screenshots" / "main_window.png"
 
 SAMPLE = [
@@ -58,7 +57,7 @@ def seed_sample(data_dir: Path) -> int:
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_main_window_screenshot(qtbot, data_dir, theme):
+def test_main_window_screenshot(qtbot, data_dir, artifacts_dir, theme):
     seed_sample(data_dir)
     window = open_window(qtbot, data_dir, theme=theme, size=(1440, 900))
     window.composer.set_text("Which day is best for Cascais if it rains on Saturday?")
@@ -72,15 +71,14 @@ def test_main_window_screenshot(qtbot, data_dir, theme):
               for m in window.conversation.conversation.messages}
     assert states == {"pinned", "kept"}
 
-    image: QImage = window.grab().toImage()
+    image = window.grab().toImage()
     assert image.width() >= 1440 and image.height() >= 900
     colors = {image.pixel(x, y) for x in range(0, image.width(), 37)
               for y in range(0, image.height(), 37)}
     assert len(colors) > 20  # a painted window, not a blank one
 
-    ARTIFACTS.mkdir(exist_ok=True)
     name = "main_window.png" if theme == "light" else f"main_window_{theme}.png"
-    assert image.save(str(ARTIFACTS / name))
+    assert image.save(str(artifacts_dir / name))
     if theme == "light" and os.environ.get("TB_UPDATE_SCREENSHOT") == "1":
         README_SHOT.parent.mkdir(parents=True, exist_ok=True)
         assert image.save(str(README_SHOT))

@@ -1,4 +1,6 @@
-"""`token-budget chat`: one full turn through the same pipeline as the window."""
+"""`token-budget chat`: one full turn through the same services as the window: the one
+request builder, the turn with its typed outcome, then the summary and memory brought
+up to date."""
 
 from __future__ import annotations
 
@@ -9,9 +11,16 @@ from desktop_app.cli import CliError
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from desktop_app.controller.clients import ConnectionSetupError, connect
-    from desktop_app.controller.turn import TurnError, TurnPipeline
+    from desktop_app.services.connection import (
+        DEFAULT_PROVIDER_SETTING,
+        ConnectionSetupError,
+        connect,
+    )
+    from desktop_app.core.providers import ProviderConfig
     from desktop_app.core.records import Session
+    from desktop_app.services.folding import fold_after_reply
+    from desktop_app.services.turn import Outcome, run_turn
+    from desktop_app.services.windows import WindowResolver, serving_provider
     from desktop_app.store import open_database
     from desktop_app.store.errors import StoreError
 
@@ -36,22 +45,36 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 session = db.sessions.get(args.session)
             except StoreError as exc:
                 raise CliError(str(exc)) from None
-            model = args.model or session.model
             if args.model and args.model != session.model:
-                session.model = args.model
-                db.sessions.update(session)
+                session = db.sessions.change(session.id, model=args.model)
         else:
-            model = args.model
-            if not model:
+            if not args.model:
                 raise CliError("--model is required for a new session")
             title = message[:60] + ("…" if len(message) > 60 else "")
-            session = db.sessions.create(Session(title=title, model=model,
+            session = db.sessions.create(Session(title=title, model=args.model,
                                                  profile=args.profile or "default",
                                                  strategy=args.strategy or "token_window",
                                                  system_prompt=args.system or ""))
             print(f"session {session.id}", file=sys.stderr, flush=True)
+        model = session.model
+        # the provider and window are chosen as the window chooses them: the provider
+        # that lists the model (else the default one); the catalog's window, the
+        # provider's setting, and never more than the server serves
+        resolver = WindowResolver.from_store(db)
+        if args.base_url:
+            provider = ProviderConfig("command line", base_url=args.base_url)
+        elif args.provider:
+            try:
+                provider = db.providers.get(args.provider)
+            except StoreError as exc:
+                raise CliError(str(exc)) from None
+        else:
+            provider = serving_provider(db.providers.list(), model,
+                                        db.settings.get(DEFAULT_PROVIDER_SETTING))
         try:
-            connection = connect(db, model, provider=args.provider, base_url=args.base_url)
+            connection = connect(db, model, base_url=args.base_url,
+                                 provider=None if args.base_url or provider is None
+                                 else provider.name)
         except ConnectionSetupError as exc:
             raise CliError(str(exc)) from None
         if connection is None:
@@ -59,29 +82,39 @@ def cmd_chat(args: argparse.Namespace) -> int:
                            "or set OPENAI_API_KEY")
         for w in connection.warnings:
             warn(w)
-        pipeline = TurnPipeline(db, connection.client, connection.context_window)
+        learned = resolver.learn(connection.provider, model, connection.served)
+        if learned and not args.base_url:
+            resolver.save(db)
+
+        def resolve(name: str):
+            return resolver.model(name, provider)
 
         def chunk(text: str) -> None:
             sys.stdout.write(text)
             sys.stdout.flush()
 
         try:
-            result = pipeline.run_turn(session.id, message, on_chunk=chunk, on_notice=warn)
-        except TurnError as exc:
-            if exc.reply is not None and exc.reply.content:
+            outcome = run_turn(db, connection.client, session.id, message, resolve,
+                               on_chunk=chunk, on_notice=warn)
+            if outcome.reply is not None and outcome.reply.content:
                 sys.stdout.write("\n")
-            raise CliError(exc.message) from None
+            if outcome.user_stored:
+                folded = fold_after_reply(db, session.id, resolve, connection.client)
+                for text in folded.notices:
+                    warn(text)
         finally:
             connection.client.close()
-        sys.stdout.write("\n")
-        reply = result.reply
-        if reply.status == "interrupted":
-            raise CliError(f"the reply was cut off{': ' + reply.error if reply.error else ''}; "
-                           "what arrived is stored (retry from the window)")
-        if reply.prompt_tokens is not None:
+        if outcome.outcome is Outcome.FAILED:
+            raise CliError(outcome.reason)
+        if outcome.outcome is not Outcome.COMPLETED:
+            why = f": {outcome.reason}" if outcome.reason else ""
+            raise CliError(f"the reply was cut off{why}; what arrived is stored "
+                           "(retry from the window)")
+        reply = outcome.reply
+        if reply is not None and reply.prompt_tokens is not None and outcome.request:
             cost = f", ${reply.cost:.4f}" if reply.cost else ""
             print(f"usage: {reply.prompt_tokens} prompt + {reply.completion_tokens or 0} "
-                  f"completion tokens (we counted {result.request.tokens} prompt){cost}",
+                  f"completion tokens (we counted {outcome.request.tokens} prompt){cost}",
                   file=sys.stderr)
         return 0
     finally:

@@ -146,6 +146,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 # --- assemble ----------------------------------------------------------------------
 def cmd_assemble(args: argparse.Namespace) -> int:
+    if args.session is not None:  # a stored session's next request, from the one builder
+        from desktop_app.commands.next_request import cmd_assemble_session
+
+        return cmd_assemble_session(args)
+    if not args.messages:
+        raise CliError("give --messages F.json (a chat to assemble) or --session ID")
     from desktop_app.core.assemble import AssemblyInput, assemble
     from desktop_app.core.history import (
         ExtractiveSummarizer,
@@ -228,7 +234,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fractions", help="a custom profile as JSON")
     p.add_argument("--strategy", "-s", default="token_window")
     p.add_argument("--last-n", type=int, default=20, help="for --strategy last_n")
-    p.add_argument("--messages", required=True, metavar="F.json")
+    p.add_argument("--messages", metavar="F.json", help="a JSON list of chat messages")
+    p.add_argument("--session", type=int, metavar="ID",
+                   help="a stored session: print what its next turn will send")
+    p.add_argument("--json", action="store_true",
+                   help="with --session: the request as JSON (--messages always prints JSON)")
     p.add_argument("--input", help="the message being drafted")
     p.add_argument("--input-file", metavar="F", help="read the draft from a file")
     p.add_argument("--window", type=int, help="override the model's context window")

@@ -1,6 +1,6 @@
-"""Plain data the store keeps beside sessions and messages: a provider's settings (never
-its key), the calibration learned for a model, a turn's token usage, and a search hit.
-Shared by store, llm, controller and ui; no Qt, no SQL, no network."""
+"""Plain data the store keeps beside sessions and messages: the calibration learned for a
+model, a turn's token usage, and a search hit (a provider's settings are in
+core/providers.py). Shared by store, llm, controller and ui; no Qt, no SQL, no network."""
 
 from __future__ import annotations
 
@@ -8,21 +8,6 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-
-@dataclass
-class ProviderConfig:
-    """An OpenAI-compatible server the user set up. The API key lives in the OS keychain
-    under the provider's name, never here."""
-
-    name: str
-    base_url: str
-    preset: str = "custom"  # openai, ollama, lmstudio, llamacpp, vllm or custom
-    models: list[str] = field(default_factory=list)
-    # model -> the window to assume for it (the user's setting or what the server said)
-    context_windows: dict[str, int] = field(default_factory=dict)
-    id: int | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -5,28 +5,59 @@ or pinned, and why.
 The one rule that never bends: the request plus the reply reserve fits the model's
 window. When even the minimum (system prompt, pinned messages, the new input) cannot
 fit, the result says so (fits=False, problem=...) and carries nothing to send; nothing
-is cut silently."""
+is cut silently.
+
+Assembly reads its input and writes nothing back: content token counts come from
+AssemblyInput.counts, else from each Message.token_counts, else they are counted here
+and returned in AssembledRequest.new_counts for the caller to keep. The steps, in order:
+the fixed parts, one walk over the history, the optional parts, the history under the
+strategy, folding what was evicted, the request in order, and the report."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from desktop_app.core.budget import (
     AllocationProfile,
     BudgetPlan,
     BudgetReport,
+    Component,
     elastic_history_budget,
     make_report,
     plan_budget,
 )
-from desktop_app.core.catalog import ModelInfo
-from desktop_app.core.history import FactExtractor, HistoryStrategy, Summarizer
-from desktop_app.core.records import MemoryFact, Message, Summary
-from desktop_app.core.tokens import REPLY_PRIMING, count_text, message_tokens
+from desktop_app.core.history import HistoryStrategy
+from desktop_app.core.records import ROLES, MemoryFact, Message, Summary
+from desktop_app.core.tokens import (
+    OPENAI_FRAMING,
+    ChatFraming,
+    chat_framing,
+    count_text,
+    message_tokens,
+)
 
-INCLUSION_STATES = ("kept", "summarized", "dropped", "pinned")
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from desktop_app.core.catalog import ModelInfo
+    from desktop_app.core.history import FactExtractor, Summarizer
+
+
+class InclusionState(StrEnum):
+    """What became of an earlier message in this request. A str, so it compares, hashes
+    and serializes as its value ("kept")."""
+
+    KEPT = "kept"
+    SUMMARIZED = "summarized"
+    DROPPED = "dropped"
+    PINNED = "pinned"
+
+
+INCLUSION_STATES: tuple[InclusionState, ...] = tuple(InclusionState)
+_KEPT, _SUMMARIZED, _DROPPED, _PINNED = INCLUSION_STATES  # local names for the hot loops
+
 MEMORY_HEADER = "Known facts about this conversation:\n"
 SUMMARY_HEADER = "Summary of the earlier conversation:\n"
 
@@ -42,29 +73,51 @@ R_OVER = "outside the history budget ({budget:,} tokens)"
 R_FOLD_PENDING = "outside the history budget: to be folded into the summary before sending"
 R_FOLDED = "outside the history budget: folded into the summary"
 R_MEMORY = "outside the history budget: its facts are kept in key-value memory"
+R_NOT_SENT = "not sent: the request does not fit"
 
 
 class Inclusion(NamedTuple):
-    index: int
+    index: int  # type: ignore[assignment]  # the message's position; shadows tuple.index
     message_id: int | None
     state: str
     reason: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class AssemblyInput:
+    """What one request is assembled from. Frozen: lists given by a caller are kept as
+    tuples, and assembly never changes them or the messages in them.
+
+    `counts`, when given, holds the content tokens of each message under the model's
+    encoding, in the order of `messages` (None where not known). Assembly takes a count
+    from there first, then from Message.token_counts[encoding], and counts the text
+    itself only when neither has it (see AssembledRequest.new_counts)."""
+
     system_prompt: str
-    messages: list[Message]
+    messages: Sequence[Message]
     draft: str
     model: ModelInfo
     profile: AllocationProfile
     strategy: HistoryStrategy = field(default_factory=HistoryStrategy)
-    examples: list[dict[str, Any]] = field(default_factory=list)
-    memory: list[MemoryFact] = field(default_factory=list)
+    examples: Sequence[Mapping[str, Any]] = ()
+    memory: Sequence[MemoryFact] = ()
     summary: Summary | None = None
     elastic: bool = False
     # facts were already extracted from the messages up to this id (kv_memory, hybrid)
     memory_through_id: int | None = None
+    counts: Sequence[int | None] | None = None
+
+    def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: only here, to keep tuples
+        set_field(self, "messages", tuple(self.messages))
+        set_field(self, "examples", tuple(self.examples))
+        set_field(self, "memory", tuple(self.memory))
+        if self.counts is not None:
+            counts = tuple(self.counts)
+            if len(counts) != len(self.messages):
+                raise ValueError(f"counts has {len(counts)} entries for "
+                                 f"{len(self.messages)} messages")
+            set_field(self, "counts", counts)
 
 
 @dataclass
@@ -74,7 +127,7 @@ class AssembledRequest:
     exact: bool
     max_tokens: int
     report: BudgetReport
-    states: list[str]  # per input message, one of INCLUSION_STATES
+    states: list[InclusionState]  # per input message
     reasons: list[str]
     message_ids: list[int | None]
     fits: bool = True
@@ -82,16 +135,21 @@ class AssembledRequest:
     warnings: list[str] = field(default_factory=list)
     due_for_summary: list[Message] = field(default_factory=list)
     due_for_memory: list[Message] = field(default_factory=list)
-    component_tokens: dict[str, int] = field(default_factory=dict)
+    component_tokens: dict[str, int] = field(default_factory=dict)  # keys: Component
     sections: list[tuple[str, dict[str, Any], int]] = field(default_factory=list)
     new_summary: Summary | None = None
     new_memory: dict[str, str] = field(default_factory=dict)
+    # content tokens this assembly had to count, by index into the input's messages,
+    # under the model's encoding: the caller may store them so no text is counted twice
+    new_counts: dict[int, int] = field(default_factory=dict)
+    framing: ChatFraming = OPENAI_FRAMING  # the chat framing the request was costed with
 
     @property
     def inclusion(self) -> list[Inclusion]:
         return [
             Inclusion(i, mid, s, r)
-            for i, (mid, s, r) in enumerate(zip(self.message_ids, self.states, self.reasons))
+            for i, (mid, s, r) in enumerate(
+                zip(self.message_ids, self.states, self.reasons, strict=True))
         ]
 
     @property
@@ -115,37 +173,45 @@ class AssembledRequest:
         }
 
 
+# --- costing ---------------------------------------------------------------------------------
 class _Costs:
-    """Chat-format cost of a message from cached content counts: framing + role + content
-    (+ name). Counts are stored on the message so no text is counted twice."""
+    """Chat-format cost of messages: the model's framing + role + content (+ name).
+    Content counts come from the input's counts, else the message's cached counts, else
+    are counted here and remembered in `counted` (never written onto a message)."""
 
-    def __init__(self, model: ModelInfo) -> None:
+    def __init__(self, model: ModelInfo, counts: Sequence[int | None] | None) -> None:
         self.model = model
         self.enc = model.encoding
         self.exact = model.exact
-        self._role: dict[str, int] = {}
+        self.framing = chat_framing(model)
+        self.counts = counts
+        self.counted: dict[int, int] = {}
+        # role -> the framing and role tokens every message in that role costs
+        self.head = {r: self.framing.per_message + count_text(r, self.enc) for r in ROLES}
 
-    def role_costs(self) -> dict[str, int]:
-        for role in ("user", "assistant", "system", "tool"):
-            if role not in self._role:
-                self._role[role] = count_text(role, self.enc)
-        return self._role
-
-    def message(self, m: Message) -> int:
-        n = m.token_counts.get(self.enc)
+    def content(self, i: int, m: Message) -> int:
+        n = self.counts[i] if self.counts is not None else None
         if n is None:
-            n = count_text(m.content, self.enc)
-            m.token_counts[self.enc] = n
-        role = self._role.get(m.role)
-        if role is None:
-            role = self._role[m.role] = count_text(m.role, self.enc)
-        cost = 3 + role + n
-        if m.name:
-            cost += count_text(m.name, self.enc) + 1
-        return cost
+            n = m.token_counts.get(self.enc)
+        if n is None:
+            n = self.counted[i] = count_text(m.content, self.enc)
+        return n
 
-    def chat(self, msg: dict[str, Any]) -> int:
-        n, ok = message_tokens(msg, self.model)
+    def message(self, i: int, m: Message, n: int | None = None) -> int:
+        """Cost of msgs[i] == m; `n` is its content count when the caller has it."""
+        if n is None:
+            n = self.content(i, m)
+        head = self.head.get(m.role)
+        if head is None:
+            head = self.head[m.role] = self.framing.per_message + count_text(m.role, self.enc)
+        if m.name:
+            return head + n + count_text(m.name, self.enc) + self.framing.per_name
+        return head + n
+
+    def chat(self, msg: Mapping[str, Any] | None) -> int:
+        if msg is None:
+            return 0
+        n, ok = message_tokens(msg, self.model, self.framing)
         self.exact = self.exact and ok
         return n
 
@@ -170,30 +236,86 @@ def _summary_message(text: str) -> dict[str, Any] | None:
     return {"role": "system", "content": SUMMARY_HEADER + text} if text else None
 
 
-def assemble(
-    inp: AssemblyInput,
-    summarizer: Summarizer | None = None,
-    extractor: FactExtractor | None = None,
-) -> AssembledRequest:
-    model = inp.model
-    plan = plan_budget(model.context_window, inp.profile, model.max_output, inp.elastic)
-    limit = plan.prompt_limit
-    costs = _Costs(model)
-    warnings: list[str] = []
-    if model.warning:
-        warnings.append(model.warning)
+# --- the steps' results ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """The parts never dropped: the system prompt and the new input."""
 
-    # --- the fixed parts: never dropped --------------------------------------------
+    system_msg: dict[str, Any] | None
+    system_cost: int
+    input_msg: dict[str, Any] | None
+    input_cost: int
+
+
+@dataclass(slots=True)
+class _Walk:
+    """One pass over the history: each message's state and reason so far, the messages
+    that may be kept, and the cost of those already sent (the pinned ones)."""
+
+    states: list[InclusionState]
+    reasons: list[str]
+    candidates: list[int]
+    cost_of: dict[int, int]  # the messages sent: index -> cost
+    pinned_cost: int
+
+
+@dataclass(slots=True)
+class _Extras:
+    """The optional parts as trimmed to fit: examples, memory and the rolling summary,
+    with the room held back for a summary or memory this turn may grow."""
+
+    examples: list[dict[str, Any]]
+    example_costs: list[int]
+    memory: list[MemoryFact] = field(default_factory=list)
+    memory_msg: dict[str, Any] | None = None
+    memory_cost: int = 0
+    memory_room: int = 0
+    summary_text: str = ""
+    summary_msg: dict[str, Any] | None = None
+    summary_cost: int = 0
+    summary_room: int = 0
+
+    @property
+    def room(self) -> int:
+        return sum(self.example_costs) + self.memory_room + self.summary_room
+
+    def set_memory(self, memory: list[MemoryFact], costs: _Costs) -> None:
+        self.memory = memory
+        self.memory_msg = _memory_message(memory)
+        self.memory_cost = costs.chat(self.memory_msg)
+
+    def set_summary(self, text: str, costs: _Costs) -> None:
+        self.summary_text = text
+        self.summary_msg = _summary_message(text)
+        self.summary_cost = costs.chat(self.summary_msg)
+
+
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    """What became of the messages evicted from the history."""
+
+    state: InclusionState
+    reason: str
+    due_for_summary: list[Message] = field(default_factory=list)
+    due_for_memory: list[Message] = field(default_factory=list)
+    new_summary: Summary | None = None
+    new_memory: dict[str, str] = field(default_factory=dict)
+
+
+# --- the steps -------------------------------------------------------------------------------
+def _fixed_parts(inp: AssemblyInput, costs: _Costs) -> _Fixed:
     system_msg = {"role": "system", "content": inp.system_prompt} if inp.system_prompt else None
     input_msg = {"role": "user", "content": inp.draft} if inp.draft else None
-    system_cost = costs.chat(system_msg) if system_msg else 0
-    input_cost = costs.chat(input_msg) if input_msg else 0
+    return _Fixed(system_msg, costs.chat(system_msg), input_msg, costs.chat(input_msg))
 
-    # --- walk the history once: states, pinned, candidates -------------------------
+
+def _walk_history(inp: AssemblyInput, costs: _Costs) -> _Walk:
+    """States for the messages whose fate does not depend on the budget (pinned,
+    excluded, failed, empty, covered by the summary); the others become candidates."""
     msgs = inp.messages
     n = len(msgs)
-    states: list[str] = ["dropped"] * n
-    reasons: list[str] = [R_OVER] * n
+    states = [_DROPPED] * n
+    reasons = [R_OVER] * n
     covered_upto = -1
     if inp.strategy.summarizes and inp.summary is not None:
         covered_upto = _index_of(msgs, inp.summary.last_message_id)
@@ -204,8 +326,8 @@ def assemble(
         if not (m.pinned or m.excluded) and m.content and i > covered_upto:
             candidates.append(i)  # the common case first: a long session's hot loop
         elif m.pinned and not m.excluded:
-            states[i], reasons[i] = "pinned", R_PINNED
-            cost_of[i] = c = costs.message(m)
+            states[i], reasons[i] = _PINNED, R_PINNED
+            cost_of[i] = c = costs.message(i, m)
             pinned_cost += c
         elif m.excluded:
             reasons[i] = R_EXCLUDED
@@ -214,179 +336,236 @@ def assemble(
         elif not m.content:
             reasons[i] = R_EMPTY
         else:  # older than what the rolling summary covers
-            states[i], reasons[i] = "summarized", R_COVERED
+            states[i], reasons[i] = _SUMMARIZED, R_COVERED
+    return _Walk(states, reasons, candidates, cost_of, pinned_cost)
 
-    fixed = REPLY_PRIMING + system_cost + input_cost + pinned_cost
-    if fixed > limit:
-        return _does_not_fit(inp, plan, costs, states, reasons, system_cost, input_cost,
-                             pinned_cost, warnings)
 
-    # --- optional parts: examples, memory, summary (trimmed only to fit the window) --
+def _optional_parts(
+    inp: AssemblyInput, plan: BudgetPlan, costs: _Costs, fixed: int, warnings: list[str]
+) -> _Extras:
+    """Examples, memory and the summary, trimmed only to fit the window: examples go
+    first (the last first), then unpinned facts (the newest first), then the room held
+    back for growth, then the summary itself."""
+    strategy = inp.strategy
     examples = [dict(e) for e in inp.examples if e.get("content")]
-    example_costs = [costs.chat(e) for e in examples]
-    memory = list(inp.memory)
-    summary_text = inp.summary.text if (inp.summary and inp.strategy.summarizes) else ""
+    x = _Extras(examples, [costs.chat(e) for e in examples])
     # memory is sent whenever there is any (every strategy may use facts the user keeps)
-    memory_msg = _memory_message(memory)
-    memory_cost = costs.chat(memory_msg) if memory_msg else 0
-    summary_msg = _summary_message(summary_text)
-    summary_cost = costs.chat(summary_msg) if summary_msg else 0
+    x.set_memory(list(inp.memory), costs)
+    x.set_summary(inp.summary.text if (inp.summary and strategy.summarizes) else "", costs)
     # room to hold back for a summary or memory that this turn may grow
-    summary_room = max(summary_cost, plan.budgets["summary"]) if inp.strategy.summarizes else summary_cost
-    memory_room = max(memory_cost, plan.budgets["memory"]) if inp.strategy.extracts else memory_cost
-
-    def optional_total() -> int:
-        return sum(example_costs) + memory_room + summary_room
-
-    while fixed + optional_total() > limit and examples:
-        examples.pop()
-        dropped_cost = example_costs.pop()
+    x.summary_room = (max(x.summary_cost, plan.budgets[Component.SUMMARY])
+                      if strategy.summarizes else x.summary_cost)
+    x.memory_room = (max(x.memory_cost, plan.budgets[Component.MEMORY])
+                     if strategy.extracts else x.memory_cost)
+    limit = plan.prompt_limit
+    while fixed + x.room > limit and x.examples:
+        x.examples.pop()
+        dropped_cost = x.example_costs.pop()
         warnings.append(f"an example was left out to fit the window ({dropped_cost} tokens)")
-    while fixed + optional_total() > limit and any(not f.pinned for f in memory):
-        idx = max(i for i, f in enumerate(memory) if not f.pinned)
-        fact = memory.pop(idx)
+    while fixed + x.room > limit and any(not f.pinned for f in x.memory):
+        idx = max(i for i, f in enumerate(x.memory) if not f.pinned)
+        fact = x.memory.pop(idx)
         warnings.append(f"memory fact {fact.key!r} was left out to fit the window")
-        memory_msg = _memory_message(memory)
-        memory_cost = costs.chat(memory_msg) if memory_msg else 0
-        memory_room = memory_cost
-    if fixed + optional_total() > limit and (summary_room or memory_room):
+        x.set_memory(x.memory, costs)
+        x.memory_room = x.memory_cost
+    if fixed + x.room > limit and (x.summary_room or x.memory_room):
         # the reserved growth room goes first, then the summary itself
-        summary_room, memory_room = summary_cost, memory_cost
-        if fixed + optional_total() > limit and summary_msg:
+        x.summary_room, x.memory_room = x.summary_cost, x.memory_cost
+        if fixed + x.room > limit and x.summary_msg:
             warnings.append("the rolling summary was left out to fit the window")
-            summary_msg, summary_cost, summary_room, summary_text = None, 0, 0, ""
-    if fixed + optional_total() > limit:
-        return _does_not_fit(inp, plan, costs, states, reasons, system_cost, input_cost,
-                             pinned_cost, warnings, memory_cost=memory_cost)
+            x.set_summary("", costs)
+            x.summary_room = 0
+    return x
 
-    # --- history under the strategy ------------------------------------------------
-    used_now = {
-        "system_prompt": system_cost,
-        "examples": sum(example_costs),
-        "memory": memory_room,
-        "summary": summary_room,
-        "current_input": input_cost,
+
+def _history_budget(inp: AssemblyInput, plan: BudgetPlan, fixed: _Fixed, walk: _Walk,
+                    x: _Extras, room: int) -> int:
+    """Tokens the history (pinned messages included) may take under the strategy."""
+    if inp.strategy.kind in ("full", "last_n"):
+        return room + walk.pinned_cost  # count-based: bounded by the window only
+    used_now: dict[str, int] = {
+        Component.SYSTEM_PROMPT: fixed.system_cost,
+        Component.EXAMPLES: sum(x.example_costs),
+        Component.MEMORY: x.memory_room,
+        Component.SUMMARY: x.summary_room,
+        Component.CURRENT_INPUT: fixed.input_cost,
     }
     share, _lent = elastic_history_budget(plan, used_now)
-    room = limit - fixed - optional_total()
-    kind = inp.strategy.kind
-    if kind in ("full", "last_n"):
-        history_budget = room + pinned_cost  # count-based: bounded by the window only
+    return min(share, room + walk.pinned_cost)
+
+
+def _take_history(msgs: Sequence[Message], candidates: list[int], max_taken: int,
+                  budget_left: int, costs: _Costs, cost_of: dict[int, int]
+                  ) -> tuple[list[int], int, bool]:
+    """The newest candidates that fit in `budget_left`, at most `max_taken` of them:
+    (taken, newest first; budget left; whether the count, not the budget, stopped it).
+    The hot loop of a long session: no property calls, no allocation per message."""
+    if max_taken < len(candidates):
+        window, by_count = candidates[len(candidates) - max_taken:], True
     else:
-        history_budget = min(share, room + pinned_cost)
-    budget_left = history_budget - pinned_cost
+        window, by_count = candidates, False
+    counts, enc, head = costs.counts, costs.enc, costs.head
     taken: list[int] = []
-    stop_reason = R_OVER.format(budget=max(0, history_budget))
-    max_taken = inp.strategy.last_n if kind == "last_n" else len(candidates)
-    enc, role_cost = costs.enc, costs.role_costs()
-    for i in reversed(candidates):  # newest first; the hot loop of a long session
-        if len(taken) >= max_taken:
-            stop_reason = R_LAST_N.format(n=inp.strategy.last_n)
-            break
+    for i in reversed(window):
         m = msgs[i]
-        n = m.token_counts.get(enc)
-        if n is None or m.name or m.role not in role_cost:
-            c = costs.message(m)
-        else:
-            c = 3 + role_cost[m.role] + n
+        n = m.token_counts.get(enc) if counts is None else counts[i]
+        h = head.get(m.role)
+        c = costs.message(i, m, n) if n is None or h is None or m.name else h + n
         if c > budget_left:
+            by_count = False
             break
         cost_of[i] = c
         budget_left -= c
         taken.append(i)
-    history_cost = history_budget - budget_left
-    for i in taken:
-        states[i], reasons[i] = "kept", R_KEPT
-    evicted = candidates[: len(candidates) - len(taken)]
+    return taken, budget_left, by_count
 
+
+def _fold_evicted(inp: AssemblyInput, evicted: list[int], stop_reason: str, x: _Extras,
+                  costs: _Costs, summarizer: Summarizer | None,
+                  extractor: FactExtractor | None, warnings: list[str]) -> _Folded:
+    """Messages the history had no room for: folded into the rolling summary and their
+    facts into memory when the strategy does so and a helper is given, else marked due."""
+    strategy, msgs, enc = inp.strategy, inp.messages, costs.enc
+    state = _SUMMARIZED if (strategy.summarizes or strategy.extracts) else _DROPPED
+    reason = stop_reason
     due_summary: list[Message] = []
     due_memory: list[Message] = []
     new_summary: Summary | None = None
     new_memory: dict[str, str] = {}
-    evicted_reason = stop_reason
-    if evicted and inp.strategy.summarizes:
+    if evicted and strategy.summarizes:
         due_summary = [msgs[i] for i in evicted]
-        evicted_reason = R_FOLD_PENDING
+        reason = R_FOLD_PENDING
         if summarizer is not None:
-            budget = max(summary_room - 3 - count_text(SUMMARY_HEADER + "system", model.encoding), 0)
-            folded = summarizer.summarize(summary_text, due_summary, budget, model.encoding)
-            summary_msg = _summary_message(folded)
-            summary_cost = costs.chat(summary_msg) if summary_msg else 0
-            while summary_cost > summary_room and folded:  # a summarizer that overshoots
+            overhead = costs.framing.per_message + count_text(SUMMARY_HEADER + "system", enc)
+            budget = max(x.summary_room - overhead, 0)
+            folded = summarizer.summarize(x.summary_text, due_summary, budget, enc)
+            x.set_summary(folded, costs)
+            while x.summary_cost > x.summary_room and folded:  # a summarizer that overshoots
                 folded = folded.rsplit("\n", 1)[0] if "\n" in folded else ""
-                summary_msg = _summary_message(folded)
-                summary_cost = costs.chat(summary_msg) if summary_msg else 0
-            summary_text = folded
+                x.set_summary(folded, costs)
             new_summary = Summary(
                 text=folded,
-                first_message_id=(inp.summary and inp.summary.first_message_id) or due_summary[0].id,
+                first_message_id=(inp.summary and inp.summary.first_message_id)
+                or due_summary[0].id,
                 last_message_id=due_summary[-1].id,
                 method=getattr(summarizer, "method", "model"),
-                tokens=count_text(folded, model.encoding),
+                tokens=count_text(folded, enc),
             )
-            evicted_reason = R_FOLDED
+            reason = R_FOLDED
             due_summary = []
-    if evicted and inp.strategy.extracts:
+    if evicted and strategy.extracts:
         done_upto = _index_of(msgs, inp.memory_through_id)
         due_memory = [msgs[i] for i in evicted if i > done_upto]
-        if not inp.strategy.summarizes:
-            evicted_reason = R_MEMORY
+        if not strategy.summarizes:
+            reason = R_MEMORY
         if extractor is not None and due_memory:
-            existing = {f.key: f.value for f in memory}
-            found = extractor.extract(due_memory, existing)
-            pinned_keys = {f.key for f in memory if f.pinned}
+            found = extractor.extract(due_memory, {f.key: f.value for f in x.memory})
+            pinned_keys = {f.key for f in x.memory if f.pinned}
             new_memory = {k: v for k, v in found.items() if k not in pinned_keys}
             if new_memory:
-                merged = {f.key: f for f in memory}
+                merged = {f.key: f for f in x.memory}
                 for k, v in new_memory.items():
                     merged[k] = MemoryFact(key=k, value=v, session_id=None)
                 candidate = list(merged.values())
-                cand_msg = _memory_message(candidate)
-                cand_cost = costs.chat(cand_msg) if cand_msg else 0
-                if cand_cost <= memory_room:
-                    memory, memory_msg, memory_cost = candidate, cand_msg, cand_cost
+                if costs.chat(_memory_message(candidate)) <= x.memory_room:
+                    x.set_memory(candidate, costs)
                 else:
-                    warnings.append("new memory facts did not fit the memory budget; stored, not sent")
+                    warnings.append(
+                        "new memory facts did not fit the memory budget; stored, not sent")
             due_memory = []
-    evicted_state = "summarized" if (inp.strategy.summarizes or inp.strategy.extracts) else "dropped"
-    for i in evicted:
-        states[i] = evicted_state
-        reasons[i] = evicted_reason
+    return _Folded(state, reason, due_summary, due_memory, new_summary, new_memory)
 
-    # --- the request, in order -----------------------------------------------------
+
+def _sections(msgs: Sequence[Message], fixed: _Fixed, x: _Extras, cost_of: dict[int, int]
+              ) -> list[tuple[str, dict[str, Any], int]]:
+    """The request in order: (component, chat message, tokens) for every message sent."""
     sections: list[tuple[str, dict[str, Any], int]] = []
-    if system_msg:
-        sections.append(("system_prompt", system_msg, system_cost))
-    for e, c in zip(examples, example_costs):
-        sections.append(("examples", e, c))
-    if memory_msg:
-        sections.append(("memory", memory_msg, memory_cost))
-    if summary_msg:
-        sections.append(("summary", summary_msg, summary_cost))
+    if fixed.system_msg:
+        sections.append((Component.SYSTEM_PROMPT, fixed.system_msg, fixed.system_cost))
+    for e, c in zip(x.examples, x.example_costs, strict=True):
+        sections.append((Component.EXAMPLES, e, c))
+    if x.memory_msg:
+        sections.append((Component.MEMORY, x.memory_msg, x.memory_cost))
+    if x.summary_msg:
+        sections.append((Component.SUMMARY, x.summary_msg, x.summary_cost))
+    history = Component.HISTORY
     for i in sorted(cost_of):  # exactly the pinned and kept messages
         m = msgs[i]
         chat = {"role": m.role, "content": m.content}
         if m.name:
             chat["name"] = m.name
-        sections.append(("history", chat, cost_of[i]))
-    if input_msg:
-        sections.append(("current_input", input_msg, input_cost))
+        sections.append((history, chat, cost_of[i]))
+    if fixed.input_msg:
+        sections.append((Component.CURRENT_INPUT, fixed.input_msg, fixed.input_cost))
+    return sections
 
-    used = {
-        "system_prompt": system_cost,
-        "examples": sum(example_costs),
-        "memory": memory_cost,
-        "summary": summary_cost,
-        "history": history_cost,
-        "current_input": input_cost,
-    }
-    tokens = REPLY_PRIMING + sum(used.values())
-    report = make_report(plan, used, costs.exact, tokens, REPLY_PRIMING)
+
+def _over_share_warnings(report: BudgetReport, kind: str) -> list[str]:
+    out = []
     for comp in report.over_components:
         # full and last-N histories are bounded by the window, not the share: no nagging
-        if comp != "reply_reserve" and not (comp == "history" and kind in ("full", "last_n")):
+        if comp != Component.REPLY_RESERVE and not (
+            comp == Component.HISTORY and kind in ("full", "last_n")
+        ):
             r = report.components[comp]
-            warnings.append(f"{comp.replace('_', ' ')} uses {r.used:,} tokens, over its share of {r.budget:,}")
+            out.append(f"{comp.replace('_', ' ')} uses {r.used:,} tokens, over its share of "
+                       f"{r.budget:,}")
+    return out
+
+
+# --- assembly --------------------------------------------------------------------------------
+def assemble(
+    inp: AssemblyInput,
+    summarizer: Summarizer | None = None,
+    extractor: FactExtractor | None = None,
+) -> AssembledRequest:
+    model = inp.model
+    plan = plan_budget(model.context_window, inp.profile, model.max_output, inp.elastic)
+    limit = plan.prompt_limit
+    costs = _Costs(model, inp.counts)
+    priming = costs.framing.reply_priming
+    warnings: list[str] = [model.warning] if model.warning else []
+
+    fixed = _fixed_parts(inp, costs)
+    walk = _walk_history(inp, costs)
+    fixed_total = priming + fixed.system_cost + fixed.input_cost + walk.pinned_cost
+    if fixed_total > limit:
+        return _does_not_fit(inp, plan, costs, fixed, walk, warnings)
+
+    x = _optional_parts(inp, plan, costs, fixed_total, warnings)
+    if fixed_total + x.room > limit:
+        return _does_not_fit(inp, plan, costs, fixed, walk, warnings, memory_cost=x.memory_cost)
+
+    history_budget = _history_budget(inp, plan, fixed, walk, x, limit - fixed_total - x.room)
+    kind, candidates = inp.strategy.kind, walk.candidates
+    max_taken = inp.strategy.last_n if kind == "last_n" else len(candidates)
+    taken, budget_left, by_count = _take_history(
+        inp.messages, candidates, max_taken, history_budget - walk.pinned_cost, costs,
+        walk.cost_of)
+    states, reasons = walk.states, walk.reasons
+    for i in taken:
+        states[i], reasons[i] = _KEPT, R_KEPT
+
+    evicted = candidates[: len(candidates) - len(taken)]
+    stop_reason = (R_LAST_N.format(n=inp.strategy.last_n) if by_count
+                   else R_OVER.format(budget=max(0, history_budget)))
+    folded = _fold_evicted(inp, evicted, stop_reason, x, costs, summarizer, extractor, warnings)
+    for i in evicted:
+        states[i] = folded.state
+        reasons[i] = folded.reason
+
+    sections = _sections(inp.messages, fixed, x, walk.cost_of)
+    used: dict[str, int] = {
+        Component.SYSTEM_PROMPT: fixed.system_cost,
+        Component.EXAMPLES: sum(x.example_costs),
+        Component.MEMORY: x.memory_cost,
+        Component.SUMMARY: x.summary_cost,
+        Component.HISTORY: history_budget - budget_left,
+        Component.CURRENT_INPUT: fixed.input_cost,
+    }
+    tokens = priming + sum(used.values())
+    report = make_report(plan, used, costs.exact, tokens, priming)
+    warnings.extend(_over_share_warnings(report, kind))
     return AssembledRequest(
         messages=[s[1] for s in sections],
         tokens=tokens,
@@ -395,14 +574,16 @@ def assemble(
         report=report,
         states=states,
         reasons=reasons,
-        message_ids=[m.id for m in msgs],
+        message_ids=[m.id for m in inp.messages],
         warnings=warnings,
-        due_for_summary=due_summary,
-        due_for_memory=due_memory,
+        due_for_summary=folded.due_for_summary,
+        due_for_memory=folded.due_for_memory,
         component_tokens=used,
         sections=sections,
-        new_summary=new_summary,
-        new_memory=new_memory,
+        new_summary=folded.new_summary,
+        new_memory=folded.new_memory,
+        new_counts=costs.counted,
+        framing=costs.framing,
     )
 
 
@@ -410,15 +591,14 @@ def _does_not_fit(
     inp: AssemblyInput,
     plan: BudgetPlan,
     costs: _Costs,
-    states: list[str],
-    reasons: list[str],
-    system_cost: int,
-    input_cost: int,
-    pinned_cost: int,
+    fixed: _Fixed,
+    walk: _Walk,
     warnings: list[str],
     memory_cost: int = 0,
 ) -> AssembledRequest:
-    need = REPLY_PRIMING + system_cost + input_cost + pinned_cost + memory_cost
+    system_cost, input_cost, pinned_cost = fixed.system_cost, fixed.input_cost, walk.pinned_cost
+    priming = costs.framing.reply_priming
+    need = priming + system_cost + input_cost + pinned_cost + memory_cost
     parts = [f"the system prompt ({system_cost:,})"] if system_cost else []
     if input_cost:
         parts.append(f"your message ({input_cost:,})")
@@ -432,16 +612,17 @@ def _does_not_fit(
         f"reply reserve of {plan.reply_reserve:,}. Shorten the message, unpin messages, or "
         f"choose a model with a larger window."
     )
+    states, reasons = walk.states, walk.reasons
     for i, s in enumerate(states):
-        if s != "pinned" and reasons[i] in (R_OVER,):
-            reasons[i] = "not sent: the request does not fit"
-    used = {
-        "system_prompt": system_cost,
-        "current_input": input_cost,
-        "history": pinned_cost,
-        "memory": memory_cost,
+        if s != _PINNED and reasons[i] == R_OVER:
+            reasons[i] = R_NOT_SENT
+    used: dict[str, int] = {
+        Component.SYSTEM_PROMPT: system_cost,
+        Component.CURRENT_INPUT: input_cost,
+        Component.HISTORY: pinned_cost,
+        Component.MEMORY: memory_cost,
     }
-    report = make_report(plan, used, costs.exact, need, REPLY_PRIMING)
+    report = make_report(plan, used, costs.exact, need, priming)
     return AssembledRequest(
         messages=[],
         tokens=need,
@@ -455,4 +636,6 @@ def _does_not_fit(
         problem=problem,
         warnings=warnings,
         component_tokens=used,
+        new_counts=costs.counted,
+        framing=costs.framing,
     )

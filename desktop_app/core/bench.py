@@ -15,7 +15,14 @@ from desktop_app.core.live import LiveBudget
 from desktop_app.core.records import Message
 from desktop_app.core.tokens import count_text, get_encoding
 
-_VOCAB = ["the", "a", "budget", "token", "window", "context", "model", "summary", "memory", "history", "reply", "reserve", "prompt", "system", "user", "assistant", "Rome", "Paris", "Berlin", "data", "table", "query", "index", "cache", "stream", "chunk", "function", "value", "key", "ratio", "compress", "retain", "measure", "plan", "profile", "strategy", "elastic", "quickly", "slowly", "because", "therefore", "however", "2024", "42", "3.14", "(see", "below)", "—", "é", "中文"]
+_VOCAB = [
+    "the", "a", "budget", "token", "window", "context", "model", "summary", "memory",
+    "history", "reply", "reserve", "prompt", "system", "user", "assistant", "Rome", "Paris",
+    "Berlin", "data", "table", "query", "index", "cache", "stream", "chunk", "function",
+    "value", "key", "ratio", "compress", "retain", "measure", "plan", "profile", "strategy",
+    "elastic", "quickly", "slowly", "because", "therefore", "however", "2024", "42", "3.14",
+    "(see", "below)", "—", "é", "中文",
+]
 
 
 def generate_conversation(n_messages: int = 10_000, words_per_message: int = 15,

@@ -5,30 +5,50 @@ reply reserve."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-COMPONENTS = (
-    "system_prompt",
-    "examples",
-    "memory",
-    "summary",
-    "history",
-    "current_input",
-    "reply_reserve",
-)
-COMPONENT_LABELS = {
-    "system_prompt": "System prompt",
-    "examples": "Examples",
-    "memory": "Memory",
-    "summary": "Summary",
-    "history": "History",
-    "current_input": "Current input",
-    "reply_reserve": "Reply reserve",
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+class Component(StrEnum):
+    """A part of a request that a profile gives a share of the window. A str: members
+    compare, hash and serialize as their values ("history"), so dict keys and JSON read
+    the same as plain names."""
+
+    SYSTEM_PROMPT = "system_prompt"
+    EXAMPLES = "examples"
+    MEMORY = "memory"
+    SUMMARY = "summary"
+    HISTORY = "history"
+    CURRENT_INPUT = "current_input"
+    REPLY_RESERVE = "reply_reserve"
+
+    @property
+    def label(self) -> str:
+        return COMPONENT_LABELS[self]
+
+
+COMPONENTS: tuple[Component, ...] = tuple(Component)
+COMPONENT_LABELS: dict[str, str] = {
+    Component.SYSTEM_PROMPT: "System prompt",
+    Component.EXAMPLES: "Examples",
+    Component.MEMORY: "Memory",
+    Component.SUMMARY: "Summary",
+    Component.HISTORY: "History",
+    Component.CURRENT_INPUT: "Current input",
+    Component.REPLY_RESERVE: "Reply reserve",
 }
 # Components whose unused share elastic mode may lend to history. The reply reserve is
 # never lent: a reply needs its room whatever the prompt looks like.
-LENDERS = ("system_prompt", "examples", "memory", "summary", "current_input")
+LENDERS: tuple[Component, ...] = (
+    Component.SYSTEM_PROMPT,
+    Component.EXAMPLES,
+    Component.MEMORY,
+    Component.SUMMARY,
+    Component.CURRENT_INPUT,
+)
 
 
 class ProfileError(ValueError):
@@ -70,7 +90,7 @@ def validate_fractions(fractions: Mapping[str, float], name: str = "profile") ->
     total = sum(float(v) for v in fractions.values())
     if total > 1.0 + 1e-9:
         raise ProfileError(f"{name}: the fractions add up to {total:.0%}, more than 100%")
-    if float(fractions.get("reply_reserve", 0.0)) <= 0.0:
+    if float(fractions.get(Component.REPLY_RESERVE, 0.0)) <= 0.0:
         raise ProfileError(f"{name}: the reply reserve must be above 0, or no reply fits")
 
 
@@ -145,7 +165,7 @@ class BudgetPlan:
 
     @property
     def reply_reserve(self) -> int:
-        return self.budgets["reply_reserve"]
+        return self.budgets[Component.REPLY_RESERVE]
 
     @property
     def prompt_limit(self) -> int:
@@ -161,10 +181,10 @@ def plan_budget(
     use is left free for the prompt instead."""
     if window <= 0:
         raise ValueError(f"a model window must be positive, got {window}")
-    budgets = {c: int(window * profile.fractions[c]) for c in COMPONENTS}
-    budgets["reply_reserve"] = max(1, budgets["reply_reserve"])
+    budgets: dict[str, int] = {c: int(window * profile.fractions[c]) for c in COMPONENTS}
+    budgets[Component.REPLY_RESERVE] = max(1, budgets[Component.REPLY_RESERVE])
     if max_output is not None and max_output > 0:
-        budgets["reply_reserve"] = min(budgets["reply_reserve"], max_output)
+        budgets[Component.REPLY_RESERVE] = min(budgets[Component.REPLY_RESERVE], max_output)
     return BudgetPlan(window, profile, budgets, elastic)
 
 
@@ -224,7 +244,7 @@ class BudgetReport:
     def fits(self) -> bool:
         return self.used <= self.plan.window
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "window": self.window,
             "profile": self.plan.profile.name,
@@ -255,7 +275,7 @@ class BudgetReport:
 def elastic_history_budget(plan: BudgetPlan, used: Mapping[str, int]) -> tuple[int, int]:
     """History's budget with the slack of under-used components lent to it, and the
     amount lent. Only the LENDERS lend; the reply reserve never does."""
-    base = plan.budgets["history"]
+    base = plan.budgets[Component.HISTORY]
     if not plan.elastic:
         return base, 0
     lent = sum(max(0, plan.budgets[c] - used.get(c, 0)) for c in LENDERS)
@@ -272,12 +292,13 @@ def make_report(
     """A report for component usage `used` (content tokens per component; the reply
     reserve is always its budget). Cheap: the gauge calls it on every keystroke."""
     history_budget, lent = elastic_history_budget(plan, used)
-    components = {}
+    components: dict[str, ComponentReport] = {}
     for c in COMPONENTS:
-        budget = history_budget if c == "history" else plan.budgets[c]
-        u = plan.reply_reserve if c == "reply_reserve" else int(used.get(c, 0))
+        budget = history_budget if c is Component.HISTORY else plan.budgets[c]
+        u = plan.reply_reserve if c is Component.REPLY_RESERVE else int(used.get(c, 0))
         components[c] = ComponentReport(c, budget, u)
     if request_tokens is None:
-        request_tokens = sum(int(used.get(c, 0)) for c in COMPONENTS if c != "reply_reserve")
+        request_tokens = sum(int(used.get(c, 0)) for c in COMPONENTS
+                             if c is not Component.REPLY_RESERVE)
         request_tokens += framing_tokens
     return BudgetReport(plan, components, exact, lent, request_tokens, framing_tokens)

@@ -7,9 +7,12 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop_app.paths import resource
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ENCODINGS = ("o200k_base", "cl100k_base", "p50k_base", "r50k_base")
 
@@ -81,7 +84,9 @@ class Catalog:
             raise CatalogError(f"model catalog {path} is unreadable: {exc}") from exc
         for model in models:
             if model.encoding not in ENCODINGS:
-                raise CatalogError(f"model {model.name!r} names unknown encoding {model.encoding!r}")
+                raise CatalogError(
+                    f"model {model.name!r} names unknown encoding {model.encoding!r}"
+                )
         return cls(
             models=models,
             fallback_encoding=fallback.get("encoding", "o200k_base"),

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from desktop_app.core.records import Message
+from desktop_app.core.text import content_words, split_sentences
 from desktop_app.core.tokens import count_text
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from desktop_app.core.records import Message
 
 STRATEGIES = ("full", "last_n", "token_window", "rolling_summary", "kv_memory", "hybrid")
 STRATEGY_LABELS = {
@@ -60,7 +64,9 @@ class HistoryStrategy:
         try:
             last_n = int(settings.get("last_n", 20))
         except (TypeError, ValueError):
-            raise StrategyError(f"last_n must be a whole number, got {settings['last_n']!r}") from None
+            raise StrategyError(
+                f"last_n must be a whole number, got {settings['last_n']!r}"
+            ) from None
         return cls(kind=kind, last_n=last_n)
 
     def to_settings(self) -> dict[str, Any]:
@@ -76,25 +82,12 @@ class Summarizer(Protocol):
 
 
 class FactExtractor(Protocol):
-    def extract(self, messages: Sequence[Message], existing: Mapping[str, str]) -> dict[str, str]: ...
+    def extract(
+        self, messages: Sequence[Message], existing: Mapping[str, str]
+    ) -> dict[str, str]: ...
 
 
 # --- offline summarizer ----------------------------------------------------------------
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_-]*")
-STOPWORDS = frozenset(
-    ["a", "an", "the", "and", "or", "but", "if", "then", "so", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "our", "their", "what", "which", "who", "whom", "do", "does", "did", "have", "has", "had", "not", "no", "yes", "can", "could", "would", "should", "will", "just", "about", "into", "over", "than", "too", "very", "also", "there", "here", "how", "when", "where", "why", "all", "any", "some", "ok", "okay", "please", "thanks", "thank"]
-)
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
-
-
-def content_words(text: str) -> list[str]:
-    return [w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOPWORDS]
-
-
 class ExtractiveSummarizer:
     """Folds messages into a running summary without a model: keeps the most salient
     sentences (by word frequency across the material), in their original order, within

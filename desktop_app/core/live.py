@@ -3,9 +3,13 @@ assembly's component usage and an incremental count of the draft alone."""
 
 from __future__ import annotations
 
-from desktop_app.core.assemble import AssembledRequest
-from desktop_app.core.budget import BudgetReport, make_report
-from desktop_app.core.tokens import REPLY_PRIMING, DraftCounter, count_text
+from typing import TYPE_CHECKING
+
+from desktop_app.core.budget import BudgetReport, Component, make_report
+from desktop_app.core.tokens import DraftCounter, count_text
+
+if TYPE_CHECKING:
+    from desktop_app.core.assemble import AssembledRequest
 
 
 class LiveBudget:
@@ -16,9 +20,10 @@ class LiveBudget:
         self.request = request
         self.encoding = encoding
         self._base = {
-            c: t for c, t in request.component_tokens.items() if c != "current_input"
+            c: t for c, t in request.component_tokens.items() if c != Component.CURRENT_INPUT
         }
-        self._user_framing = 3 + count_text("user", encoding)
+        self._framing = request.framing
+        self._user_framing = self._framing.message(count_text("user", encoding), 0)
         self._counter = DraftCounter(encoding)
         self.report: BudgetReport = request.report
         self.update_draft(draft)
@@ -38,9 +43,10 @@ class LiveBudget:
     def update_draft(self, text: str) -> BudgetReport:
         self._counter.update(text)
         used = dict(self._base)
-        used["current_input"] = self.input_cost()
-        request_tokens = REPLY_PRIMING + sum(used.values())
+        used[Component.CURRENT_INPUT] = self.input_cost()
+        priming = self._framing.reply_priming
+        request_tokens = priming + sum(used.values())
         self.report = make_report(
-            self.request.plan, used, self.request.exact, request_tokens, REPLY_PRIMING
+            self.request.plan, used, self.request.exact, request_tokens, priming
         )
         return self.report

@@ -6,19 +6,12 @@ Offline and pure: an evaluator that calls a model lives outside core and is pass
 from __future__ import annotations
 
 import math
-import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from desktop_app.core.text import FUNCTION_WORDS, fact_terms, words
 from desktop_app.core.tokens import count_text
-
-_TERM = re.compile(r"\w+")
-_STOPWORDS = frozenset({
-    "a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "by", "for", "with", "from",
-    "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "he", "she",
-    "they", "his", "her", "their", "has", "have", "had",
-})
 
 
 class MetricError(ValueError):
@@ -59,10 +52,6 @@ class Retention:
         return len(self.retained) + len(self.lost)
 
 
-def _terms(text: str) -> list[str]:
-    return [t for t in _TERM.findall(text.lower()) if t not in _STOPWORDS]
-
-
 def _contains(haystack: list[str], needle: list[str]) -> bool:
     n = len(needle)
     return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
@@ -77,8 +66,9 @@ def information_retention(facts: Mapping[str, str] | Iterable[Fact], text: str) 
     A fact is a plain string ("the deadline is Friday") or a key/value pair ("deadline",
     "Friday"). A key/value fact survives when its value appears in the text: keys are
     often renamed by compression ("Tenure" for "customer for"), values are the facts.
-    A plain fact survives when its words, stopwords aside, appear in the text in the same
-    order with nothing between them. Matching ignores case, punctuation and stopwords, so
+    A plain fact survives when its words, function words aside (text.FUNCTION_WORDS),
+    appear in the text in the same order with nothing between them. Matching ignores
+    case, punctuation and function words, so
     "Last purchase: March 15, 2023" keeps the fact "March 15 2023"."""
     items: list[tuple[str, str]] = []  # (label, what must appear)
     pairs = facts.items() if isinstance(facts, Mapping) else facts
@@ -88,15 +78,16 @@ def information_retention(facts: Mapping[str, str] | Iterable[Fact], text: str) 
         else:
             key, value = fact
             items.append((f"{key}: {value}", str(value)))
-    words, all_words = _terms(text), _TERM.findall(text.lower())
+    all_words = words(text)
+    terms_of_text = [w for w in all_words if w not in FUNCTION_WORDS]
     retained: list[str] = []
     lost: list[str] = []
     for label, needle in items:
-        terms = _terms(needle)
+        terms = fact_terms(needle)
         if terms:
-            kept = _contains(words, terms)
-        else:  # a fact made only of stopwords ("to be or not to be") is matched whole
-            terms = _TERM.findall(needle.lower())
+            kept = _contains(terms_of_text, terms)
+        else:  # a fact made only of function words ("it is as it was") is matched whole
+            terms = words(needle)
             kept = bool(terms) and _contains(all_words, terms)
         (retained if kept else lost).append(label)
     ratio = len(retained) / len(items) if items else 1.0

@@ -13,6 +13,7 @@ Levels, lightest first; each one starts from the output of the lighter ones:
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -20,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from desktop_app.core.text import content_words, sentence_spans
 from desktop_app.core.tokens import count_text, decode, encode, get_encoding
 
 LEVELS = ("format", "restructure", "keypoints", "summarize")
@@ -89,22 +91,6 @@ class StructuredResult:
 
 # --- text units (sentences and lines) -----------------------------------------------------
 _FENCE = re.compile(r"^```.*?^```[^\n]*$", re.MULTILINE | re.DOTALL)
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+(?=[\"'(\[]?\w)")
-_ABBREVIATIONS = frozenset({
-    "e.g", "i.e", "mr", "mrs", "ms", "dr", "prof", "etc", "vs", "inc", "ltd", "jr", "sr",
-    "st", "no", "fig", "approx", "cf", "al",
-})
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_-]*")
-STOPWORDS = frozenset({
-    "a", "an", "the", "and", "or", "but", "if", "then", "so", "of", "to", "in", "on", "at",
-    "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being",
-    "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they",
-    "me", "him", "her", "us", "them", "my", "your", "our", "their", "his", "what", "which",
-    "who", "whom", "do", "does", "did", "have", "has", "had", "not", "no", "can", "could",
-    "would", "should", "will", "just", "about", "into", "over", "than", "too", "very",
-    "also", "there", "here", "how", "when", "where", "why", "all", "any", "some", "ok",
-    "okay", "please", "thanks", "thank",
-})
 
 
 @dataclass(frozen=True)
@@ -113,31 +99,11 @@ class _Unit:
     sep: str  # the whitespace before it in the source: "", " ", "\n" or "\n\n"
 
 
-def content_words(text: str) -> list[str]:
-    """Lowercased words that carry meaning (stopwords dropped)."""
-    return [w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOPWORDS]
-
-
 def _sep_of(gap: str) -> str:
     if not gap:
         return ""
     newlines = gap.count("\n")
     return "\n\n" if newlines > 1 else "\n" if newlines else " "
-
-
-def _split_sentences(line: str) -> list[str]:
-    out, start = [], 0
-    for m in _SENTENCE_END.finditer(line):
-        head = line[start : m.start()]
-        word = head.rsplit(None, 1)[-1].lower().rstrip(".") if head.strip() else ""
-        if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):  # "e.g.", "J. Smith"
-            continue
-        if re.fullmatch(r"\s*[\d.]+", head):  # a section number: "4.1. Entropy"
-            continue
-        out.append(line[start : m.start() + len(m.group().rstrip())])
-        start = m.end()
-    out.append(line[start:])
-    return [s for s in out if s.strip()]
 
 
 def _units(text: str) -> list[_Unit]:
@@ -162,10 +128,12 @@ def _units(text: str) -> list[_Unit]:
                 gap += line if line == "\n" else ""
                 continue
             indent = line[: len(line) - len(line.lstrip())]
-            for i, sentence in enumerate(_split_sentences(line.strip())):
-                sep = _sep_of(gap + (" " if i else "")) if units else ""
-                units.append(_Unit((indent if i == 0 else "") + sentence.strip(), sep))
-                gap = ""
+            previous = 0  # the end of the sentence before, in the line
+            for i, (begin, stop) in enumerate(sentence_spans(line)):
+                gap += line[previous:begin] if i else ""
+                sep = _sep_of(gap) if units else ""
+                units.append(_Unit((indent if i == 0 else "") + line[begin:stop], sep))
+                gap, previous = "", stop
     return units
 
 
@@ -253,7 +221,7 @@ def _apply_filler(match: re.Match[str], repl: str) -> str:
 
 def _format_prose(text: str) -> str:
     for pattern, repl in _FILLERS:
-        text = pattern.sub(lambda m, r=repl: _apply_filler(m, r), text)
+        text = pattern.sub(functools.partial(_apply_filler, repl=repl), text)
     text = re.sub(r"\x01+[\s,;]*(\w)?", lambda m: (m[1] or "").upper(), text)
     text = re.sub(r"^[ \t]*([-*_=])(?:[ \t]*\1){2,}[ \t]*$", "", text, flags=re.MULTILINE)
     text = re.sub(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", r"\1", text, flags=re.MULTILINE)
@@ -738,7 +706,8 @@ def rank_chunks(chunks: Sequence[Chunk], query: str,
     if len(scores) != len(chunks):
         raise OptimizeError(f"the scorer gave {len(scores)} scores for {len(chunks)} chunks")
     best = max(scores, default=0.0)
-    return [ScoredChunk(c, s, s / best if best > 0 else 0.0) for c, s in zip(chunks, scores)]
+    return [ScoredChunk(c, s, s / best if best > 0 else 0.0)
+            for c, s in zip(chunks, scores, strict=True)]
 
 
 def boundary_filter(chunks: Sequence[Chunk], query: str, threshold: float = 0.5,

@@ -5,8 +5,10 @@ SQL, no network."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 ROLES = ("system", "user", "assistant", "tool")
 MESSAGE_STATUSES = ("complete", "streaming", "interrupted", "error")

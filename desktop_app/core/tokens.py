@@ -43,7 +43,8 @@ _SPECS: dict[str, tuple[str, dict[str, int], str]] = {
         "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
     ),
     "cl100k_base": (
-        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
+        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+"""
+        r"""| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
         {
             _ENDOFTEXT: 100257,
             "<|fim_prefix|>": 100258,
@@ -139,19 +140,41 @@ class TokenCount:
 
 
 # --- chat format ---------------------------------------------------------------------
-# OpenAI's published rule for its chat models: every message costs 3 tokens of framing
-# plus its fields, a name costs 1 more, and every reply is primed with 3 tokens
-# (<|start|>assistant<|message|>). gpt-3.5-turbo-0301 used 4 and -1.
-TOKENS_PER_MESSAGE = 3
-TOKENS_PER_NAME = 1
-REPLY_PRIMING = 3
+@dataclass(frozen=True)
+class ChatFraming:
+    """Tokens the chat format adds around what a request says: per message (the
+    <|start|>role<|message|>...<|end|> frame, the role's own tokens not included), per
+    name (on top of the name's tokens), and once per request to prime the reply
+    (<|start|>assistant<|message|>). The one owner of these numbers: everything that
+    costs a chat message asks chat_framing(model)."""
+
+    per_message: int
+    per_name: int
+    reply_priming: int
+
+    def message(self, role_tokens: int, content_tokens: int, name_tokens: int | None = None) -> int:
+        """Tokens of one message from the counts of its role, content and name (None:
+        no name)."""
+        total = self.per_message + role_tokens + content_tokens
+        return total if name_tokens is None else total + name_tokens + self.per_name
+
+
+# OpenAI's published rule for its chat models, which every model in the catalog is
+# counted by today; gpt-3.5-turbo-0301 framed a message with 4 tokens and a name with -1.
+OPENAI_FRAMING = ChatFraming(per_message=3, per_name=1, reply_priming=3)
+_OPENAI_0301_FRAMING = ChatFraming(per_message=4, per_name=-1, reply_priming=3)
+TOKENS_PER_MESSAGE = OPENAI_FRAMING.per_message
+TOKENS_PER_NAME = OPENAI_FRAMING.per_name
+REPLY_PRIMING = OPENAI_FRAMING.reply_priming
 IMAGE_ESTIMATE = 85  # a low-detail image; high detail depends on tiles we do not see
 
 
-def _message_framing(model: ModelInfo) -> tuple[int, int]:
-    if model.name.lower().startswith("gpt-3.5-turbo-0301"):
-        return 4, -1
-    return TOKENS_PER_MESSAGE, TOKENS_PER_NAME
+def chat_framing(model: ModelInfo | str) -> ChatFraming:
+    """The chat framing `model` is billed with (a ModelInfo or a model name)."""
+    name = model if isinstance(model, str) else model.name
+    if name.lower().startswith("gpt-3.5-turbo-0301"):
+        return _OPENAI_0301_FRAMING
+    return OPENAI_FRAMING
 
 
 def _content_tokens(content: Any, encoding: str) -> tuple[int, bool]:
@@ -174,10 +197,13 @@ def _content_tokens(content: Any, encoding: str) -> tuple[int, bool]:
     return count_text(str(content), encoding), True
 
 
-def message_tokens(message: Mapping[str, Any], model: ModelInfo) -> tuple[int, bool]:
-    """Tokens one chat message adds to a prompt (framing included), and exactness."""
-    per_message, per_name = _message_framing(model)
-    total, exact = per_message, True
+def message_tokens(
+    message: Mapping[str, Any], model: ModelInfo, framing: ChatFraming | None = None
+) -> tuple[int, bool]:
+    """Tokens one chat message adds to a prompt (framing included), and exactness.
+    `framing` defaults to chat_framing(model); callers costing many messages pass it."""
+    framing = framing or chat_framing(model)
+    total, exact = framing.per_message, True
     for key, value in message.items():
         if key == "content":
             n, ok = _content_tokens(value, model.encoding)
@@ -186,7 +212,7 @@ def message_tokens(message: Mapping[str, Any], model: ModelInfo) -> tuple[int, b
         elif key in ("role", "name") and value:
             total += count_text(str(value), model.encoding)
             if key == "name":
-                total += per_name
+                total += framing.per_name
         elif key == "tool_calls" and value:
             import json
 
@@ -235,9 +261,10 @@ def count_chat(
 ) -> TokenCount:
     """Prompt tokens the API bills for `messages` (and `tools`) sent to `model`."""
     info = lookup_model(model) if isinstance(model, str) else model
-    total, exact = REPLY_PRIMING, info.exact
+    framing = chat_framing(info)
+    total, exact = framing.reply_priming, info.exact
     for message in messages:
-        n, ok = message_tokens(message, info)
+        n, ok = message_tokens(message, info, framing)
         total += n
         exact = exact and ok
     if tools:
@@ -249,9 +276,9 @@ def count_chat(
 # --- incremental counting of a draft -------------------------------------------------
 # tiktoken splits text with a regex before BPE, and BPE never crosses those pieces. A
 # space after a non-space character, or a newline after a letter or digit, when a letter
-# or digit follows, always starts a new piece in all four encodings, so text cut there counts the same in
-# parts as whole (tests/test_tokens.py checks this with hypothesis). A keystroke then
-# recounts only the chunk it touched.
+# or digit follows, always starts a new piece in all four encodings, so text cut there
+# counts the same in parts as whole (tests/test_tokens.py checks this with hypothesis).
+# A keystroke then recounts only the chunk it touched.
 _CHUNK_CHARS = 512  # target chunk length; small enough that one recount is cheap
 
 

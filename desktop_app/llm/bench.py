@@ -123,8 +123,8 @@ def _cancel_ms(
 
 
 def run_llm_bench(base_url: str | None = None, model: str = "bench-model") -> dict[str, float]:
+    from desktop_app.core.providers import ProviderConfig
     from desktop_app.llm.client import ChatClient, preload_sdk
-    from desktop_app.llm.providers import ProviderConfig
 
     figures = {
         "openai_import_ms": _import_ms("openai"),
@@ -138,7 +138,7 @@ def run_llm_bench(base_url: str | None = None, model: str = "bench-model") -> di
         ).start()
         base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     preload_sdk()
-    client = ChatClient(ProviderConfig("bench", "custom", base_url))
+    client = ChatClient(ProviderConfig("bench", base_url=base_url))
     try:
         _cancel_ms(client, model, True)  # warm up: the SDK client, the first connection
         mid = [_cancel_ms(client, model, True, server) for _ in range(5)]

@@ -17,8 +17,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from desktop_app.core.cancel import CancelToken
 from desktop_app.llm.errors import (
     AuthError,
     ConnectionFailedError,
@@ -28,7 +29,10 @@ from desktop_app.llm.errors import (
     ServerError,
     translate,
 )
-from desktop_app.llm.providers import ProviderConfig, plain_http_warning
+from desktop_app.llm.providers import plain_http_warning
+
+if TYPE_CHECKING:
+    from desktop_app.core.providers import ProviderConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,53 +45,6 @@ def preload_sdk() -> None:
     """Import the openai SDK now (call it on a background thread once the window is up),
     so that the first request does not pay for it."""
     import openai  # noqa: F401
-
-
-# --- cancelling ----------------------------------------------------------------------
-class CancelToken:
-    """Set from any thread to stop a stream or a retry wait. Callbacks registered with
-    on_cancel run in the cancelling thread, once."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._callbacks: list[Callable[[], None]] = []
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def cancel(self) -> None:
-        with self._lock:
-            if self._event.is_set():
-                return
-            self._event.set()
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            try:
-                callback()
-            except Exception:  # one failing callback must not stop the others
-                log.debug("cancel callback failed", exc_info=True)
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True as soon as cancelled."""
-        return self._event.wait(seconds)
-
-    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Run `callback` on cancel (at once if already cancelled); returns a function
-        that unregisters it."""
-        with self._lock:
-            if not self._event.is_set():
-                self._callbacks.append(callback)
-
-                def remove() -> None:
-                    with self._lock:
-                        if callback in self._callbacks:
-                            self._callbacks.remove(callback)
-
-                return remove
-        callback()
-        return lambda: None
 
 
 # --- results -------------------------------------------------------------------------

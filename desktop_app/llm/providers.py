@@ -1,120 +1,23 @@
-"""Providers: OpenAI in the cloud and the usual local OpenAI-compatible servers, their
-base URLs, and the context window each server really serves (which may be smaller than
-the model's own: Ollama in particular truncates long prompts silently)."""
+"""What the network says about a provider (core/providers.py: ProviderConfig): whether
+its key would travel unencrypted, and the context window each kind of server really
+serves (which may be smaller than the model's own: Ollama in particular truncates long
+prompts silently)."""
 
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-
-class ProviderError(ValueError):
-    """A provider setting that cannot work, with a message for the user."""
-
-
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    label: str
-    base_url: str
-    needs_key: bool  # the server refuses requests without an API key
-
-
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset("openai", "OpenAI", "https://api.openai.com/v1", True),
-        Preset("ollama", "Ollama", "http://localhost:11434/v1", False),
-        Preset("lmstudio", "LM Studio", "http://localhost:1234/v1", False),
-        Preset("llamacpp", "llama.cpp server", "http://localhost:8080/v1", False),
-        Preset("vllm", "vLLM", "http://localhost:8000/v1", False),
-        Preset("custom", "Custom OpenAI-compatible server", "", False),
-    )
-}
+if TYPE_CHECKING:
+    from desktop_app.core.providers import ProviderConfig
 
 # Ollama serves a model with a small context (2048 tokens before 0.6, 4096 since) unless
 # its Modelfile sets num_ctx or the server runs with OLLAMA_CONTEXT_LENGTH; the /v1 API
 # cannot raise it per request, and longer prompts are cut from the front without an error.
 OLLAMA_DEFAULT_NUM_CTX = 4096
-_SECRET_NAME = re.compile(r"(?i)(?:^|&)[^=&]*(?:key|token|secret|password|passwd|auth)[^=&]*=")
-
-
-@dataclass
-class ProviderConfig:
-    """Where to send requests. Holds no key (keys live in the keychain, see keys.py), so
-    it is safe to store and export as it is."""
-
-    name: str
-    preset: str = "custom"
-    base_url: str = ""
-    # seconds to wait for the server between bytes; generous because a local server on a
-    # CPU, or a reasoning model, can think for a minute before its first token
-    timeout: float = 120.0
-    context_window: int | None = None  # the user's own setting, if any
-
-    def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ProviderError(
-                f"unknown provider preset {self.preset!r} (known: {', '.join(PRESETS)})"
-            )
-        if not self.name.strip():
-            raise ProviderError("a provider needs a name")
-        if not self.base_url:
-            self.base_url = PRESETS[self.preset].base_url
-        self.base_url = normalize_base_url(self.base_url)
-        if self.timeout <= 0:
-            raise ProviderError(f"timeout must be positive, got {self.timeout}")
-        if self.context_window is not None and self.context_window < 1:
-            raise ProviderError(f"context window must be positive, got {self.context_window}")
-
-    @property
-    def needs_key(self) -> bool:
-        return PRESETS[self.preset].needs_key
-
-    @property
-    def server_root(self) -> str:
-        """The base URL without its trailing /v1: where the non-OpenAI endpoints live."""
-        return self.base_url.removesuffix("/v1")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProviderConfig:
-        known = {"name", "preset", "base_url", "timeout", "context_window"}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def preset_config(
-    preset: str, name: str | None = None, base_url: str | None = None
-) -> ProviderConfig:
-    """A provider from a preset, named after it unless told otherwise."""
-    if preset not in PRESETS:
-        raise ProviderError(f"unknown provider preset {preset!r} (known: {', '.join(PRESETS)})")
-    return ProviderConfig(name=name or preset, preset=preset, base_url=base_url or "")
-
-
-def normalize_base_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    if not url:
-        raise ProviderError("a custom provider needs a base URL, like http://localhost:8080/v1")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProviderError(
-            f"base URL {url!r} is not an http:// or https:// address with a host "
-            "(example: http://localhost:8080/v1)"
-        )
-    # a secret in the URL would be stored, exported and logged with it
-    if parts.username or parts.password or _SECRET_NAME.search(parts.query):
-        raise ProviderError(
-            "the base URL carries a credential; remove it and enter the key in the "
-            "provider's API key field (it is kept in the keychain)"
-        )
-    return url
 
 
 def is_this_computer(host: str) -> bool:

@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
-from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.store.memory import to_fact, upsert_fact
 from desktop_app.store.messages import insert_messages
 from desktop_app.store.models import MemoryRow, ProfileRow, utc_now
@@ -22,6 +20,8 @@ from desktop_app.store.summaries import new_summary_row
 from desktop_app.store.usage import insert_usage
 
 if TYPE_CHECKING:
+    from desktop_app.core.app_records import TurnUsage
+    from desktop_app.core.records import MemoryFact, Message, Session, Summary
     from desktop_app.store.database import Database
 
 
@@ -138,19 +138,19 @@ def write_bundles(
             orm.add(row)
             orm.flush()
             ids = insert_messages(orm, row.id, bundle.messages)
-            for entry in bundle.summaries:
+            for summary_entry in bundle.summaries:
                 summary = replace(
-                    entry.summary,
-                    first_message_id=_pick(ids, entry.first),
-                    last_message_id=_pick(ids, entry.last),
+                    summary_entry.summary,
+                    first_message_id=_pick(ids, summary_entry.first),
+                    last_message_id=_pick(ids, summary_entry.last),
                 )
                 orm.add(new_summary_row(summary, row.id))
-            for entry in bundle.memory:
+            for memory_entry in bundle.memory:
                 fact = replace(
-                    entry.fact,
+                    memory_entry.fact,
                     id=None,
                     session_id=row.id,
-                    source_message_id=_pick(ids, entry.source),
+                    source_message_id=_pick(ids, memory_entry.source),
                 )
                 upsert_fact(orm, fact)
             insert_usage(orm, row.id, [

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session as OrmSession
 
 from desktop_app.core.records import MemoryFact
 from desktop_app.store.errors import NotFoundError, StoreError
@@ -14,6 +13,8 @@ from desktop_app.store.models import MemoryRow, utc_now
 from desktop_app.store.sessions import live_session
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as OrmSession
+
     from desktop_app.store.database import Database
 
 

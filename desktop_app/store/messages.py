@@ -7,10 +7,9 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from sqlalchemy import String, func, insert, select, type_coerce, update
-from sqlalchemy.orm import Session as OrmSession
 
 from desktop_app.core.app_records import SearchHit
 from desktop_app.core.records import MESSAGE_STATUSES, ROLES, Message
@@ -19,6 +18,9 @@ from desktop_app.store.models import MessageRow, SessionRow, utc_now
 from desktop_app.store.sessions import like_pattern, live_session
 
 if TYPE_CHECKING:
+    from sqlalchemy import CursorResult, Update
+    from sqlalchemy.orm import Session as OrmSession
+
     from desktop_app.store.database import Database
 
 # Read as plain columns on the session's Core connection rather than as ORM objects: a
@@ -187,8 +189,7 @@ class MessageRepository:
     def _set(self, message_id: int, **values: Any) -> None:
         with self._db.write() as orm:
             query = update(MessageRow).where(MessageRow.id == message_id).values(**values)
-            done = orm.execute(query)
-            if not done.rowcount:
+            if not _rows_updated(orm, query):
                 raise NotFoundError(f"there is no message {message_id}")
 
     def save_token_counts(self, message_id: int, counts: Mapping[str, int]) -> None:
@@ -314,8 +315,7 @@ class MessageRepository:
     def _write_stream(self, message_id: int, **values: Any) -> Message:
         with self._db.write() as orm:
             query = update(MessageRow).where(MessageRow.id == message_id).values(**values)
-            done = orm.execute(query)
-            if not done.rowcount:
+            if not _rows_updated(orm, query):
                 raise NotFoundError(f"the streaming message {message_id} was deleted")
             return self._get(orm, message_id)
 
@@ -415,3 +415,9 @@ class StreamWriter:
             self.interrupt()
         else:
             self.fail(f"{type(exc).__name__}: {exc}")
+
+
+def _rows_updated(orm: OrmSession, query: Update) -> int:
+    """How many rows an UPDATE changed. Session.execute runs it as a CursorResult, which
+    its annotation (a plain Result, without rowcount) does not say."""
+    return cast("CursorResult[Any]", orm.execute(query)).rowcount

@@ -4,13 +4,16 @@ migrations/ folder that desktop_app.paths finds in a checkout, a wheel or a bund
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
 
 from desktop_app.paths import migrations_dir
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

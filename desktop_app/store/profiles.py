@@ -7,7 +7,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session as OrmSession
 
 from desktop_app.core.budget import (
     BUILTIN_PROFILES,
@@ -20,6 +19,8 @@ from desktop_app.store.errors import NotFoundError
 from desktop_app.store.models import ProfileRow, SessionRow, utc_now
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as OrmSession
+
     from desktop_app.store.database import Database
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ brings it back whole, and purge_deleted() removes deleted sessions for good."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, String, column, func, select, update, values
 from sqlalchemy.orm import Session as OrmSession
@@ -18,6 +18,10 @@ from desktop_app.store.models import MessageRow, SessionRow, utc_now
 
 if TYPE_CHECKING:
     from desktop_app.store.database import Database
+
+
+EDITABLE_FIELDS = frozenset({"title", "model", "strategy", "profile", "system_prompt", "examples",
+                             "archived"})
 
 
 def like_pattern(text: str) -> str:
@@ -112,6 +116,37 @@ class SessionRepository:
             row.system_prompt = session.system_prompt
             row.examples = list(session.examples)
             row.archived = session.archived
+            row.updated_at = utc_now()
+            orm.flush()
+            counts = _counts(orm, [row])
+            return to_session(row, *counts.get(row.id, (0, 0)))
+
+    def change(self, session_id: int, **fields: Any) -> Session:
+        """Save only the named editable fields (title, model, strategy, profile,
+        system_prompt, examples, archived) and return the stored session: a stale copy
+        elsewhere can never write its other fields back."""
+        unknown = set(fields) - EDITABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not editable fields of a session: {', '.join(sorted(unknown))}")
+        with self._db.write() as orm:
+            row = live_session(orm, session_id)
+            for name, value in fields.items():
+                setattr(row, name, list(value) if name == "examples" else value)
+            row.updated_at = utc_now()
+            orm.flush()
+            counts = _counts(orm, [row])
+            return to_session(row, *counts.get(row.id, (0, 0)))
+
+    def set_strategy_setting(self, session_id: int, key: str, value: Any) -> Session:
+        """Set one strategy setting (None removes it), leaving the others as stored."""
+        with self._db.write() as orm:
+            row = live_session(orm, session_id)
+            settings = dict(row.strategy_settings or {})
+            if value is None:
+                settings.pop(key, None)
+            else:
+                settings[key] = value
+            row.strategy_settings = settings
             row.updated_at = utc_now()
             orm.flush()
             counts = _counts(orm, [row])

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session as OrmSession
 
 from desktop_app.core.app_records import TurnUsage
 from desktop_app.store.errors import NotFoundError
 from desktop_app.store.models import SessionRow, TurnUsageRow, utc_now
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as OrmSession
+
     from desktop_app.store.database import Database
 
 # A chart shows this many turns at most: a session's newest turns.

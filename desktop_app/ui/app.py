@@ -95,7 +95,7 @@ def _open_files_when_ready(app: Any, window: Any, files: list[Path]) -> None:
 
     def flush() -> None:
         while pending:
-            controller.import_file(pending.pop(0))
+            controller.sessions.import_file(pending.pop(0))
 
     controller.ready.connect(flush)
 

@@ -143,11 +143,11 @@ def open_session_figure(data_dir: Path, repeats: int = 5) -> float:
     times = []
     try:
         for i in range(repeats + 1):  # the first opening counts and stores the page's tokens
-            c.open_session(small)
+            c.sessions.open(small)
             _pump(app, lambda: c.idle and c.session is not None and c.session.id == small)
             painted = watch.count
             start = time.perf_counter()
-            c.open_session(big)
+            c.sessions.open(big)
             _pump(app, lambda p=painted: c.session is not None and c.session.id == big
                   and window.conversation.conversation.rowCount() > 0 and watch.count > p)
             # the filter saw the paint begin; let it finish
@@ -171,7 +171,7 @@ def keystroke_figure(data_dir: Path, keys: int = 60) -> dict[str, float]:
     _seed(data_dir, "Two hundred thousand tokens", 2_000, 75, "gpt-4.1", strategy="full")
     app, window = _window(data_dir)
     c = window.controller
-    session_tokens = sum(c.assembly.request.component_tokens.values()) if c.assembly else 0
+    session_tokens = sum(c.budget.assembly.request.component_tokens.values()) if c.budget.assembly else 0
     if session_tokens < 200_000:
         raise RuntimeError(f"the keystroke session holds only {session_tokens:,} tokens")
     editor = window.composer.editor
@@ -187,7 +187,7 @@ def keystroke_figure(data_dir: Path, keys: int = 60) -> dict[str, float]:
                 app.processEvents()
             app.processEvents()  # the paint the filter announced
             times.append((time.perf_counter() - start) * 1000)
-            c._assemble_timer.stop()  # measure keystrokes, not the pause re-assembly
+            c.budget.timer.stop()  # measure keystrokes, not the pause re-assembly
     finally:
         window.close()
     times.sort()
@@ -208,7 +208,7 @@ def stream_figure(data_dir: Path, chunks: int = 2_000, interval_s: float = 0.002
 
     def feed() -> None:
         for i in range(chunks):
-            c.batcher.add(f" word{i}" + ("\n" if i % 40 == 39 else ""))
+            c.turns.batcher.add(f" word{i}" + ("\n" if i % 40 == 39 else ""))
             time.sleep(interval_s)
         done.set()
 
@@ -219,7 +219,7 @@ def stream_figure(data_dir: Path, chunks: int = 2_000, interval_s: float = 0.002
         while not done.is_set():
             app.processEvents()
             time.sleep(0.0005)
-        c.batcher.flush()
+        c.turns.batcher.flush()
         app.processEvents()
         gui_cpu = time.thread_time() - gui_start
         shown = window.live_reply.current_text()

@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self.new_action = self._action(file_menu, "&New Session", QKeySequence.StandardKey.New,
-                                       lambda: self.controller.new_session())
+                                       lambda: self.controller.sessions.new())
         file_menu.addSeparator()
         self._action(file_menu, "&Import…", "Ctrl+I", self._import)
         self.export_action = self._action(file_menu, "&Export Session…", "Ctrl+E", self._export)
@@ -402,35 +402,35 @@ class MainWindow(QMainWindow):
         c = self.controller
         c.starting.connect(self.build_panels)
         s = self.session_list
-        s.newRequested.connect(lambda: c.new_session())
-        s.sessionActivated.connect(c.open_session)
-        s.renameRequested.connect(c.rename_session)
-        s.deleteRequested.connect(c.delete_session)
-        s.archiveRequested.connect(c.archive_session)
-        s.showArchivedChanged.connect(c.set_show_archived)
-        s.searchRequested.connect(c.search)
+        s.newRequested.connect(lambda: c.sessions.new())
+        s.sessionActivated.connect(c.sessions.open)
+        s.renameRequested.connect(c.sessions.rename)
+        s.deleteRequested.connect(c.sessions.delete)
+        s.archiveRequested.connect(c.sessions.archive)
+        s.showArchivedChanged.connect(c.sessions.set_show_archived)
+        s.searchRequested.connect(c.sessions.search)
         s.resultActivated.connect(self._open_result)
-        self.snackbar.undo_button.clicked.connect(c.undo_delete)
+        self.snackbar.undo_button.clicked.connect(c.sessions.undo_delete)
 
-        self.composer.draftChanged.connect(c.set_draft)
-        self.composer.sendRequested.connect(c.send)
-        self.composer.stopRequested.connect(c.stop)
-        self.conversation.olderWanted.connect(c.load_older)
+        self.composer.draftChanged.connect(c.budget.set_draft)
+        self.composer.sendRequested.connect(c.turns.send)
+        self.composer.stopRequested.connect(c.turns.stop)
+        self.conversation.olderWanted.connect(c.sessions.load_older)
         self.conversation.actionTriggered.connect(self._message_action)
         self.setup_button.clicked.connect(self.open_settings)
-        self.db_panel.restoreRequested.connect(c.restore_backup)
-        self.db_panel.retryRequested.connect(c.retry_start)
+        self.db_panel.restoreRequested.connect(c.database.restore_backup)
+        self.db_panel.retryRequested.connect(c.database.retry)
         self.db_panel.openFolderRequested.connect(self.open_data_folder)
         c.databaseTrouble.connect(self._on_database_trouble)
 
         self.model_picker.activated.connect(
-            lambda i: c.set_model(self.model_picker.itemData(i) or self.model_picker.itemText(i)))
+            lambda i: c.budget.set_model(self.model_picker.itemData(i) or self.model_picker.itemText(i)))
         self.profile_picker.activated.connect(
-            lambda i: c.set_profile(self.profile_picker.itemData(i)))
+            lambda i: c.budget.set_profile(self.profile_picker.itemData(i)))
         self.strategy_picker.activated.connect(
-            lambda i: c.set_strategy(self.strategy_picker.itemData(i)))
-        self.last_n_spin.valueChanged.connect(lambda n: c.set_strategy_option("last_n", n))
-        self.elastic_check.toggled.connect(lambda on: c.set_strategy_option("elastic", on))
+            lambda i: c.budget.set_strategy(self.strategy_picker.itemData(i)))
+        self.last_n_spin.valueChanged.connect(lambda n: c.budget.set_option("last_n", n))
+        self.elastic_check.toggled.connect(lambda on: c.budget.set_option("elastic", on))
         c.strategyOptionsChanged.connect(self._on_strategy_options)
 
         c.sessionsChanged.connect(self._on_sessions)
@@ -489,13 +489,13 @@ class MainWindow(QMainWindow):
         self.tabs.setUpdatesEnabled(True)
 
         c = self.controller
-        self.memory_panel.factAdded.connect(c.add_fact)
-        self.memory_panel.factEdited.connect(c.edit_fact)
-        self.memory_panel.factDeleted.connect(c.delete_fact)
-        self.memory_panel.factPinned.connect(c.pin_fact)
-        self.summary_panel.summaryEdited.connect(c.edit_summary)
-        self.profile_editor.profileSaved.connect(c.save_profile)
-        self.profile_editor.profileDeleted.connect(c.delete_profile)
+        self.memory_panel.factAdded.connect(c.panels.add_fact)
+        self.memory_panel.factEdited.connect(c.panels.edit_fact)
+        self.memory_panel.factDeleted.connect(c.panels.delete_fact)
+        self.memory_panel.factPinned.connect(c.panels.pin_fact)
+        self.summary_panel.summaryEdited.connect(c.panels.edit_summary)
+        self.profile_editor.profileSaved.connect(c.panels.save_profile)
+        self.profile_editor.profileDeleted.connect(c.panels.delete_profile)
         self.inspector.messageSelected.connect(self._reveal_request_message)
         c.requestChanged.connect(self.inspector.set_request)
         c.requestChanged.connect(
@@ -620,24 +620,24 @@ class MainWindow(QMainWindow):
         if action == "copy":
             copy_message(m)
         elif action in ("pin", "unpin"):
-            c.set_pinned(m.id, action == "pin")
+            c.sessions.set_pinned(m.id, action == "pin")
         elif action in ("exclude", "include"):
-            c.set_excluded(m.id, action == "exclude")
+            c.sessions.set_excluded(m.id, action == "exclude")
         elif action == "edit":
             dialog = EditMessageDialog(m, self)
             if dialog.exec() == QDialog.DialogCode.Accepted and dialog.text() != m.content:
-                c.edit_message(m.id, dialog.text())
+                c.sessions.edit_message(m.id, dialog.text())
         elif action == "resend":
-            c.resend(m.id)
+            c.turns.resend(m.id)
         elif action == "retry":
-            c.retry(m.id)
+            c.turns.retry(m.id)
 
     def _open_result(self, session_id: int, message_id: int | None) -> None:
         """A search hit: open its session and show the message (when it is loaded)."""
         if self._session is not None and self._session.id == session_id:
             self.conversation.reveal(message_id)
         else:
-            self.controller.open_session(session_id,
+            self.controller.sessions.open(session_id,
                                          lambda: self.conversation.reveal(message_id))
 
     def _remember_request_messages(self, _request: Any, messages: list[Message],
@@ -660,7 +660,7 @@ class MainWindow(QMainWindow):
     def _pin_selected(self) -> None:
         m = self.conversation.selected_message()
         if m is not None and m.id is not None:
-            self.controller.set_pinned(m.id, not m.pinned)
+            self.controller.sessions.set_pinned(m.id, not m.pinned)
 
     def _find(self) -> None:
         self.toggle_sessions.setChecked(True)
@@ -692,7 +692,7 @@ class MainWindow(QMainWindow):
             self, "Import sessions", str(Path.home()), "Token Budget or ChatGPT export (*.tokenbudget *.json *.zip);;All files (*)"
         )
         if path:
-            self.controller.import_file(Path(path))
+            self.controller.sessions.import_file(Path(path))
 
     def _export(self) -> None:
         if self._session is None:
@@ -705,7 +705,7 @@ class MainWindow(QMainWindow):
             "Token Budget export (*.tokenbudget *.json);;Markdown (*.md)",
         )
         if path:
-            self.controller.export_session(self._session.id, Path(path))
+            self.controller.sessions.export(self._session.id, Path(path))
 
     def open_settings(self) -> None:
         from desktop_app.ui.settings_dialog import SettingsDialog
@@ -752,7 +752,7 @@ class MainWindow(QMainWindow):
         box.open()
 
     def open_data_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.controller.data_folder())))
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.controller.database.data_folder())))
 
     # --- layout memory --------------------------------------------------------------
     def _restore_layout(self) -> None:

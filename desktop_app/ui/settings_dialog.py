@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.app_records import ProviderConfig
 from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS
+from desktop_app.core.providers import ProviderConfig, ProviderError
 from desktop_app.ui.palette import is_dark, ok_color, warning_color
 from desktop_app.ui.theme import THEME_LABELS, THEMES, mute
 
@@ -44,7 +44,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setMinimumSize(680, 460)
         self._presets = {name: (label, url, needs_key)
-                         for name, label, url, needs_key in controller.provider_presets()}
+                         for name, label, url, needs_key in controller.setup.provider_presets()}
 
         tabs = QTabWidget()
         tabs.addTab(self._providers_tab(), "Providers")
@@ -168,7 +168,7 @@ class SettingsDialog(QDialog):
         self.status.clear()
 
     def _show_key_source(self, name: str, preset: str) -> None:
-        source = self.controller.key_source(name, preset) if name else None
+        source = self.controller.setup.key_source(name, preset) if name else None
         needs = self._presets.get(preset, ("", "", False))[2]
         if source:
             text = KEY_SOURCES.get(source, "")
@@ -202,33 +202,45 @@ class SettingsDialog(QDialog):
             self.url_edit.setText(url)
         self._show_key_source(self.name_edit.text().strip(), name)
 
-    def _config(self) -> ProviderConfig:
+    def _config(self) -> ProviderConfig | None:
+        """The provider as entered, checked as everywhere else (core.providers); None,
+        with the reason in the status line, when the check refuses it."""
         models = [m.strip() for m in self.models_edit.text().split(",") if m.strip()]
         existing = self._providers.get(self.name_edit.text().strip())
-        return ProviderConfig(
-            name=self.name_edit.text().strip(),
-            base_url=self.url_edit.text().strip(),
-            preset=str(self.preset.currentData()),
-            models=models,
-            context_windows=dict(existing.context_windows) if existing else {},
-        )
+        try:
+            return ProviderConfig(
+                self.name_edit.text(),
+                base_url=self.url_edit.text(),
+                preset=str(self.preset.currentData()),
+                models=models,
+                context_windows=dict(existing.context_windows) if existing else {},
+            )
+        except ProviderError as exc:
+            self._set_status(str(exc), warn=True)
+            return None
 
     def _save(self) -> None:
+        config = self._config()
+        if config is None:
+            return
         self._saving = True
         self._set_status("Saving…")
-        self.controller.save_provider(self._config(), self.key_edit.text().strip() or None)
+        self.controller.setup.save_provider(config, self.key_edit.text().strip() or None)
         self.key_edit.clear()
 
     def _remove(self) -> None:
         name = self.name_edit.text().strip()
         if name in self._providers:
-            self.controller.delete_provider(name)
+            self.controller.setup.delete_provider(name)
             self._new_provider()
 
     def _test(self) -> None:
+        config = self._config()
+        if config is None:
+            return
         self._set_status("Testing the connection…")
         self.test_button.setEnabled(False)
-        self.controller.test_connection(self._config(), self.key_edit.text().strip() or None)
+        self.controller.setup.test_connection(config, self.key_edit.text().strip() or None)
 
     def _on_tested(self, ok: bool, text: str) -> None:
         self.test_button.setEnabled(True)
@@ -248,19 +260,19 @@ class SettingsDialog(QDialog):
     # --- general --------------------------------------------------------------------
     def _general_tab(self) -> QWidget:
         page = QWidget()
-        snapshot = self.controller.settings_snapshot()
+        snapshot = self.controller.setup.settings_snapshot()
         self.default_model = QComboBox()
         self.default_model.setAccessibleName("Default model")
         self.default_model.addItems(snapshot["models"])
         self.default_model.setCurrentText(snapshot["default_model"])
         self.default_model.activated.connect(
-            lambda _i: self.controller.set_default("model", self.default_model.currentText()))
+            lambda _i: self.controller.setup.set_default("model", self.default_model.currentText()))
         self.default_profile = QComboBox()
         self.default_profile.setAccessibleName("Default profile")
         self.default_profile.addItems(snapshot["profiles"])
         self.default_profile.setCurrentText(snapshot["default_profile"])
         self.default_profile.activated.connect(
-            lambda _i: self.controller.set_default("profile", self.default_profile.currentText()))
+            lambda _i: self.controller.setup.set_default("profile", self.default_profile.currentText()))
         self.default_strategy = QComboBox()
         self.default_strategy.setAccessibleName("Default history strategy")
         for kind in STRATEGIES:
@@ -268,7 +280,7 @@ class SettingsDialog(QDialog):
         self.default_strategy.setCurrentIndex(
             max(0, self.default_strategy.findData(snapshot["default_strategy"])))
         self.default_strategy.activated.connect(
-            lambda _i: self.controller.set_default("strategy", self.default_strategy.currentData()))
+            lambda _i: self.controller.setup.set_default("strategy", self.default_strategy.currentData()))
 
         self.theme = QComboBox()
         self.theme.setAccessibleName("Theme")

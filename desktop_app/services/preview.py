@@ -1,36 +1,33 @@
-"""The open session's work that runs on the serial worker thread: loading pages of
-messages, keeping every message of the session (with its token counts) in memory for
-assembly, and assembling the next request with everything the panels show. Plain
-Python: the Qt controller calls these methods only from inside its worker jobs."""
+"""The open session as the window sees it, kept on the controller's serial worker:
+pages of messages for the view, every message of the session (with its token counts)
+in memory, and the preview of the next request with everything the panels show. The
+preview goes through the one builder (`services.request`), as the turn does. Plain
+Python: the Qt controller calls it only from inside its background operations."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from desktop_app.controller.turn import session_input
 from desktop_app.core.app_records import TurnUsage
-from desktop_app.core.assemble import AssembledRequest, assemble
+from desktop_app.core.assemble import AssembledRequest
 from desktop_app.core.budget import AllocationProfile
 from desktop_app.core.catalog import ModelInfo
-from desktop_app.core.history import HistoryStrategy
 from desktop_app.core.live import LiveBudget
 from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.core.tokens import count_text
+from desktop_app.services.request import (
+    RequestContext,
+    Selection,
+    build_context,
+    count_missing,
+    next_request,
+    visible,
+)
+from desktop_app.services.windows import ResolvedWindow
 
 PAGE_SIZE = 200
-# Messages a session shows while a reply is being written are not final yet.
-HIDDEN_STATUSES = ("streaming",)
-
-
-@dataclass
-class Choice:
-    """What the next request is assembled under."""
-
-    model: ModelInfo
-    profile: AllocationProfile
-    strategy: HistoryStrategy
-    settings: dict = field(default_factory=dict)  # the strategy's settings (last_n, elastic…)
 
 
 @dataclass
@@ -42,15 +39,14 @@ class Page:
 
 @dataclass
 class Assembly:
-    """Everything a fresh assembly tells the window."""
+    """Everything a fresh preview tells the window."""
 
     session_id: int | None
+    context: RequestContext
     request: AssembledRequest
     live: LiveBudget
     messages: list[Message]
     inclusion: dict[int, tuple[str, str]]
-    encoding: str
-    exact: bool
     session_cost: float
     reply_estimate: int  # completion tokens a reply usually takes in this session
     memory: list[MemoryFact] | None = None  # only on a full refresh
@@ -58,21 +54,17 @@ class Assembly:
     replaced: list[Message] = field(default_factory=list)
     usage: list[dict[str, Any]] | None = None
 
+    @property
+    def encoding(self) -> str:
+        return self.context.model.encoding
 
-def visible(messages: list[Message]) -> list[Message]:
-    return [m for m in messages if m.status not in HIDDEN_STATUSES]
+    @property
+    def exact(self) -> bool:
+        return self.context.model.exact
 
-
-def count_missing(messages: list[Message], encoding: str) -> dict[int, dict[str, int]]:
-    """Count the messages with no cached count for `encoding`; returns the new counts
-    by message id so the caller can store them (each text is counted once, ever)."""
-    new: dict[int, dict[str, int]] = {}
-    for m in messages:
-        if encoding not in m.token_counts:
-            m.token_counts[encoding] = count_text(m.content, encoding)
-            if m.id is not None:
-                new[m.id] = {encoding: m.token_counts[encoding]}
-    return new
+    @property
+    def window(self) -> ResolvedWindow:
+        return self.context.window
 
 
 class SessionWork:
@@ -130,22 +122,24 @@ class SessionWork:
                 self.messages[i] = message
                 return
 
-    # --- assembly -------------------------------------------------------------------
-    def assemble(self, session: Session | None, choice: Choice, draft: str,
-                 full: bool) -> Assembly:
-        enc = choice.model.encoding
+    # --- the preview ------------------------------------------------------------------
+    def assemble(self, session: Session | None, selection: Selection, model: ModelInfo,
+                 window: ResolvedWindow, profiles: Mapping[str, AllocationProfile],
+                 draft: str, full: bool) -> Assembly:
+        enc = model.encoding
         sid = session.id if session is not None else None
         if sid != self.session_id:
             self.session_id, self.messages, self._loaded = sid, [], False
         messages = visible(self._all(enc))
-        memory = self.db.memory.list_for_session(sid) if (self.db and sid) else []
-        if self.db and sid is None:
-            memory = self.db.memory.list_global()
-        summary = self.db.summaries.latest(sid) if (self.db and sid) else None
-        inp = session_input(session, choice.settings, messages, draft, choice.model,
-                            choice.profile, choice.strategy, memory, summary)
-        request = assemble(inp)
-        live = LiveBudget(request, enc, draft)
+        db = self.db
+        if db is None:
+            memory: list[MemoryFact] = []
+        else:
+            memory = db.memory.list_for_session(sid) if sid else db.memory.list_global()
+        summary = db.summaries.latest(sid) if (db and sid) else None
+        ctx = build_context(session, selection, model=model, window=window, profiles=profiles,
+                            messages=messages, memory=memory, summary=summary, draft=draft)
+        request = next_request(ctx)
         inclusion = {
             mid: (state, reason)
             for mid, state, reason in zip(request.message_ids, request.states, request.reasons)
@@ -155,12 +149,11 @@ class SessionWork:
                    if m.role == "assistant" and m.completion_tokens]
         result = Assembly(
             session_id=sid,
+            context=ctx,
             request=request,
-            live=live,
+            live=LiveBudget(request, enc, draft),
             messages=messages,
             inclusion=inclusion,
-            encoding=enc,
-            exact=choice.model.exact,
             session_cost=sum(m.cost or 0.0 for m in messages),
             reply_estimate=round(sum(replies) / len(replies)) if replies else 0,
         )
@@ -170,18 +163,26 @@ class SessionWork:
                     fact.tokens = count_text(fact.line(), enc)
             result.memory = memory
             result.summary = summary
-            if summary is not None:
-                ids = {summary.first_message_id, summary.last_message_id}
-                inside = False
-                for m in messages:
-                    if m.id in ids or inside:
-                        result.replaced.append(m)
-                        inside = m.id != summary.last_message_id
-                    if m.id == summary.last_message_id:
-                        break
-            turns = self.db.usage.list_for_session(sid) if (self.db and sid) else []
+            result.replaced = _replaced_by(summary, messages)
+            turns = db.usage.list_for_session(sid) if (db and sid) else []
             result.usage = usage_rows(messages, turns)
         return result
+
+
+def _replaced_by(summary: Summary | None, messages: list[Message]) -> list[Message]:
+    """The messages the stored summary stands for."""
+    if summary is None:
+        return []
+    out: list[Message] = []
+    ends = {summary.first_message_id, summary.last_message_id}
+    inside = False
+    for m in messages:
+        if m.id in ends or inside:
+            out.append(m)
+            inside = m.id != summary.last_message_id
+        if m.id == summary.last_message_id:
+            break
+    return out
 
 
 def usage_rows(messages: list[Message], turns: list[TurnUsage]) -> list[dict[str, Any]]:

@@ -24,44 +24,32 @@ class Connection:
     provider: str
     context_window: int | None = None  # what to budget with, when it differs from the catalog
     warnings: list[str] = field(default_factory=list)
-
-
-def llm_config(stored: Any, model: str | None = None) -> Any:
-    """The llm layer's provider settings for a provider row of the store."""
-    from desktop_app.llm.providers import ProviderConfig
-
-    window = (stored.context_windows or {}).get(model) if model else None
-    return ProviderConfig(name=stored.name, preset=stored.preset, base_url=stored.base_url,
-                          context_window=window)
+    served: int | None = None  # the window the server said it serves, if it said
 
 
 def connect(db: Any, model: str, *, provider: str | None = None, base_url: str | None = None,
             keys: Any = None, discover: bool = True) -> Connection | None:
     """A client for `model`, or None when no provider is set up (offline drafting)."""
+    from desktop_app.core.providers import ProviderConfig, ProviderError
     from desktop_app.llm.client import ChatClient
     from desktop_app.llm.errors import LLMError
     from desktop_app.llm.keys import KeyStore
-    from desktop_app.llm.providers import (
-        ProviderConfig,
-        ProviderError,
-        discover_context_window,
-        settle_window,
-    )
+    from desktop_app.llm.providers import discover_context_window, settle_window
 
     keys = keys or KeyStore()
     try:
         if base_url:
-            config = ProviderConfig(name="command line", preset="custom", base_url=base_url)
+            config = ProviderConfig("command line", base_url=base_url)
             key = os.environ.get(BASE_URL_KEY_ENV)
         else:
             name = provider or db.settings.get(DEFAULT_PROVIDER_SETTING)
             if not name:
                 if not os.environ.get("OPENAI_API_KEY"):
                     return None
-                config = ProviderConfig(name="openai", preset="openai")
+                config = ProviderConfig("openai", preset="openai")
             else:
                 try:
-                    config = llm_config(db.providers.get(name), model)
+                    config = db.providers.get(name)
                 except Exception as exc:  # noqa: BLE001 - the store's NotFoundError
                     raise ConnectionSetupError(str(exc)) from None
             key = keys.get(config.name, config.preset)
@@ -76,14 +64,16 @@ def connect(db: Any, model: str, *, provider: str | None = None, base_url: str |
         raise ConnectionSetupError(exc.message) from None
 
     warnings = list(client.warnings)
-    window = None
+    window = served = None
     catalog = lookup_model(model).context_window
     if discover and config.preset != "openai":
         server = discover_context_window(config, model, key)
-        window, found = settle_window(catalog, config.context_window, server)
+        served = server.tokens
+        window, found = settle_window(catalog, config.window_override(model), server)
         warnings.extend(found)
-    elif config.context_window:
-        window = config.context_window
+    else:
+        window = config.window_override(model)
     if config.needs_key and keys.message:
         warnings.append(keys.message)
-    return Connection(client, config.name, window if window != catalog else None, warnings)
+    return Connection(client, config.name, window if window != catalog else None, warnings,
+                      served)

@@ -1,0 +1,275 @@
+"""The budget: what the next request is assembled under (model, profile, strategy and
+its options), the keystroke path (no database, no network: only the draft is counted
+again), and the preview of the next request, built off the GUI thread by the same
+builder the turn uses."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QTimer
+
+from desktop_app.core.budget import BudgetReport
+from desktop_app.core.catalog import ModelInfo, default_catalog
+from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS
+from desktop_app.services.request import Selection
+from desktop_app.services.windows import ResolvedWindow, serving_provider
+
+if TYPE_CHECKING:
+    from desktop_app.controller.app_controller import AppController
+    from desktop_app.core.live import LiveBudget
+    from desktop_app.services.preview import Assembly
+
+log = logging.getLogger(__name__)
+# A draft edit that changes more characters than this is counted on the pool; smaller
+# edits are counted on the GUI thread, where DraftCounter recounts only what changed.
+BIG_EDIT_CHARS = 200_000
+ASSEMBLE_AFTER_TYPING_MS = 500  # the inspector follows the draft once typing pauses
+
+
+def calibration_uncertainty(db: Any, model: ModelInfo) -> float | None:
+    """Relative spread of our estimate against what the server reported (None for an
+    exact count, or before any report)."""
+    if model.exact or db is None:
+        return None
+    try:
+        cal = db.calibration.get(model.name)
+    except Exception as exc:  # noqa: BLE001 - a missing figure is not worth an error
+        log.info("no calibration for %s: %s", model.name, exc)
+        return None
+    return cal.stddev / cal.ratio if cal.stddev and cal.ratio else None
+
+
+class BudgetController:
+    def __init__(self, app: AppController) -> None:
+        self.app = app
+        self.state = app.state
+        self.assembly: Assembly | None = None
+        self.live: LiveBudget | None = None
+        self.draft = ""
+        self._draft_busy = False
+        self._uncertainty: float | None = None
+        self._problem = ""  # why the next request cannot be sent, shown as a notice
+        self._assembling = False
+        self._again = False
+        self._full = False
+        self.timer = QTimer(app)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(ASSEMBLE_AFTER_TYPING_MS)
+        self.timer.timeout.connect(self.refresh)
+
+    def start(self) -> None:
+        """Before the database opens: the gauge works on the defaults."""
+        self.announce_choices()
+        self.announce_selection()
+        self.refresh()
+
+    @property
+    def busy(self) -> bool:
+        return self._assembling or self._again or self.timer.isActive() or self._draft_busy
+
+    # --- what the next request is assembled under ------------------------------------------
+    def selection(self) -> Selection:
+        session = self.state.session
+        if session is not None:
+            return Selection.of(session)
+        d = self.state.defaults
+        return Selection(d["model"], d["profile"], d["strategy"],
+                         dict(self.state.draft_strategy_settings))
+
+    def model_and_window(self) -> tuple[ModelInfo, ResolvedWindow]:
+        name = self.selection().model
+        provider = serving_provider(self.state.providers, name, self.state.default_provider)
+        return self.state.resolver.model(name, provider)
+
+    def model(self) -> ModelInfo:
+        return self.model_and_window()[0]
+
+    def set_model(self, name: str) -> None:
+        self._set_choice("model", name)
+
+    def set_profile(self, name: str) -> None:
+        if name in self.state.profiles:
+            self._set_choice("profile", name)
+
+    def set_strategy(self, kind: str) -> None:
+        if kind in STRATEGIES:
+            self._set_choice("strategy", kind)
+
+    def _set_choice(self, field_name: str, value: str) -> None:
+        if not value:
+            return
+        session = self.state.session
+        if session is not None and session.id is not None:
+            self.app.sessions.change(session.id, **{field_name: value})
+        else:
+            self.state.defaults[field_name] = value
+            self.app.setup.save_setting(f"default_{field_name}", value)
+        self.announce_selection()
+        if field_name == "model":
+            self.announce_counting()
+            self.app.setup.learn_window(value)
+        if field_name == "profile":
+            self.announce_profiles()
+        self.refresh(full=field_name == "model")
+
+    def set_option(self, key: str, value: Any) -> None:
+        """A setting of the history strategy: "last_n" (a count) or "elastic" (lend the
+        unused shares of other components to history)."""
+        session = self.state.session
+        settings = session.strategy_settings if session else self.state.draft_strategy_settings
+        if settings.get(key) == value:
+            return
+        if session is not None and session.id is not None:
+            self.app.sessions.set_strategy_setting(session.id, key, value)
+        else:
+            settings[key] = value
+        self.app.strategyOptionsChanged.emit(dict(self.selection().settings))
+        self.refresh()
+
+    def announce_choices(self) -> None:
+        models = [(m.name, m.name) for m in default_catalog().models]
+        known = {m for m, _ in models}
+        for provider in self.state.providers:
+            for name in provider.models:
+                if name not in known:
+                    models.append((name, f"{name} ({provider.name})"))
+                    known.add(name)
+        current = self.selection().model
+        if current not in known:
+            models.insert(0, (current, current))
+        profiles = [(p.name, p.name + ("" if p.builtin else " (yours)"))
+                    for p in self.state.profiles.values()]
+        strategies = [(k, STRATEGY_LABELS[k]) for k in STRATEGIES]
+        self.app.choicesChanged.emit(models, profiles, strategies)
+
+    def announce_selection(self) -> None:
+        sel = self.selection()
+        self.app.selectionChanged.emit(sel.model, sel.profile, sel.strategy)
+        self.app.strategyOptionsChanged.emit(dict(sel.settings))
+
+    def announce_profiles(self) -> None:
+        self.app.profilesChanged.emit(list(self.state.profiles.values()),
+                                      self.selection().profile)
+
+    def announce_counting(self) -> None:
+        model = self.model()
+        self.app.countingChanged.emit(model.encoding, model.exact)
+
+    # --- the keystroke path: no database, no network ---------------------------------------
+    def set_draft(self, text: str) -> None:
+        self.draft = text
+        self._count_draft()
+        self.timer.start()
+
+    def _count_draft(self) -> None:
+        live = self.live
+        if live is None or self._draft_busy:
+            return  # the count follows when the budget (or the running count) arrives
+        text = self.draft
+        if abs(len(text) - len(live.draft_text)) <= BIG_EDIT_CHARS:
+            self._show_report(live.update_draft(text))
+            return
+        self._draft_busy = True
+        self.app.draftCounted.emit(None, live.request.exact, False, "")
+
+        def done(report: BudgetReport) -> None:
+            self._draft_busy = False
+            if live is self.live:
+                self._show_report(report)
+            if self.live is not None and self.live.draft_text != self.draft:
+                self._count_draft()
+
+        def failed(message: str) -> None:
+            self._draft_busy = False
+            self.app.fail(message)
+
+        self.app.ops.run(lambda: live.update_draft(text), done, failed, serial=False)
+
+    def _show_report(self, report: BudgetReport) -> None:
+        live = self.live
+        assert live is not None
+        self.app.reportChanged.emit(report, self._uncertainty)
+        current = report.components["current_input"]
+        note = ""
+        if current.over:
+            note = f"over its share of {current.budget:,} tokens"
+        if not report.fits:
+            note = "too long for the model's window"
+        self.app.draftCounted.emit(live.draft_tokens, report.exact,
+                                   current.over or not report.fits, note)
+        self._announce_cost(report)
+
+    def _announce_cost(self, report: BudgetReport) -> None:
+        model = self.model()
+        session_cost = self.assembly.session_cost if self.assembly else 0.0
+        if not (model.input_per_million or model.output_per_million):
+            self.app.costChanged.emit(None, session_cost or None)
+            return
+        reply = self.assembly.reply_estimate if self.assembly else 0
+        self.app.costChanged.emit(model.cost(report.request_tokens, reply), session_cost)
+
+    # --- the preview of the next request (on the serial worker) ----------------------------
+    def refresh(self, full: bool = False) -> None:
+        """Build the preview again; `full` also reloads what the panels show."""
+        self._full = self._full or full
+        if self._assembling:
+            self._again = True
+            return
+        self._assembling = True
+        full, self._full = self._full, False
+        session = self.state.session
+        snapshot = None if session is None else replace(session, strategy_settings=dict(
+            session.strategy_settings), examples=list(session.examples))
+        selection = self.selection()
+        model, window = self.model_and_window()
+        profiles = dict(self.state.profiles)
+        draft, work, db = self.draft, self.app.sessions.work, self.state.db
+
+        def job() -> tuple[Assembly, float | None]:
+            result = work.assemble(snapshot, selection, model, window, profiles, draft, full)
+            return result, calibration_uncertainty(db, model)
+
+        stamp = self.app.session_scope.stamp()
+
+        def done(out: tuple[Assembly, float | None]) -> None:
+            self._assembling = False
+            if stamp.current and not self.app.closed:  # else another session is open
+                self._apply(*out)
+            self._next()
+
+        def failed(message: str) -> None:
+            self._assembling = False
+            self.app.fail(message)
+            self._next()
+
+        self.app.ops.run(job, done, failed)
+
+    def _next(self) -> None:
+        if self._again:
+            self._again = False
+            self.refresh()
+
+    def _apply(self, result: Assembly, uncertainty: float | None) -> None:
+        app = self.app
+        self.assembly = result
+        self.live = result.live
+        self._uncertainty = uncertainty
+        app.windowChanged.emit(result.window)
+        app.requestChanged.emit(result.request, result.messages, result.encoding)
+        app.inclusionChanged.emit(result.inclusion)
+        if result.memory is not None:
+            app.memoryChanged.emit(result.memory, result.encoding, result.session_id)
+        if result.usage is not None:
+            app.summaryChanged.emit(result.summary, result.encoding, result.replaced)
+            app.usageChanged.emit(result.usage)
+        if not self._draft_busy and result.live.draft_text != self.draft:
+            self._count_draft()
+        else:
+            self._show_report(result.live.report)
+        problem = result.request.problem or ""
+        if problem != self._problem:  # other notices stay until something replaces them
+            self._problem = problem
+            app.noticeRaised.emit(problem)

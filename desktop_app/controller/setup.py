@@ -1,0 +1,277 @@
+"""Providers and settings: the servers the user set up (their keys go to the keychain,
+never the database), testing a connection, learning the window each server really
+serves, the defaults for new sessions, and the work a turn and a fold need from all
+of these, handed to the worker as arguments."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING, Connection, connect
+from desktop_app.controller.state import NO_PROVIDER
+from desktop_app.core.catalog import default_catalog
+from desktop_app.core.providers import ProviderConfig
+from desktop_app.services.turn import Outcome, TurnOutcome, run_turn, set_aside
+from desktop_app.services.windows import WindowResolver, serving_provider
+
+if TYPE_CHECKING:
+    from desktop_app.controller.app_controller import AppController
+    from desktop_app.core.cancel import CancelToken
+    from desktop_app.services.folding import FoldResult
+
+log = logging.getLogger(__name__)
+
+
+class Connections:
+    """Clients kept per provider and model until the providers change. Thread-safe:
+    turns on several workers may ask at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._found: dict[tuple[str | None, str], Connection] = {}
+        self._keys: Any = None
+
+    def keystore(self, given: Any = None) -> Any:
+        with self._lock:
+            if self._keys is None:
+                if given is None:
+                    from desktop_app.llm.keys import KeyStore
+
+                    given = KeyStore()
+                self._keys = given
+            return self._keys
+
+    def get(self, db: Any, model: str, provider: str | None) -> Connection:
+        key = (provider, model)
+        with self._lock:
+            found = self._found.get(key)
+        if found is None:
+            found = connect(db, model, provider=provider, keys=self.keystore())
+            if found is None:
+                raise RuntimeError(NO_PROVIDER)
+            with self._lock:
+                self._found[key] = found
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._found.clear()
+
+
+class SetupController:
+    def __init__(self, app: AppController) -> None:
+        self.app = app
+        self.state = app.state
+        self.connections = Connections()
+        if app.state.keys is not None:
+            self.connections.keystore(app.state.keys)
+
+    def announce(self) -> None:
+        self.app.providerStateChanged.emit(self.state.can_send,
+                                           "" if self.state.can_send else NO_PROVIDER)
+
+    def set_providers(self, providers: list[ProviderConfig]) -> None:
+        state = self.state
+        state.providers = list(providers)
+        self.connections.clear()
+        state.can_send = bool(state.providers) or bool(os.environ.get("OPENAI_API_KEY"))
+        self.app.providersChanged.emit(state.providers)
+        self.announce()
+        self.app.budget.announce_choices()
+        self.learn_window(self.app.budget.selection().model)
+
+    # --- the window each server serves ---------------------------------------------------
+    def learn_window(self, model: str) -> None:
+        """Ask the server that serves `model` what window it serves (once per provider
+        and model); the preview follows when it answers."""
+        provider = serving_provider(self.state.providers, model, self.state.default_provider)
+        db, resolver = self.state.db, self.state.resolver
+        if (provider is None or provider.preset == "openai" or db is None
+                or resolver.served(provider.name, model) is not None):
+            return
+        connections = self.connections
+
+        def ask() -> bool:
+            from desktop_app.llm.providers import discover_context_window
+
+            key = connections.keystore().get(provider.name, provider.preset)
+            found = discover_context_window(provider, model, key)
+            return _learn(db, resolver, provider.name, model, found.tokens)
+
+        def done(changed: bool) -> None:
+            if changed:
+                self.app.budget.refresh(full=True)
+
+        self.app.ops.run(ask, done, lambda msg: log.info("no window from the server: %s", msg),
+                         serial=False)
+
+    # --- the work of a turn, and of the fold after it ------------------------------------
+    def turn_job(self, session_id: int, model: str, text: str, *,
+                 on_chunk: Callable[[str], None], on_notice: Callable[[str], None],
+                 cancel: CancelToken) -> Callable[[], TurnOutcome]:
+        provider = serving_provider(self.state.providers, model, self.state.default_provider)
+        name = provider.name if provider is not None else None
+        db, resolver, connections = self.state.db, self.state.resolver, self.connections
+
+        def job() -> TurnOutcome:
+            connection = connections.get(db, model, name)
+            for warning in connection.warnings:
+                on_notice(warning)
+            _learn(db, resolver, connection.provider, model, connection.served)
+            outcome = run_turn(db, connection.client, session_id, text,
+                               lambda n: resolver.model(n, provider), on_chunk=on_chunk,
+                               on_notice=on_notice, cancel=cancel)
+            failed = outcome.outcome in (Outcome.FAILED, Outcome.INTERRUPTED)
+            if failed and not (outcome.reply and outcome.reply.content):
+                set_aside(db, outcome)
+            return outcome
+
+        return job
+
+    def fold_job(self, session_id: int) -> Callable[[], FoldResult]:
+        db, resolver, connections = self.state.db, self.state.resolver, self.connections
+        providers, default = list(self.state.providers), self.state.default_provider
+        can_send = self.state.can_send
+
+        def job() -> FoldResult:
+            from desktop_app.services.folding import fold_after_reply
+
+            model = db.sessions.get(session_id).model
+            provider = serving_provider(providers, model, default)
+            client = None
+            if can_send:
+                try:
+                    client = connections.get(db, model, provider.name if provider else None).client
+                except Exception as exc:  # noqa: BLE001 - the offline methods fold instead
+                    log.info("folding offline: %s", exc)
+            return fold_after_reply(db, session_id, lambda n: resolver.model(n, provider), client)
+
+        return job
+
+    # --- settings ------------------------------------------------------------------------
+    def settings_snapshot(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "data_dir": str(state.data_dir) if state.data_dir else "",
+            "default_model": state.defaults["model"],
+            "default_profile": state.defaults["profile"],
+            "default_strategy": state.defaults["strategy"],
+            "models": [m.name for m in default_catalog().models],
+            "profiles": list(state.profiles),
+        }
+
+    def set_default(self, what: str, value: str) -> None:
+        if what in self.state.defaults and value:
+            self.state.defaults[what] = value
+            self.save_setting(f"default_{what}", value)
+            if self.state.session is None:
+                self.app.budget.announce_selection()
+                self.app.budget.refresh()
+
+    def save_setting(self, key: str, value: Any) -> None:
+        db = self.state.db
+        if db is not None:
+            self.app.ops.run(lambda: db.settings.set(key, value), None, self.app.fail)
+
+    # --- providers -----------------------------------------------------------------------
+    def save_provider(self, provider: ProviderConfig, api_key: str | None = None) -> None:
+        """Store a provider's settings, and its key in the keychain (never the database)."""
+        db = self.state.db
+        if db is None:
+            self.app.errorRaised.emit("The database is not open; the provider cannot be saved.")
+            return
+        keys, resolver = self.connections.keystore(), self.state.resolver
+
+        def job() -> tuple[list[ProviderConfig], str | None, str | None]:
+            where = keys.set(provider.name, api_key) if api_key else None
+            db.providers.save(provider)
+            default = db.settings.get(DEFAULT_PROVIDER_SETTING)
+            if not default:
+                default = provider.name
+                db.settings.set(DEFAULT_PROVIDER_SETTING, default)
+            resolver.forget(provider.name)  # its server may serve other windows now
+            resolver.save(db)
+            return db.providers.list(), where, default
+
+        def done(out: tuple[list[ProviderConfig], str | None, str | None]) -> None:
+            providers, where, default = out
+            self.state.default_provider = default
+            self.set_providers(providers)
+            if where == "session":
+                self.app.noticeRaised.emit(keys.message or "")
+
+        self.app.ops.run(job, done, self.app.fail)
+
+    def delete_provider(self, name: str) -> None:
+        db = self.state.db
+        if db is None:
+            return
+        keys, resolver = self.connections.keystore(), self.state.resolver
+
+        def job() -> tuple[list[ProviderConfig], str | None]:
+            db.providers.delete(name)
+            keys.delete(name)
+            resolver.forget(name)
+            resolver.save(db)
+            remaining = db.providers.list()
+            default = db.settings.get(DEFAULT_PROVIDER_SETTING)
+            if default == name:
+                default = remaining[0].name if remaining else None
+                if default:
+                    db.settings.set(DEFAULT_PROVIDER_SETTING, default)
+                else:
+                    db.settings.delete(DEFAULT_PROVIDER_SETTING)
+            return remaining, default
+
+        def done(out: tuple[list[ProviderConfig], str | None]) -> None:
+            self.state.default_provider = out[1]
+            self.set_providers(out[0])
+
+        self.app.ops.run(job, done, self.app.fail)
+
+    @staticmethod
+    def provider_presets() -> list[tuple[str, str, str, bool]]:
+        """(name, label, base URL, needs a key) of each kind of server the app knows."""
+        from desktop_app.core.providers import PRESETS
+
+        return [(p.name, p.label, p.base_url, p.needs_key) for p in PRESETS.values()]
+
+    def key_source(self, name: str, preset: str | None = None) -> str | None:
+        """Where a provider's key is kept (shown instead of the key)."""
+        return self.connections.keystore().source(name, preset)
+
+    def test_connection(self, provider: ProviderConfig, api_key: str | None = None) -> None:
+        keys = self.connections.keystore()
+
+        def job() -> str:
+            from desktop_app.llm.client import ChatClient
+
+            key = api_key or keys.get(provider.name, provider.preset)
+            client = ChatClient(provider, key)
+            try:
+                models = client.list_models()
+            finally:
+                client.close()
+            shown = ", ".join(models[:5]) + ("…" if len(models) > 5 else "")
+            return f"Connected: {len(models)} model{'s' if len(models) != 1 else ''}" + (
+                f" ({shown})" if models else "")
+
+        self.app.ops.run(job, lambda text: self.app.connectionTested.emit(True, text),
+                         lambda msg: self.app.connectionTested.emit(False, msg), serial=False)
+
+
+def _learn(db: Any, resolver: WindowResolver, provider: str | None, model: str,
+           served: int | None) -> bool:
+    """Remember a served window (and store it for the next start); True if it changed."""
+    if provider is None or not resolver.learn(provider, model, served):
+        return False
+    try:
+        resolver.save(db)
+    except Exception as exc:  # noqa: BLE001 - the figure is still used this run
+        log.info("could not store the served window: %s", exc)
+    return True
+

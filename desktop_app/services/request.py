@@ -1,0 +1,172 @@
+"""The one builder of the next request. The window's preview, the turn and
+`token-budget assemble --session` all call `build_context` and then `next_request`, so
+what the gauge and the inspector show is, message for message, what is sent.
+
+Summaries and memory are brought up to date after a reply, never between Send and the
+request (see `services.folding`). When the draft itself pushes messages out of the
+history, they are folded into the stored summary (or their facts into memory) with the
+offline methods, which are deterministic: the preview and the request fold them the
+same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from desktop_app.core.assemble import AssembledRequest, AssemblyInput, assemble
+from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
+from desktop_app.core.catalog import ModelInfo
+from desktop_app.core.history import (
+    ExtractiveSummarizer,
+    HistoryStrategy,
+    RuleBasedFactExtractor,
+    StrategyError,
+)
+from desktop_app.core.records import MemoryFact, Message, Session, Summary
+from desktop_app.core.tokens import count_text
+from desktop_app.services.windows import ResolvedWindow, WindowSource
+
+MEMORY_THROUGH = "memory_through_id"  # strategy setting: facts extracted up to this message
+DEFAULT_PROFILE = "default"
+# Messages a session shows while a reply is being written are not final yet.
+HIDDEN_STATUSES = frozenset({"streaming"})
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the next request is assembled under: a session's own choices, or the
+    window's defaults before any session exists."""
+
+    model: str
+    profile: str
+    strategy: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, session: Session) -> Selection:
+        return cls(session.model, session.profile, session.strategy,
+                   dict(session.strategy_settings))
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Everything the next request is built from, resolved once."""
+
+    session: Session | None
+    model: ModelInfo  # carries the resolved window
+    window: ResolvedWindow
+    profile: AllocationProfile
+    strategy: HistoryStrategy
+    elastic: bool
+    memory_through_id: int | None
+    messages: tuple[Message, ...]
+    memory: tuple[MemoryFact, ...]
+    summary: Summary | None
+    draft: str
+
+    def assembly_input(self) -> AssemblyInput:
+        session = self.session
+        return AssemblyInput(
+            system_prompt=session.system_prompt if session else "",
+            messages=list(self.messages),
+            draft=self.draft,
+            model=self.model,
+            profile=self.profile,
+            strategy=self.strategy,
+            examples=[dict(e) for e in session.examples] if session else [],
+            memory=list(self.memory),
+            summary=self.summary,
+            elastic=self.elastic,
+            memory_through_id=self.memory_through_id,
+        )
+
+
+def resolve_profile(name: str, profiles: Mapping[str, AllocationProfile]) -> AllocationProfile:
+    """The named profile; a deleted one falls back to the default (visibly: the picker
+    shows the default)."""
+    return (profiles.get(name) or BUILTIN_PROFILES.get(name)
+            or profiles.get(DEFAULT_PROFILE) or BUILTIN_PROFILES[DEFAULT_PROFILE])
+
+
+def resolve_strategy(kind: str, settings: Mapping[str, Any]) -> HistoryStrategy:
+    try:
+        return HistoryStrategy.from_settings(kind, settings)
+    except StrategyError:
+        return HistoryStrategy()
+
+
+def visible(messages: Iterable[Message]) -> list[Message]:
+    return [m for m in messages if m.status not in HIDDEN_STATUSES]
+
+
+def build_context(
+    session: Session | None,
+    selection: Selection,
+    *,
+    model: ModelInfo,
+    window: ResolvedWindow | None = None,
+    profiles: Mapping[str, AllocationProfile],
+    messages: Sequence[Message] = (),
+    memory: Sequence[MemoryFact] = (),
+    summary: Summary | None = None,
+    draft: str = "",
+) -> RequestContext:
+    """The one mapping from a session, its settings and the draft to the assembly
+    input. `model` already carries the window to budget with (WindowResolver.model)."""
+    settings = selection.settings
+    through = settings.get(MEMORY_THROUGH)
+    return RequestContext(
+        session=session,
+        model=model,
+        window=window or ResolvedWindow(model.context_window, WindowSource.CATALOG),
+        profile=resolve_profile(selection.profile, profiles),
+        strategy=resolve_strategy(selection.strategy, settings),
+        elastic=bool(settings.get("elastic", False)),
+        memory_through_id=through if isinstance(through, int) else None,
+        messages=tuple(visible(messages)),
+        memory=tuple(memory),
+        summary=summary,
+        draft=draft,
+    )
+
+
+def next_request(ctx: RequestContext) -> AssembledRequest:
+    """The request the next turn sends, exactly. Messages the history has no room for
+    are folded with the offline methods (the stored summary and memory are updated
+    through the model after the reply)."""
+    return assemble(ctx.assembly_input(), summarizer=ExtractiveSummarizer(),
+                    extractor=RuleBasedFactExtractor())
+
+
+def count_missing(messages: Iterable[Message], encoding: str) -> dict[int, dict[str, int]]:
+    """Count the messages with no cached count for `encoding` (each text is counted
+    once, ever): the counts go into the message records, which are the store's cache,
+    and are returned by message id so the caller can store them."""
+    new: dict[int, dict[str, int]] = {}
+    for m in messages:
+        if encoding not in m.token_counts:
+            m.token_counts[encoding] = count_text(m.content, encoding)
+            if m.id is not None:
+                new[m.id] = {encoding: m.token_counts[encoding]}
+    return new
+
+
+ResolveModel = Callable[[str], tuple[ModelInfo, ResolvedWindow]]
+
+
+def load_context(db: Any, session_id: int, draft: str, resolve: ResolveModel) -> RequestContext:
+    """A stored session's next request context, read from the database (the turn and
+    the command line; the window keeps the messages in memory and calls build_context
+    itself)."""
+    session = db.sessions.get(session_id)
+    model, window = resolve(session.model)
+    messages = visible(db.messages.all_for_session(session_id))
+    fresh = count_missing(messages, model.encoding)
+    if fresh:
+        db.messages.save_token_counts_many(fresh)
+    profiles = {p.name: p for p in db.profiles.list()}
+    return build_context(
+        session, Selection.of(session), model=model, window=window, profiles=profiles,
+        messages=messages, memory=db.memory.list_for_session(session_id),
+        summary=db.summaries.latest(session_id), draft=draft)

@@ -1,0 +1,213 @@
+"""One turn, as plain Python (no Qt): build the request with the one builder (exactly
+what the preview showed), store the user's message, stream the reply into the store,
+record usage and calibration. Summaries and memory are brought up to date afterwards
+(`services.folding`), not here.
+
+The window runs it on a worker thread; `token-budget chat` runs it directly. Both go
+through exactly this code, and both get a typed outcome back."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from desktop_app.core.app_records import TurnUsage
+from desktop_app.core.assemble import AssembledRequest, assemble
+from desktop_app.core.cancel import CancelToken
+from desktop_app.core.records import Message
+from desktop_app.core.tokens import count_text
+from desktop_app.services.request import RequestContext, ResolveModel, load_context, next_request
+
+Notice = Callable[[str], None]
+log = logging.getLogger(__name__)
+NO_CLIENT = ("no model is set up: add a provider in Settings to send messages "
+             "(drafting, counts and budgets work without one)")
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    STOPPED = "stopped"  # the user pressed Stop: what arrived is kept
+    INTERRUPTED = "interrupted"  # the stream broke off: what arrived is kept
+    FAILED = "failed"  # no reply text at all
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    outcome: Outcome
+    reason: str = ""  # why it did not complete, for the user
+    user_message: Message | None = None  # stored: it survives any failure after this
+    reply: Message | None = None  # stored reply (complete, partial or failed)
+    request: AssembledRequest | None = None  # what was sent
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def user_stored(self) -> bool:
+        return self.user_message is not None
+
+
+def run_turn(db: Any, client: Any, session_id: int, user_text: str, resolve: ResolveModel, *,
+             on_chunk: Callable[[str], None] | None = None, on_notice: Notice | None = None,
+             cancel: CancelToken | None = None) -> TurnOutcome:
+    """Send `user_text` in the session and stream the reply. Expected failures come
+    back as an outcome, never as an exception."""
+    notice = on_notice or (lambda _text: None)
+    if not user_text.strip():
+        return TurnOutcome(Outcome.FAILED, "the message is empty")
+    if client is None:
+        return TurnOutcome(Outcome.FAILED, NO_CLIENT)
+    from desktop_app.llm.errors import ContextTooLongError, LLMError
+
+    token = cancel or CancelToken()
+    ctx = load_context(db, session_id, user_text, resolve)
+    request = next_request(ctx)
+    warnings = list(request.warnings)
+    for w in warnings:
+        notice(w)
+    if not request.fits:
+        return TurnOutcome(Outcome.FAILED, request.problem or
+                           "the request does not fit the model's window", request=request)
+
+    # the user's message is stored before anything goes out: it survives any failure
+    user = db.messages.append(session_id, Message("user", user_text))
+    db.messages.save_token_counts(user.id, {ctx.model.encoding:
+                                            count_text(user_text, ctx.model.encoding)})
+    writer = db.messages.begin_stream(session_id)
+    served_name = ctx.session.model if ctx.session else ctx.model.name  # as the user named it
+    calibration = _calibration(db, ctx.model.name)
+
+    def chunk(text: str) -> None:
+        writer.append(text)
+        if on_chunk:
+            on_chunk(text)
+
+    def stream(req: AssembledRequest) -> Any:
+        return client.stream_chat(
+            req.messages, served_name, max_tokens=req.max_tokens, on_chunk=chunk,
+            cancel=token, on_wait=lambda n: notice(n.describe()),
+            estimated_prompt_tokens=req.tokens,
+            calibration_ratio=calibration.ratio if calibration else 1.0)
+
+    def failed(reason: str, req: AssembledRequest) -> TurnOutcome:
+        reply = writer.fail(reason)
+        return TurnOutcome(Outcome.FAILED, reason, user, reply, req, tuple(warnings))
+
+    try:
+        try:
+            result = stream(request)
+        except ContextTooLongError as err:
+            # the server's window is smaller than it said: compress under the session's
+            # strategy to what it takes, and retry once (the one time the request
+            # differs from the preview, and the user is told why)
+            smaller = retry_window(err, request)
+            notice(f"the server refused the request as too long; compressing to "
+                   f"{smaller:,} tokens and retrying once")
+            request = _compressed(ctx, smaller)
+            if not request.fits:
+                return failed(f"{err.message}. Even compressed, it does not fit: "
+                              f"{request.problem}", request)
+            try:
+                result = stream(request)
+            except ContextTooLongError as again:
+                return failed(
+                    f"{again.message}. After compressing the history to {request.tokens:,} "
+                    "tokens it still did not fit: the server's window is smaller than the "
+                    "system prompt, pinned messages and your message need. Set the "
+                    "provider's context window in Settings.", request)
+    except LLMError as err:
+        return failed(err.message, request)
+    except Exception as exc:  # any other fault: keep what arrived, say why
+        log.warning("a turn failed", exc_info=True)
+        reply = writer.interrupt()
+        return TurnOutcome(Outcome.INTERRUPTED, f"the reply failed: {exc}", user, reply,
+                           request, tuple(warnings))
+    except BaseException:
+        writer.interrupt()
+        raise
+
+    for w in result.warnings:
+        notice(w)
+    warnings.extend(result.warnings)
+    if result.interrupted:
+        reply = writer.interrupt()
+        if result.error and not result.cancelled:
+            reply.error = result.error
+        if result.cancelled:
+            return TurnOutcome(Outcome.STOPPED, "", user, reply, request, tuple(warnings))
+        return TurnOutcome(Outcome.INTERRUPTED, result.error or "the reply broke off", user,
+                           reply, request, tuple(warnings))
+    cost = None
+    if result.prompt_tokens is not None:
+        cost = ctx.model.cost(result.prompt_tokens, result.completion_tokens or 0)
+    reply = writer.finish(result.prompt_tokens, result.completion_tokens, cost)
+    _record_usage(db, served_name, request, reply)
+    if not result.truncated:
+        _calibrate(db, ctx.model.name, result.prompt_tokens, request.tokens)
+    return TurnOutcome(Outcome.COMPLETED, "", user, reply, request, tuple(warnings))
+
+
+def _compressed(ctx: RequestContext, window: int) -> AssembledRequest:
+    from desktop_app.core.history import ExtractiveSummarizer, RuleBasedFactExtractor
+
+    smaller = replace(ctx, model=ctx.model.with_context_window(window))
+    return assemble(smaller.assembly_input(), summarizer=ExtractiveSummarizer(),
+                    extractor=RuleBasedFactExtractor())
+
+
+def retry_window(err: Any, request: AssembledRequest) -> int:
+    """The window to compress to after a server said "too long": its limit in our own
+    counting (servers with another tokenizer count differently), and in any case
+    clearly smaller than what was just refused."""
+    sent = request.tokens + request.max_tokens
+    target = err.limit or sent
+    if err.limit and err.requested:
+        target = int(err.limit * sent / err.requested)  # their limit, in our tokens
+    return max(64, min(target, int(sent * 0.75)))
+
+
+def set_aside(db: Any, outcome: TurnOutcome) -> None:
+    """A turn that failed before any reply text: the question (kept in the composer to
+    send again) and the failed reply stay visible but leave later requests, so sending
+    again does not ask the same question twice."""
+    for m in (outcome.user_message, outcome.reply):
+        if m is not None and m.id is not None:
+            db.messages.set_excluded(m.id, True)
+
+
+def _record_usage(db: Any, model: str, request: AssembledRequest, reply: Message) -> None:
+    """Keep what the turn used for the usage chart: the request split by component."""
+    usage = TurnUsage(
+        components=dict(request.component_tokens),
+        prompt_tokens=request.tokens,
+        reported_prompt_tokens=reply.prompt_tokens,
+        reported_completion_tokens=reply.completion_tokens,
+        cost=reply.cost,
+        model=model,
+        reply_message_id=reply.id,
+    )
+    try:
+        db.usage.record(reply.session_id, usage)
+    except Exception as exc:  # noqa: BLE001 - the reply is stored; usage never fails it
+        log.warning("could not record the usage of a turn: %s", exc)
+
+
+def _calibration(db: Any, model: str) -> Any:
+    try:
+        return db.calibration.get(model)
+    except Exception:  # noqa: BLE001 - no calibration yet
+        return None
+
+
+def _calibrate(db: Any, model: str, reported: int | None, estimated: int) -> None:
+    """Learn how the server's count compares with ours. Tiny prompts and implausible
+    ratios teach nothing."""
+    from desktop_app.llm.calibration import usable_sample
+
+    if reported is None or not usable_sample(reported, estimated):
+        return
+    try:
+        db.calibration.update(model, reported, estimated)
+    except Exception as exc:  # noqa: BLE001 - calibration never fails a turn
+        log.warning("could not update the calibration of %s: %s", model, exc)

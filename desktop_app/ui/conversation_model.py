@@ -1,0 +1,137 @@
+"""The conversation's list model: the loaded page of a session's messages (oldest
+first), each one's state in the next request and its token count, and the actions a
+message offers (shared by the card's hover buttons and the view's context menu)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+if TYPE_CHECKING:
+    from desktop_app.core.records import Message
+
+MessageRole = Qt.ItemDataRole.UserRole + 1
+
+ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+ACTION_LABELS = {
+    "copy": "Copy",
+    "pin": "Pin",
+    "unpin": "Unpin",
+    "exclude": "Exclude",
+    "include": "Include",
+    "edit": "Edit",
+    "resend": "Resend",
+    "retry": "Retry",
+}
+
+
+def message_actions(m: Message) -> list[str]:
+    """The actions a message offers, in the order they are shown."""
+    actions = ["copy", "unpin" if m.pinned else "pin", "include" if m.excluded else "exclude"]
+    if m.role == "user":
+        actions += ["edit", "resend"]
+    elif m.role == "assistant":
+        actions.append("edit")
+    return actions
+
+
+def needs_retry(m: Message) -> bool:
+    return m.role == "assistant" and m.status in ("interrupted", "error")
+
+
+class ConversationModel(QAbstractListModel):
+    """The loaded page of a session's messages (oldest first), the inclusion state of
+    each in the next request, and how their tokens are counted."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.messages: list[Message] = []
+        self.has_more = False
+        self.inclusion: Mapping[int, tuple[str, str]] = {}
+        self.encoding = "o200k_base"
+        self.exact = True
+
+    # --- Qt model API ---------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self.messages)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        m = self.messages[index.row()]
+        if role == MessageRole:
+            return m
+        if role == Qt.ItemDataRole.DisplayRole:
+            return m.content
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{ROLE_TITLES.get(m.role, m.role)}: {m.content[:300]}"
+        return None
+
+    # --- changes --------------------------------------------------------------------
+    def reset(self, messages: Iterable[Message], has_more: bool) -> None:
+        self.beginResetModel()
+        self.messages = list(messages)
+        self.has_more = has_more
+        self.endResetModel()
+
+    def prepend(self, messages: list[Message], has_more: bool) -> None:
+        self.has_more = has_more
+        if not messages:
+            return
+        self.beginInsertRows(QModelIndex(), 0, len(messages) - 1)
+        self.messages[0:0] = messages
+        self.endInsertRows()
+
+    def append(self, message: Message) -> None:
+        row = self.row_of(message.id)
+        if row is not None:
+            self.replace(message)
+            return
+        n = len(self.messages)
+        self.beginInsertRows(QModelIndex(), n, n)
+        self.messages.append(message)
+        self.endInsertRows()
+
+    def replace(self, message: Message) -> int | None:
+        row = self.row_of(message.id)
+        if row is not None:
+            self.messages[row] = message
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx)
+        return row
+
+    def remove(self, message_id: int) -> None:
+        row = self.row_of(message_id)
+        if row is not None:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self.messages[row]
+            self.endRemoveRows()
+
+    def row_of(self, message_id: int | None) -> int | None:
+        if message_id is None:
+            return None
+        for row in range(len(self.messages) - 1, -1, -1):  # recent messages change most
+            if self.messages[row].id == message_id:
+                return row
+        return None
+
+    def set_inclusion(self, inclusion: Mapping[int, tuple[str, str]]) -> None:
+        self.inclusion = inclusion
+        self._all_changed()
+
+    def set_counting(self, encoding: str, exact: bool) -> None:
+        self.encoding, self.exact = encoding, exact
+        self._all_changed()
+
+    def _all_changed(self) -> None:
+        if self.messages:
+            self.dataChanged.emit(self.index(0), self.index(len(self.messages) - 1))
+
+    # --- what a row shows -----------------------------------------------------------
+    def state_of(self, m: Message) -> tuple[str, str] | None:
+        return self.inclusion.get(m.id) if m.id is not None else None
+
+    def tokens_of(self, m: Message) -> int | None:
+        return m.token_counts.get(self.encoding)

@@ -1,0 +1,40 @@
+"""How the window writes its figures: token counts (in full and short for narrow
+places), money at the scale of per-request LLM prices, and shares of a whole."""
+
+from __future__ import annotations
+
+
+def format_tokens(n: float) -> str:
+    return f"{round(n):,}"
+
+
+def format_tokens_short(n: float) -> str:
+    """12,345 -> 12.3k; 1,234,567 -> 1.23M (for narrow places)."""
+    n = round(n)
+    if abs(n) < 1000:
+        return str(n)
+    if abs(n) < 1_000_000:
+        return f"{n / 1000:.1f}k".replace(".0k", "k")
+    return f"{n / 1_000_000:.2f}M".replace(".00M", "M")
+
+
+def format_cost(dollars: float) -> str:
+    """Readable money at the scale of per-request LLM prices."""
+    if dollars == 0:
+        return "$0.00"
+    if abs(dollars) < 0.0001:
+        return "<$0.0001"
+    if abs(dollars) < 0.01:
+        return f"${dollars:.4f}"
+    if abs(dollars) < 1:
+        return f"${dollars:.3f}"
+    return f"${dollars:,.2f}"
+
+
+def format_percent(fraction: float) -> str:
+    pct = fraction * 100
+    if pct == 0:
+        return "0%"
+    if abs(pct) < 10:
+        return f"{pct:.1f}".rstrip("0").rstrip(".") + "%"
+    return f"{pct:.0f}%"

@@ -1,0 +1,356 @@
+"""A message painted as a card by the conversation's delegate (no widget per message):
+who wrote it, its token count, its inclusion badge, hover actions, the Markdown body,
+and a Retry line under an interrupted or failed reply; plus the card geometry, shared
+by painting and hit-testing, that other areas line up with (`column_margin`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QMouseEvent,
+    QPainter,
+    QPalette,
+    QPen,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolTip,
+)
+
+from desktop_app.ui import palette
+from desktop_app.ui.conversation_model import (
+    ACTION_LABELS,
+    ROLE_TITLES,
+    ConversationModel,
+    MessageRole,
+    message_actions,
+    needs_retry,
+)
+from desktop_app.ui.markdown import DocumentCache
+
+if TYPE_CHECKING:
+    from desktop_app.core.records import Message
+
+STATE_HELP = {
+    "kept": "Kept: sent in full with the next request",
+    "pinned": "Pinned: always sent",
+    "summarized": "Summarized: its content reaches the model through the summary or memory",
+    "dropped": "Dropped: not sent with the next request",
+}
+STATE_COLORS = {  # (light, dark)
+    "kept": ("#2e7d32", "#7bd07f"),
+    "pinned": ("#3b6fb6", "#78a5ea"),
+    "summarized": ("#a77a06", "#e3bd4d"),
+    "dropped": ("#7c838d", "#9aa0a8"),
+}
+
+
+def format_tokens(n: int) -> str:
+    return f"{n:,} tok" if n < 100_000 else f"{n / 1000:,.0f}k tok"
+
+
+def column_margin(width: int, inset: int = 0) -> int:
+    """Side margin that lines an area up with the conversation's cards (`inset`: how far
+    inside the card the area's content starts)."""
+    return (width - _Layout.card_width(width)) // 2 + inset
+
+
+class _Layout:
+    """Geometry of one card, computed the same way for painting and hit-testing."""
+
+    PAD_X = 14  # card margin from the viewport edge
+    PAD_Y = 5
+    INNER = 12  # text inset within the card
+    HEADER = 22
+    MAX_CARD = 920  # lines longer than this are hard to read: wide windows centre the cards
+
+    @classmethod
+    def card_width(cls, width: int) -> int:
+        return min(width - 2 * cls.PAD_X, cls.MAX_CARD)
+
+    @classmethod
+    def text_width(cls, width: int) -> int:
+        return max(cls.card_width(width) - 2 * cls.INNER, 60)
+
+    def __init__(self, rect: QRect, header_font: QFontMetrics) -> None:
+        card_w = self.card_width(rect.width())
+        left = rect.left() + (rect.width() - card_w) // 2
+        self.card = QRect(left, rect.top() + self.PAD_Y, card_w, rect.height() - 2 * self.PAD_Y)
+        self.header = QRect(
+            self.card.left() + self.INNER, self.card.top() + 6,
+            self.card.width() - 2 * self.INNER, self.HEADER,
+        )
+        self.body_left = self.card.left() + self.INNER
+        self.body_top = self.header.bottom() + 4
+        self.fm = header_font
+
+    def right_items(self, tokens_text: str, badge_text: str | None) -> tuple[QRect, QRect | None]:
+        """Rects of the token count and the state badge, packed from the right."""
+        right = self.header.right()
+        badge = None
+        if badge_text:
+            w = self.fm.horizontalAdvance(badge_text) + 14
+            badge = QRect(right - w + 1, self.header.top() + 2, w, self.header.height() - 4)
+            right = badge.left() - 8
+        w = self.fm.horizontalAdvance(tokens_text)
+        tokens = QRect(right - w + 1, self.header.top(), w, self.header.height())
+        return tokens, badge
+
+    def action_rects(self, actions: list[str], right: int) -> list[tuple[str, QRect]]:
+        """Hover actions, packed right to left ending at `right`."""
+        out: list[tuple[str, QRect]] = []
+        x = right
+        for action in reversed(actions):
+            w = self.fm.horizontalAdvance(ACTION_LABELS[action]) + 14
+            rect = QRect(x - w + 1, self.header.top() + 1, w, self.header.height() - 2)
+            out.append((action, rect))
+            x -= w + 4
+        out.reverse()
+        return out
+
+
+class MessageDelegate(QStyledItemDelegate):
+    """Paints a message as a card: who, token count, inclusion badge, hover actions,
+    the Markdown body, and a mark with Retry on an interrupted or failed reply."""
+
+    actionTriggered = Signal(str, object)  # action name, Message
+
+    FOOTER = 26  # the "interrupted / failed" line
+
+    def __init__(self, view: QListView) -> None:
+        super().__init__(view)
+        self._view = view
+        self.documents = DocumentCache()
+        self._heights: dict[Any, int] = {}
+        self._heights_width = -1
+        self._fonts_for(view.font())
+
+    # --- fonts and caches -----------------------------------------------------------
+    def _fonts_for(self, font: QFont) -> None:
+        self.body_font = QFont(font)
+        self.header_font = QFont(font)
+        self.header_font.setPointSizeF(max(font.pointSizeF() - 1.0, 7.0))
+        self.title_font = QFont(self.header_font)
+        self.title_font.setWeight(QFont.Weight.DemiBold)
+        self.header_fm = QFontMetrics(self.header_font)
+
+    def reset_caches(self) -> None:
+        self.documents.clear()
+        self._heights.clear()
+        self._fonts_for(self._view.font())
+
+    def forget(self, m: Message) -> None:
+        key = self._key(m)
+        self.documents.forget(key)
+        self._heights.pop(key, None)
+
+    @staticmethod
+    def _key(m: Message) -> Any:
+        return m.id if m.id is not None else ("unsaved", id(m))
+
+    def _code_background(self, pal: QPalette) -> QColor:
+        dark = palette.is_dark(pal)
+        return palette.blend(pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base),
+                             0.10 if dark else 0.06)
+
+    def _document(self, m: Message, width: int, pal: QPalette):
+        return self.documents.get(
+            self._key(m), m.content or " ", _Layout.text_width(width), self.body_font,
+            self._code_background(pal),
+        )
+
+    # --- size -----------------------------------------------------------------------
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        m: Message = index.data(MessageRole)
+        width = self._view.viewport().width()
+        if width != self._heights_width:
+            self._heights.clear()
+            self._heights_width = width
+        key = self._key(m)
+        height = self._heights.get(key)
+        if height is None:
+            doc = self._document(m, width, option.palette)
+            height = int(doc.size().height()) + _Layout.HEADER + 6 + 4 + 10 + 2 * _Layout.PAD_Y
+            if needs_retry(m):
+                height += self.FOOTER
+            self._heights[key] = height
+        return QSize(width, height)
+
+    # --- painting -------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        m: Message = index.data(MessageRole)
+        model: ConversationModel = index.model()  # type: ignore[assignment]
+        pal = option.palette
+        dark = palette.is_dark(pal)
+        lay = _Layout(option.rect, self.header_fm)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        base = pal.color(QPalette.ColorRole.Base)
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        if m.role == "user":
+            fill = palette.blend(accent, base, 0.16 if dark else 0.09)
+        elif m.role == "assistant":
+            fill = palette.blend(pal.color(QPalette.ColorRole.Text), base, 0.05 if dark else 0.025)
+        else:
+            fill = palette.blend(palette.component_color("system_prompt", dark), base, 0.10)
+        state = model.state_of(m)
+        if m.excluded or (state and state[0] == "dropped"):
+            fill = palette.blend(fill, base, 0.55)
+        painter.setPen(QPen(accent, 1.5) if selected else QPen(palette.chip_border(dark), 1))
+        painter.setBrush(fill)
+        painter.drawRoundedRect(QRectF(lay.card).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
+        if needs_retry(m):  # a warning stripe down the left edge
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.warning_color(dark))
+            painter.drawRoundedRect(QRectF(lay.card.left(), lay.card.top() + 6, 3,
+                                           lay.card.height() - 12), 1.5, 1.5)
+
+        # header: who, then (from the right) badge, tokens, and hover actions
+        text_color = pal.color(QPalette.ColorRole.Text)
+        muted = palette.blend(text_color, base, 0.6)
+        painter.setFont(self.title_font)
+        painter.setPen(text_color)
+        title = ROLE_TITLES.get(m.role, m.role)
+        if m.excluded:
+            title += "  ·  excluded"
+        painter.drawText(lay.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         title)
+        painter.setFont(self.header_font)
+        tokens_text, badge_text = self._header_texts(m, model)
+        tokens_rect, badge_rect = lay.right_items(tokens_text, badge_text)
+        painter.setPen(muted)
+        painter.drawText(tokens_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         tokens_text)
+        if badge_rect is not None and state is not None:
+            pair = STATE_COLORS.get(state[0], STATE_COLORS["dropped"])
+            color = QColor(pair[1] if dark else pair[0])
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.blend(color, base, 0.22 if dark else 0.16))
+            radius = badge_rect.height() / 2
+            painter.drawRoundedRect(QRectF(badge_rect), radius, radius)
+            painter.setPen(color)
+            painter.drawText(badge_rect, Qt.AlignmentFlag.AlignCenter, badge_text)
+        if hovered or selected:
+            for action, rect in lay.action_rects(message_actions(m), tokens_rect.left() - 10):
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(palette.blend(text_color, fill, 0.08))
+                painter.drawRoundedRect(QRectF(rect), 4, 4)
+                painter.setPen(accent if not dark else accent.lighter(130))
+                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, ACTION_LABELS[action])
+
+        # body
+        doc = self._document(m, option.rect.width(), pal)
+        painter.translate(lay.body_left, lay.body_top)
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        ctx.palette = pal
+        ctx.palette.setColor(QPalette.ColorRole.Text, text_color)
+        clip = QRectF(0, 0, doc.textWidth(), doc.size().height())
+        ctx.clip = clip
+        painter.setClipRect(clip)
+        doc.documentLayout().draw(painter, ctx)
+        painter.setClipping(False)
+        painter.translate(-lay.body_left, -lay.body_top)
+
+        if needs_retry(m):
+            self._paint_retry_line(painter, lay, m, doc.size().height(), dark, pal)
+        painter.restore()
+
+    def _header_texts(self, m: Message, model: ConversationModel) -> tuple[str, str | None]:
+        n = model.tokens_of(m)
+        tokens_text = "… tok" if n is None else ("" if model.exact else "~") + format_tokens(n)
+        state = model.state_of(m)
+        return tokens_text, (state[0] if state else None)
+
+    def _retry_rect(self, lay: _Layout, body_height: float) -> QRect:
+        top = lay.body_top + int(body_height) + 6
+        return QRect(lay.body_left, top, lay.header.width(), self.FOOTER - 6)
+
+    def _paint_retry_line(self, painter: QPainter, lay: _Layout, m: Message, body_height: float,
+                          dark: bool, pal: QPalette) -> None:
+        line = self._retry_rect(lay, body_height)
+        what = "Interrupted" if m.status == "interrupted" else "Failed"
+        detail = f"{what}: {m.error}" if m.error else f"{what} before the reply finished"
+        warn = palette.warning_color(dark)
+        painter.setFont(self.header_font)
+        label = "Retry"
+        w = self.header_fm.horizontalAdvance(label) + 18
+        button = QRect(line.right() - w + 1, line.top(), w, line.height())
+        painter.setPen(warn)
+        elided = self.header_fm.elidedText(detail, Qt.TextElideMode.ElideRight,
+                                           line.width() - w - 12)
+        painter.drawText(line.adjusted(0, 0, -w - 10, 0),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "⚠ " + elided)
+        painter.setBrush(palette.blend(warn, pal.color(QPalette.ColorRole.Base), 0.15))
+        painter.setPen(QPen(warn, 1))
+        painter.drawRoundedRect(QRectF(button).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        painter.drawText(button, Qt.AlignmentFlag.AlignCenter, label)
+
+    # --- hit testing: hover actions, retry, tooltips --------------------------------
+    def hit(self, option: QStyleOptionViewItem, index: QModelIndex, pos: QPoint) -> str | None:
+        """What is under `pos`: an action name, "badge", "tokens", or None."""
+        m: Message = index.data(MessageRole)
+        model: ConversationModel = index.model()  # type: ignore[assignment]
+        lay = _Layout(option.rect, self.header_fm)
+        tokens_text, badge_text = self._header_texts(m, model)
+        tokens_rect, badge_rect = lay.right_items(tokens_text, badge_text)
+        if badge_rect is not None and badge_rect.contains(pos):
+            return "badge"
+        if tokens_rect.contains(pos):
+            return "tokens"
+        for action, rect in lay.action_rects(message_actions(m), tokens_rect.left() - 10):
+            if rect.contains(pos):
+                return action
+        if needs_retry(m):
+            doc = self._document(m, option.rect.width(), option.palette)
+            if self._retry_rect(lay, doc.size().height()).contains(pos):
+                return "retry"
+        return None
+
+    def editorEvent(self, event: QEvent, model: Any, option: QStyleOptionViewItem,
+                    index: QModelIndex) -> bool:
+        if event.type() == QEvent.Type.MouseButtonRelease:
+            assert isinstance(event, QMouseEvent)
+            if event.button() == Qt.MouseButton.LeftButton:
+                what = self.hit(option, index, event.position().toPoint())
+                if what in ACTION_LABELS:
+                    self.actionTriggered.emit(what, index.data(MessageRole))
+                    return True
+        return super().editorEvent(event, model, option, index)
+
+    def helpEvent(self, event: Any, view: QAbstractItemView, option: QStyleOptionViewItem,
+                  index: QModelIndex) -> bool:
+        if event is None or not index.isValid():
+            return False
+        m: Message = index.data(MessageRole)
+        model: ConversationModel = index.model()  # type: ignore[assignment]
+        what = self.hit(option, index, event.pos())
+        text = None
+        if what == "badge":
+            state = model.state_of(m)
+            if state:
+                text = f"{STATE_HELP.get(state[0], state[0])}.\nWhy: {state[1]}"
+        elif what == "tokens":
+            n = model.tokens_of(m)
+            how = "exact" if model.exact else "estimated"
+            text = (f"{n:,} tokens of content ({how}, {model.encoding})" if n is not None
+                    else "Counting…")
+        elif what in ACTION_LABELS:
+            text = ACTION_LABELS[what]
+        if text:
+            QToolTip.showText(event.globalPos(), text, view)
+            return True
+        QToolTip.hideText()
+        return True
