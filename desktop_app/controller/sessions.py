@@ -108,6 +108,7 @@ class SessionsController:
         self._oldest_position = page.messages[0].position if page.messages else None
         app = self.app
         app.sessionOpened.emit(page.session)
+        app.setup.learn_window(page.session.model)
         app.budget.announce_selection()
         app.budget.announce_counting()
         app.messagesLoaded.emit(page.messages, page.has_more)

@@ -3,19 +3,9 @@ places), money at the scale of per-request LLM prices, and shares of a whole."""
 
 from __future__ import annotations
 
+from desktop_app.core.text import format_tokens, format_tokens_short
 
-def format_tokens(n: float) -> str:
-    return f"{round(n):,}"
-
-
-def format_tokens_short(n: float) -> str:
-    """12,345 -> 12.3k; 1,234,567 -> 1.23M (for narrow places)."""
-    n = round(n)
-    if abs(n) < 1000:
-        return str(n)
-    if abs(n) < 1_000_000:
-        return f"{n / 1000:.1f}k".replace(".0k", "k")
-    return f"{n / 1_000_000:.2f}M".replace(".00M", "M")
+__all__ = ["format_cost", "format_percent", "format_tokens", "format_tokens_short"]
 
 
 def format_cost(dollars: float) -> str:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
+from desktop_app.core.text import format_token_tag
 from desktop_app.ui import palette
 from desktop_app.ui.conversation_model import (
     ACTION_LABELS,
@@ -53,10 +54,6 @@ STATE_COLORS = {  # (light, dark)
     "summarized": ("#a77a06", "#e3bd4d"),
     "dropped": ("#7c838d", "#9aa0a8"),
 }
-
-
-def format_tokens(n: int) -> str:
-    return f"{n:,} tok" if n < 100_000 else f"{n / 1000:,.0f}k tok"
 
 
 def column_margin(width: int, inset: int = 0) -> int:
@@ -270,7 +267,7 @@ class MessageDelegate(QStyledItemDelegate):
 
     def _header_texts(self, m: Message, model: ConversationModel) -> tuple[str, str | None]:
         n = model.tokens_of(m)
-        tokens_text = "… tok" if n is None else ("" if model.exact else "~") + format_tokens(n)
+        tokens_text = "… tok" if n is None else ("" if model.exact else "~") + format_token_tag(n)
         state = model.state_of(m)
         return tokens_text, (state[0] if state else None)
 
