@@ -5,6 +5,7 @@ loopback server; a bad row left by an older version does not stop the app."""
 
 from __future__ import annotations
 
+import json
 import logging
 import string
 from dataclasses import replace
@@ -14,11 +15,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 
-from desktop_app.services.connection import ConnectionSetupError, connect
-from desktop_app.core.history import STRATEGIES
 from desktop_app.core.providers import PRESETS, ProviderConfig, ProviderError, normalize_base_url
+from desktop_app.services.connection import ConnectionSetupError, connect
 from desktop_app.store import StoreError, open_database
 from desktop_app.store.models import ProviderRow, utc_now
 from tests.openai_test_server import OpenAITestServer, Reply, openai_server_fixture  # noqa: F401
@@ -224,63 +224,64 @@ def test_a_bad_old_row_does_not_stop_the_app(qtbot, data_dir) -> None:
 
 
 # --- the settings dialog -----------------------------------------------------------------
-class FakeController(QObject):
-    providersChanged = Signal(list)
-    connectionTested = Signal(bool, str)
-    errorRaised = Signal(str)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.providers: list[ProviderConfig] = []
-        self.saved: list[ProviderConfig] = []
-        self.tested: list[ProviderConfig] = []
-        self.setup = self  # the dialog may call the controller or its setup part
-
-    def set_default(self, key: str, value: Any) -> None:
-        pass
-
-    def delete_provider(self, name: str) -> None:
-        pass
-
-    @staticmethod
-    def provider_presets() -> list[tuple[str, str, str, bool]]:
-        return [(p.name, p.label, p.base_url, p.needs_key) for p in PRESETS.values()]
-
-    def key_source(self, name: str, preset: str | None = None) -> str | None:
-        return None
-
-    def settings_snapshot(self) -> dict[str, Any]:
-        return {"models": ["gpt-4o-mini"], "default_model": "gpt-4o-mini",
-                "profiles": ["balanced"], "default_profile": "balanced",
-                "default_strategy": STRATEGIES[0], "data_dir": None}
-
-    def save_provider(self, provider: ProviderConfig, api_key: str | None = None) -> None:
-        self.saved.append(provider)
-
-    def test_connection(self, provider: ProviderConfig, api_key: str | None = None) -> None:
-        self.tested.append(provider)
-
-
-def test_the_settings_dialog_uses_the_same_check(qtbot) -> None:
+def test_the_settings_dialog_uses_the_same_check(qtbot, data_dir, tmp_path, openai_server) -> None:
+    """The real dialog on the real controller (a temporary data folder, a keychain in a
+    file): what the check accepts is saved as it normalizes it, and a connection test
+    goes to that URL; what it refuses is neither saved nor tested, and the dialog says
+    why."""
+    from desktop_app.controller.app_controller import AppController
+    from desktop_app.llm.keys import SERVICE, KeyStore
     from desktop_app.ui.settings_dialog import SettingsDialog
+    from tests.test_llm_keys import FileKeyring
 
-    controller = FakeController()
-    dialog = SettingsDialog(controller)
-    qtbot.addWidget(dialog)
-    dialog.preset.setCurrentIndex(dialog.preset.findData("custom"))
-    dialog.name_edit.setText("mine")
-    for raw, clean in ACCEPTED:
-        dialog.url_edit.setText(raw)
-        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-        assert controller.saved[-1].base_url == clean
+    keychain = tmp_path / "keychain.json"
+    controller = AppController(data_dir, keys=KeyStore(FileKeyring(keychain)))
+    controller.start()
+    try:
+        qtbot.waitUntil(lambda: controller.db is not None, timeout=15_000)
+        qtbot.waitUntil(lambda: controller.idle, timeout=15_000)
+        dialog = SettingsDialog(controller)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        dialog.preset.setCurrentIndex(dialog.preset.findData("custom"))
+
+        def saved() -> dict[str, str]:
+            qtbot.waitUntil(lambda: controller.idle, timeout=15_000)
+            return {p.name: p.base_url for p in controller.db.providers.list()}
+
+        for i, (raw, clean) in enumerate(ACCEPTED):
+            dialog.name_edit.setText(f"mine{i}")
+            dialog.url_edit.setText(raw)
+            if i == 0:
+                dialog.key_edit.setText("sk-test-0123456789")
+            qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: dialog.status.text() == "Saved.", timeout=15_000)
+            assert saved()[f"mine{i}"] == clean
+            assert dialog.url_edit.text() == clean  # the dialog shows what was stored
+        accepted = {f"mine{i}": clean for i, (_raw, clean) in enumerate(ACCEPTED)}
+        assert saved() == accepted
+        # the key went to the keychain (here a file), never to the database
+        assert json.loads(keychain.read_text()) == {f"{SERVICE}/mine0": "sk-test-0123456789"}
+        assert b"sk-test-0123456789" not in (data_dir / "token_budget.sqlite3").read_bytes()
+
+        # the test button takes the same check: a loopback server's URL, typed loosely
+        dialog.name_edit.setText("loopback")
+        dialog.url_edit.setText(f" {openai_server.base_url}// ")
         qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-        assert controller.tested[-1].base_url == clean
-        dialog._on_tested(True, "ok")
-    saved, tested = len(controller.saved), len(controller.tested)
-    for raw in REFUSED:
-        dialog.url_edit.setText(raw)
-        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-        assert dialog.status.text() == refusal(raw)
-        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-        assert dialog.test_button.isEnabled()
-    assert (len(controller.saved), len(controller.tested)) == (saved, tested)
+        qtbot.waitUntil(lambda: dialog.status.text().startswith("Connected"), timeout=15_000)
+        assert [r.path for r in openai_server.requests] == ["/v1/models"]
+
+        for raw in REFUSED:
+            dialog.name_edit.setText("refused")
+            dialog.url_edit.setText(raw)
+            qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+            assert dialog.status.text() == refusal(raw)
+            qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+            assert dialog.status.text() == refusal(raw)
+            assert dialog.test_button.isEnabled()  # no test under way
+            assert controller.idle  # nothing was sent to the worker
+        assert saved() == accepted
+        assert len(openai_server.requests) == 1
+    finally:
+        controller.shutdown()

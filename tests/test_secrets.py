@@ -9,12 +9,12 @@ import keyring
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING, connect
-from desktop_app.services.turn import run_turn
-from desktop_app.services.windows import WindowResolver
 from desktop_app.core.providers import ProviderConfig
 from desktop_app.core.records import Session
 from desktop_app.llm.keys import KeyStore
+from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING, connect
+from desktop_app.services.turn import run_turn
+from desktop_app.services.windows import WindowResolver
 from desktop_app.store import open_database
 from tests.openai_test_server import Reply, openai_server_fixture  # noqa: F401
 from tests.test_llm_keys import FileKeyring

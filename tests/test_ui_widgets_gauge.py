@@ -1,6 +1,7 @@
 """The budget gauge as a user sees it: an over-budget component turns red (in its
-computed state and in the painted pixels), tooltips and legend carry the numbers, and
-the bar animates to the new state, retargeting when the report changes mid-way."""
+computed state and in the painted pixels), tooltips and legend carry the numbers, the
+headline says which window the budget is made against and where its size comes from,
+and the bar animates to the new state, retargeting when the report changes mid-way."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QColor, QHelpEvent, QPalette
+from PySide6.QtGui import QColor, QHelpEvent, QPalette, QTextDocument
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from desktop_app.core.budget import builtin_profile, make_report, plan_budget
+from desktop_app.services.windows import ResolvedWindow, WindowSource
 from desktop_app.ui.figures import format_cost
 from desktop_app.ui.gauge import BudgetGauge
 from desktop_app.ui.palette import GAUGE_ORDER, component_color, warning_color
@@ -109,6 +111,51 @@ def test_tooltip_gives_tokens_budget_percent_and_uncertainty(qtbot, gauge):
     exact = report(exact=True)
     gauge.set_report(exact)
     assert "Exact count" in gauge.tooltip_text("memory")
+
+
+def headline_tooltip(gauge: BudgetGauge) -> str:
+    """Hover the headline; the tooltip as the user reads it (its markup rendered)."""
+    center = gauge.headline_rect().center().toPoint()
+    assert gauge.segment_at(gauge.headline_rect().center()) is None
+    QApplication.sendEvent(gauge, QHelpEvent(QEvent.Type.ToolTip, center,
+                                             gauge.mapToGlobal(center)))
+    shown = QToolTip.text()
+    QToolTip.hideText()
+    doc = QTextDocument()
+    doc.setHtml(shown)
+    return doc.toPlainText()
+
+
+@pytest.mark.parametrize(("window", "expected"), [
+    (ResolvedWindow(4_096, WindowSource.SERVER, "local"),
+     "Window: 4,096 tokens, as local serves it"),
+    (ResolvedWindow(8_192, WindowSource.CATALOG),
+     "Window: 8,192 tokens, from the model catalog"),
+    (ResolvedWindow(16_000, WindowSource.SETTING, "local"),
+     "Window: 16,000 tokens, from your setting for local"),
+], ids=["server", "catalog", "setting"])
+def test_the_headline_says_which_window_and_where_it_comes_from(qtbot, gauge, window,
+                                                                expected):
+    gauge.set_report(report())
+    assert gauge.window_text() == ""
+    assert headline_tooltip(gauge) == ""  # nothing to say yet
+    gauge.set_window(window)
+    assert gauge.window_text() == expected
+    assert headline_tooltip(gauge) == expected
+    assert gauge.accessibleDescription().endswith(f" {expected}.")
+    gauge.set_report(None)  # the window stays known while the report is redone
+    assert gauge.window_text() == expected
+    gauge.set_window(None)
+    assert gauge.window_text() == "" and expected not in gauge.accessibleDescription()
+
+
+def test_a_provider_name_that_looks_like_markup_is_shown_as_typed(qtbot, gauge):
+    name = "<b>lab</b> & <i>co"
+    gauge.set_report(report())
+    gauge.set_window(ResolvedWindow(4_096, WindowSource.SERVER, name))
+    expected = f"Window: 4,096 tokens, as {name} serves it"
+    assert gauge.window_text() == expected
+    assert headline_tooltip(gauge) == expected
 
 
 def test_legend_and_cost_line_show_the_numbers(qtbot, gauge):

@@ -1,12 +1,17 @@
 """The window's budget: typing moves the composer count and the gauge; profile and
 strategy pickers change the gauge and the inspector; pinning and excluding change
-what the inspector says the next request sends."""
+what the inspector says the next request sends; the gauge says which window it budgets
+with and where its size comes from."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from desktop_app.core.providers import ProviderConfig
 from desktop_app.core.tokens import count_text
+from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING
+from desktop_app.store import open_database
+from tests.openai_test_server import openai_server_fixture  # noqa: F401
 from tests.ui_support import conversation, open_window, seed_session, wait_idle
 
 
@@ -136,4 +141,32 @@ def test_last_n_and_elastic_settings_change_the_request_and_persist(qtbot, data_
     assert window.gauge.report().plan.elastic
     choose(qtbot, window, window.strategy_picker, "last_n")
     assert window.last_n_spin.value() == 6
+    window.close()
+
+
+def test_the_gauge_says_which_window_it_budgets_with(qtbot, data_dir, openai_server):
+    """The user's setting for the provider, else the catalog's figure; never more than
+    what the server serves once it has said (a vLLM-like loopback server here)."""
+    openai_server.models = [{"id": "gpt-4o-mini"}, {"id": "gpt-4o"},
+                            {"id": "gpt-4", "max_model_len": 4_096}]
+    db = open_database(data_dir)
+    try:
+        db.providers.save(ProviderConfig("local", base_url=openai_server.base_url, preset="vllm",
+                                         models=["gpt-4o-mini"],
+                                         context_windows={"gpt-4o-mini": 16_000}))
+        db.settings.set(DEFAULT_PROVIDER_SETTING, "local")
+    finally:
+        db.close()
+    window = open_window(qtbot, data_dir)
+    gauge = window.gauge
+    assert gauge.window_text() == "Window: 16,000 tokens, from your setting for local"
+    assert gauge.report().window == 16_000
+
+    choose(qtbot, window, window.model_picker, "gpt-4o")
+    assert gauge.window_text() == "Window: 128,000 tokens, from the model catalog"
+
+    choose(qtbot, window, window.model_picker, "gpt-4")  # the catalog says 8,192
+    qtbot.waitUntil(lambda: gauge.window_text() == "Window: 4,096 tokens, as local serves it",
+                    timeout=10_000)
+    assert gauge.report().window == 4_096
     window.close()

@@ -124,7 +124,8 @@ def test_editing_a_message_stores_it_and_counts_it_again(qtbot, data_dir):
     window = open_window(qtbot, data_dir)
     model = window.conversation.conversation
     before = model.tokens_of(model.messages[0])
-    window.controller.sessions.edit_message(model.messages[0].id, "a much longer message than before")
+    window.controller.sessions.edit_message(model.messages[0].id,
+                                            "a much longer message than before")
     wait_idle(qtbot, window)
     assert model.messages[0].content == "a much longer message than before"
     assert model.tokens_of(model.messages[0]) > before

@@ -10,7 +10,9 @@ from types import ModuleType
 
 def http_module() -> ModuleType:
     try:
-        import httpx2 as module  # the openai SDK's own dependency in its newer releases
+        import httpx2  # the openai SDK's own dependency in its newer releases
     except ImportError:
-        import httpx as module
-    return module
+        import httpx
+
+        return httpx
+    return httpx2

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from desktop_app.core.catalog import lookup_model
+
+if TYPE_CHECKING:
+    from desktop_app.llm.client import ChatClient
+    from desktop_app.llm.keys import KeyStore
+    from desktop_app.store.database import Database
 
 DEFAULT_PROVIDER_SETTING = "default_provider"
 BASE_URL_KEY_ENV = "TOKEN_BUDGET_API_KEY"  # the key for --base-url (never OPENAI_API_KEY)
@@ -20,15 +25,15 @@ class ConnectionSetupError(Exception):
 
 @dataclass
 class Connection:
-    client: Any  # llm.client.ChatClient
+    client: ChatClient
     provider: str
     context_window: int | None = None  # what to budget with, when it differs from the catalog
     warnings: list[str] = field(default_factory=list)
     served: int | None = None  # the window the server said it serves, if it said
 
 
-def connect(db: Any, model: str, *, provider: str | None = None, base_url: str | None = None,
-            keys: Any = None, discover: bool = True) -> Connection | None:
+def connect(db: Database, model: str, *, provider: str | None = None, base_url: str | None = None,
+            keys: KeyStore | None = None, discover: bool = True) -> Connection | None:
     """A client for `model`, or None when no provider is set up (offline drafting)."""
     from desktop_app.core.providers import ProviderConfig, ProviderError
     from desktop_app.llm.client import ChatClient

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desktop_app.core.cancel import CancelToken
 from desktop_app.core.records import MemoryFact, Summary
 from desktop_app.services.request import MEMORY_THROUGH, RequestContext, ResolveModel, load_context
+
+if TYPE_CHECKING:
+    from desktop_app.core.cancel import CancelToken
+    from desktop_app.llm.client import ChatClient
+    from desktop_app.store.database import Database
 
 log = logging.getLogger(__name__)
 HELPER_INPUT_BUDGET = 6000  # tokens of prompt per summarizer or extractor call, at most
@@ -34,7 +38,8 @@ def helper_input_budget(ctx: RequestContext) -> int:
     return max(256, min(HELPER_INPUT_BUDGET, ctx.model.context_window // 2))
 
 
-def fold_after_reply(db: Any, session_id: int, resolve: ResolveModel, client: Any | None = None,
+def fold_after_reply(db: Database, session_id: int, resolve: ResolveModel,
+                     client: ChatClient | None = None,
                      cancel: CancelToken | None = None) -> FoldResult:
     """Fold what the next request will leave out into the stored summary and memory."""
     from desktop_app.core.assemble import assemble

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desktop_app.core.app_records import TurnUsage
-from desktop_app.core.assemble import AssembledRequest
-from desktop_app.core.budget import AllocationProfile
-from desktop_app.core.catalog import ModelInfo
 from desktop_app.core.live import LiveBudget
-from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.core.tokens import count_text
 from desktop_app.services.request import (
     RequestContext,
@@ -25,7 +20,15 @@ from desktop_app.services.request import (
     next_request,
     visible,
 )
-from desktop_app.services.windows import ResolvedWindow
+
+if TYPE_CHECKING:
+    from desktop_app.core.app_records import TurnUsage
+    from desktop_app.core.assemble import AssembledRequest
+    from desktop_app.core.budget import AllocationProfile
+    from desktop_app.core.catalog import ModelInfo
+    from desktop_app.core.records import MemoryFact, Message, Session, Summary
+    from desktop_app.services.windows import ResolvedWindow
+    from desktop_app.store.database import Database
 
 PAGE_SIZE = 200
 
@@ -46,7 +49,7 @@ class Assembly:
     request: AssembledRequest
     live: LiveBudget
     messages: list[Message]
-    inclusion: dict[int, tuple[str, str]]
+    inclusion: Mapping[int, tuple[str, str]]
     session_cost: float
     reply_estimate: int  # completion tokens a reply usually takes in this session
     memory: list[MemoryFact] | None = None  # only on a full refresh
@@ -71,25 +74,31 @@ class SessionWork:
     """Holds the open session's messages for assembly. Not thread-safe by design: the
     controller runs it on its one serial worker."""
 
-    def __init__(self, db: Any) -> None:
-        self.db = db
+    def __init__(self, db: Database | None) -> None:
+        self.db = db  # set once the database is open, before the first page is read
         self.session_id: int | None = None
         self.messages: list[Message] = []
         self._loaded = False
 
+    @property
+    def _store(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("the database is not open")
+        return self.db
+
     # --- pages for the view -----------------------------------------------------------
     def open(self, session_id: int, encoding: str) -> Page:
-        session = self.db.sessions.get(session_id)
+        session = self._store.sessions.get(session_id)
         if session_id != self.session_id:
             self.session_id = session_id
             self.messages = []
             self._loaded = False
-        rows = self.db.messages.page(session_id, None, PAGE_SIZE + 1)
+        rows = self._store.messages.page(session_id, None, PAGE_SIZE + 1)
         return self._page(session, rows, encoding)
 
     def older(self, session_id: int, before_position: int, encoding: str) -> Page:
-        session = self.db.sessions.get(session_id)
-        rows = self.db.messages.page(session_id, before_position, PAGE_SIZE + 1)
+        session = self._store.sessions.get(session_id)
+        rows = self._store.messages.page(session_id, before_position, PAGE_SIZE + 1)
         return self._page(session, rows, encoding)
 
     def _page(self, session: Session, rows: list[Message], encoding: str) -> Page:
@@ -100,7 +109,7 @@ class SessionWork:
 
     def _save_counts(self, counts: dict[int, dict[str, int]]) -> None:
         if counts:
-            self.db.messages.save_token_counts_many(counts)
+            self._store.messages.save_token_counts_many(counts)
 
     # --- the session's messages, kept for assembly ----------------------------------
     def invalidate(self) -> None:
@@ -111,7 +120,7 @@ class SessionWork:
         if self.session_id is None:
             return []
         if not self._loaded:
-            self.messages = self.db.messages.all_for_session(self.session_id)
+            self.messages = self._store.messages.all_for_session(self.session_id)
             self._loaded = True
         self._save_counts(count_missing(self.messages, encoding))
         return self.messages
@@ -142,7 +151,8 @@ class SessionWork:
         request = next_request(ctx)
         inclusion = {
             mid: (state, reason)
-            for mid, state, reason in zip(request.message_ids, request.states, request.reasons)
+            for mid, state, reason in zip(request.message_ids, request.states, request.reasons,
+                                          strict=True)
             if mid is not None
         }
         replies = [m.completion_tokens for m in messages[-20:]
@@ -196,7 +206,8 @@ def usage_rows(messages: list[Message], turns: list[TurnUsage]) -> list[dict[str
     for m in messages:
         if m.role == "assistant" and (m.prompt_tokens or m.completion_tokens):
             turn += 1
-            parts = dict(breakdowns.get(m.id) or {"prompt": m.prompt_tokens or 0})
+            parts = dict((m.id is not None and breakdowns.get(m.id))
+                         or {"prompt": m.prompt_tokens or 0})
             parts["reply"] = m.completion_tokens or 0
             rows.append({"components": parts, "cost": m.cost or 0.0, "label": f"Turn {turn}"})
     return rows

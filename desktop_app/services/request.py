@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.assemble import AssembledRequest, AssemblyInput, assemble
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
@@ -23,9 +23,12 @@ from desktop_app.core.history import (
     RuleBasedFactExtractor,
     StrategyError,
 )
-from desktop_app.core.records import MemoryFact, Message, Session, Summary
 from desktop_app.core.tokens import count_text
 from desktop_app.services.windows import ResolvedWindow, WindowSource
+
+if TYPE_CHECKING:
+    from desktop_app.core.records import MemoryFact, Message, Session, Summary
+    from desktop_app.store.database import Database
 
 MEMORY_THROUGH = "memory_through_id"  # strategy setting: facts extracted up to this message
 DEFAULT_PROFILE = "default"
@@ -155,7 +158,8 @@ def count_missing(messages: Iterable[Message], encoding: str) -> dict[int, dict[
 ResolveModel = Callable[[str], tuple[ModelInfo, ResolvedWindow]]
 
 
-def load_context(db: Any, session_id: int, draft: str, resolve: ResolveModel) -> RequestContext:
+def load_context(db: Database, session_id: int, draft: str,
+                 resolve: ResolveModel) -> RequestContext:
     """A stored session's next request context, read from the database (the turn and
     the command line; the window keeps the messages in memory and calls build_context
     itself)."""

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.assemble import AssembledRequest, assemble
@@ -20,6 +20,12 @@ from desktop_app.core.cancel import CancelToken
 from desktop_app.core.records import Message
 from desktop_app.core.tokens import count_text
 from desktop_app.services.request import RequestContext, ResolveModel, load_context, next_request
+
+if TYPE_CHECKING:
+    from desktop_app.core.app_records import Calibration
+    from desktop_app.llm.client import ChatClient
+    from desktop_app.llm.errors import ContextTooLongError
+    from desktop_app.store.database import Database
 
 Notice = Callable[[str], None]
 log = logging.getLogger(__name__)
@@ -48,8 +54,9 @@ class TurnOutcome:
         return self.user_message is not None
 
 
-def run_turn(db: Any, client: Any, session_id: int, user_text: str, resolve: ResolveModel, *,
-             on_chunk: Callable[[str], None] | None = None, on_notice: Notice | None = None,
+def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text: str,
+             resolve: ResolveModel, *, on_chunk: Callable[[str], None] | None = None,
+             on_notice: Notice | None = None,
              cancel: CancelToken | None = None) -> TurnOutcome:
     """Send `user_text` in the session and stream the reply. Expected failures come
     back as an outcome, never as an exception."""
@@ -72,6 +79,7 @@ def run_turn(db: Any, client: Any, session_id: int, user_text: str, resolve: Res
 
     # the user's message is stored before anything goes out: it survives any failure
     user = db.messages.append(session_id, Message("user", user_text))
+    assert user.id is not None  # stored
     db.messages.save_token_counts(user.id, {ctx.model.encoding:
                                             count_text(user_text, ctx.model.encoding)})
     writer = db.messages.begin_stream(session_id)
@@ -156,7 +164,7 @@ def _compressed(ctx: RequestContext, window: int) -> AssembledRequest:
                     extractor=RuleBasedFactExtractor())
 
 
-def retry_window(err: Any, request: AssembledRequest) -> int:
+def retry_window(err: ContextTooLongError, request: AssembledRequest) -> int:
     """The window to compress to after a server said "too long": its limit in our own
     counting (servers with another tokenizer count differently), and in any case
     clearly smaller than what was just refused."""
@@ -167,7 +175,7 @@ def retry_window(err: Any, request: AssembledRequest) -> int:
     return max(64, min(target, int(sent * 0.75)))
 
 
-def set_aside(db: Any, outcome: TurnOutcome) -> None:
+def set_aside(db: Database, outcome: TurnOutcome) -> None:
     """A turn that failed before any reply text: the question (kept in the composer to
     send again) and the failed reply stay visible but leave later requests, so sending
     again does not ask the same question twice."""
@@ -176,7 +184,7 @@ def set_aside(db: Any, outcome: TurnOutcome) -> None:
             db.messages.set_excluded(m.id, True)
 
 
-def _record_usage(db: Any, model: str, request: AssembledRequest, reply: Message) -> None:
+def _record_usage(db: Database, model: str, request: AssembledRequest, reply: Message) -> None:
     """Keep what the turn used for the usage chart: the request split by component."""
     usage = TurnUsage(
         components=dict(request.component_tokens),
@@ -188,19 +196,20 @@ def _record_usage(db: Any, model: str, request: AssembledRequest, reply: Message
         reply_message_id=reply.id,
     )
     try:
+        assert reply.session_id is not None  # stored
         db.usage.record(reply.session_id, usage)
     except Exception as exc:  # noqa: BLE001 - the reply is stored; usage never fails it
         log.warning("could not record the usage of a turn: %s", exc)
 
 
-def _calibration(db: Any, model: str) -> Any:
+def _calibration(db: Database, model: str) -> Calibration | None:
     try:
         return db.calibration.get(model)
     except Exception:  # noqa: BLE001 - no calibration yet
         return None
 
 
-def _calibrate(db: Any, model: str, reported: int | None, estimated: int) -> None:
+def _calibrate(db: Database, model: str, reported: int | None, estimated: int) -> None:
     """Learn how the server's count compares with ours. Tiny prompts and implausible
     ratios teach nothing."""
     from desktop_app.llm.calibration import usable_sample

@@ -12,12 +12,13 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from desktop_app.core.catalog import ModelInfo, lookup_model
 
 if TYPE_CHECKING:
     from desktop_app.core.providers import ProviderConfig
+    from desktop_app.store.database import Database
 
 SERVED_WINDOWS_SETTING = "served_windows"  # {provider: {model: tokens}}
 
@@ -68,7 +69,7 @@ class WindowResolver:
                     self._served[(provider, model)] = tokens
 
     @classmethod
-    def from_store(cls, db: Any) -> WindowResolver:
+    def from_store(cls, db: Database | None) -> WindowResolver:
         stored = db.settings.get(SERVED_WINDOWS_SETTING, {}) if db is not None else {}
         return cls(stored if isinstance(stored, dict) else {})
 
@@ -101,7 +102,7 @@ class WindowResolver:
                 out.setdefault(provider, {})[model] = tokens
             return out
 
-    def save(self, db: Any) -> None:
+    def save(self, db: Database) -> None:
         db.settings.set(SERVED_WINDOWS_SETTING, self.as_setting())
 
     def model(self, name: str, provider: ProviderConfig | None = None

@@ -5,6 +5,7 @@ brings it back whole, and purge_deleted() removes deleted sessions for good."""
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -169,7 +170,7 @@ class SessionRepository:
             row.deleted_at = None
         return self.get(session_id)
 
-    def deleted(self) -> list[Session]:
+    def deleted(self) -> builtins.list[Session]:
         """Deleted sessions not yet purged (for an undo list or a bin)."""
         with self._db.read() as orm:
             rows = orm.scalars(

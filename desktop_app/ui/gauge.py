@@ -4,7 +4,9 @@ tinted) and its solid part is what is used; a component over its share turns red
 
 The widget takes a BudgetReport and paints it; everything that allocates (texts,
 elision, rectangles) is computed when the report or the size changes, so a repaint
-during typing or animation is a handful of fillRect and drawText calls.
+during typing or animation is a handful of fillRect and drawText calls. The headline's
+tooltip says which window the budget is made against and where its size comes from
+(the model catalog, the user's setting, or what the server serves).
 
 This module holds the widget: its state, the animation between states and its Qt
 events. The segments are worked out in `gauge_segments`, the strings in `gauge_texts`,
@@ -38,11 +40,19 @@ from desktop_app.ui.gauge_segments import (
     allocation_segments,
     segments_for,
 )
-from desktop_app.ui.gauge_texts import allocation_texts, cost_line, empty_texts, report_texts
+from desktop_app.ui.gauge_texts import (
+    allocation_texts,
+    as_rich_text,
+    cost_line,
+    empty_texts,
+    report_texts,
+    window_line,
+)
 from desktop_app.ui.palette import GAUGE_ORDER, is_dark
 
 if TYPE_CHECKING:
     from desktop_app.core.budget import BudgetPlan, BudgetReport
+    from desktop_app.services.windows import ResolvedWindow
 
 ANIMATION_MS = 120
 # A change smaller than this share of the window is drawn at once: a keystroke moves the
@@ -75,6 +85,7 @@ class BudgetGauge(QWidget):
         self._start = list(self._target)
         self._over = [False] * n
         self._cost_text = ""
+        self._window_text = ""  # plain text: it may name a provider the user typed
         self._title = "Context window"
 
         self._anim = QVariantAnimation(self)
@@ -90,7 +101,7 @@ class BudgetGauge(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self._colors = gauge_colors(self)
         self._texts = empty_texts()
-        self.setAccessibleDescription(self._texts.description)
+        self._describe()
         self._relayout()
 
     # --- public API --------------------------------------------------------------------
@@ -111,7 +122,7 @@ class BudgetGauge(QWidget):
             target = [(s.extent / window, s.filled / window) for s in self._segments]
             self._over = [s.over for s in self._segments]
             self._texts = report_texts(report, self._segments, uncertainty, is_dark(self))
-        self.setAccessibleDescription(self._texts.description)
+        self._describe()
         self._relayout()
         self._move_to(target)
 
@@ -124,7 +135,7 @@ class BudgetGauge(QWidget):
         self._segments = segs
         self._over = [False] * len(GAUGE_ORDER)
         self._texts = allocation_texts(plan, segs)
-        self.setAccessibleDescription(self._texts.description)
+        self._describe()
         self._relayout()
         self._move_to([(s.extent / window, s.filled / window) for s in segs])
 
@@ -133,6 +144,17 @@ class BudgetGauge(QWidget):
         self._cost_text = cost_line(next_request, session)
         self._relayout()
         self.update()
+
+    def set_window(self, window: ResolvedWindow | None) -> None:
+        """The window the budget is made against and where its size comes from, for the
+        headline's tooltip and the accessible description; None says nothing."""
+        self._window_text = window_line(window)
+        self._describe()
+
+    def window_text(self) -> str:
+        """What the headline's tooltip says, in plain text: "Window: 4,096 tokens, as
+        local serves it"; empty before a window is known."""
+        return self._window_text
 
     def set_orientation(self, orientation: Qt.Orientation) -> None:
         self._orientation = orientation
@@ -191,6 +213,11 @@ class BudgetGauge(QWidget):
     def tooltip_text(self, component: str) -> str:
         return self._texts.tooltips.get(component, "")
 
+    def headline_rect(self) -> QRectF:
+        """The headline: the title with the share used, and the tokens of the window
+        beneath (empty for a compact gauge). Its tooltip is window_text()."""
+        return self._layout.header_rect.united(self._layout.subtitle_rect)
+
     def segment_rect(self, component: str) -> QRectF:
         """The segment's rectangle in widget coordinates (for its settled state)."""
         return self._segment_rects(self._target)[GAUGE_ORDER.index(component)]
@@ -246,8 +273,11 @@ class BudgetGauge(QWidget):
 
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ToolTip:
-            comp = self.segment_at(QPointF(event.pos()))
+            pos = QPointF(event.pos())
+            comp = self.segment_at(pos)
             text = self._texts.tooltips.get(comp, "") if comp else ""
+            if not comp and self._window_text and self.headline_rect().contains(pos):
+                text = as_rich_text(self._window_text)  # shown as it says, never as markup
             if text:
                 QToolTip.showText(event.globalPos(), text, self)
             else:
@@ -266,6 +296,12 @@ class BudgetGauge(QWidget):
         p.end()
 
     # --- state -------------------------------------------------------------------------
+
+    def _describe(self) -> None:
+        description = self._texts.description
+        if self._window_text:
+            description = f"{description} {self._window_text}."
+        self.setAccessibleDescription(description)
 
     def _vertical(self) -> bool:
         """Whether the bar runs top to bottom (a compact bar always lies flat)."""

@@ -1,10 +1,11 @@
 """Every string the budget gauge shows, built once per report (or allocation preview)
 rather than per paint: the headline and status lines, each legend row's numbers (in
-full and short for a narrow row), the segments' rich-text tooltips, the cost line and
-the accessible description."""
+full and short for a narrow row), the segments' rich-text tooltips, the cost line, the
+window's source (plain text) and the accessible description."""
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from desktop_app.ui.palette import GAUGE_ORDER, LABELS, warning_color
 
 if TYPE_CHECKING:
     from desktop_app.core.budget import BudgetPlan, BudgetReport
+    from desktop_app.services.windows import ResolvedWindow
     from desktop_app.ui.gauge_segments import SegmentState
 
 
@@ -154,3 +156,15 @@ def cost_line(next_request: float | None, session: float | None) -> str:
     if session is not None:
         parts.append(f"Session {format_cost(session)}")
     return " · ".join(parts)
+
+
+def window_line(window: ResolvedWindow | None) -> str:
+    """The window budgeted with and where its size comes from, as plain text: "Window:
+    4,096 tokens, as local serves it"; empty when none is known."""
+    return f"Window: {window.describe()}" if window is not None else ""
+
+
+def as_rich_text(plain: str) -> str:
+    """Plain text for a tooltip, which Qt would read as markup if it looked like some:
+    escaped, so it shows exactly what it says, on one line as a plain tooltip would."""
+    return f"<p style='white-space:pre'>{html.escape(plain, quote=False)}</p>"

@@ -272,7 +272,8 @@ class SettingsDialog(QDialog):
         self.default_profile.addItems(snapshot["profiles"])
         self.default_profile.setCurrentText(snapshot["default_profile"])
         self.default_profile.activated.connect(
-            lambda _i: self.controller.setup.set_default("profile", self.default_profile.currentText()))
+            lambda _i: self.controller.setup.set_default(
+                "profile", self.default_profile.currentText()))
         self.default_strategy = QComboBox()
         self.default_strategy.setAccessibleName("Default history strategy")
         for kind in STRATEGIES:
@@ -280,7 +281,8 @@ class SettingsDialog(QDialog):
         self.default_strategy.setCurrentIndex(
             max(0, self.default_strategy.findData(snapshot["default_strategy"])))
         self.default_strategy.activated.connect(
-            lambda _i: self.controller.setup.set_default("strategy", self.default_strategy.currentData()))
+            lambda _i: self.controller.setup.set_default(
+                "strategy", self.default_strategy.currentData()))
 
         self.theme = QComboBox()
         self.theme.setAccessibleName("Theme")

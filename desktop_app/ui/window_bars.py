@@ -1,0 +1,116 @@
+"""The window's message strips: a rounded bar with a message, optional buttons and a
+close button, tinted by its kind (the drafting-mode banner, the error bar), and the
+snackbar that floats at the bottom for a few seconds with an Undo button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from desktop_app.ui.palette import blend, is_dark, warning_color
+
+UNDO_SECONDS = 8
+
+
+class Bar(QFrame):
+    """A rounded strip with a message, optional buttons and a close button, tinted by
+    its kind: "Banner" (information), "ErrorBar" or "Snackbar"."""
+
+    def __init__(self, name: str, parent: QWidget | None = None, closable: bool = True) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.kind = name
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.row = QHBoxLayout(self)
+        self.row.setContentsMargins(12, 8, 8, 8)
+        self.row.setSpacing(8)
+        self.row.addWidget(self.label, 1)
+        if closable:
+            close = QPushButton("✕")
+            close.setFlat(True)
+            close.setFixedWidth(28)
+            close.setAccessibleName("Dismiss")
+            close.setToolTip("Dismiss")
+            close.clicked.connect(self.hide)
+            self.close_button = close
+            self.row.addWidget(close)
+        self.hide()
+
+    def add_button(self, text: str, accessible: str) -> QPushButton:
+        b = QPushButton(text)
+        b.setAccessibleName(accessible)
+        self.row.insertWidget(self.row.count() - (1 if hasattr(self, "close_button") else 0), b)
+        return b
+
+    def show_text(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+    def _colors(self) -> tuple[QColor, QColor | None]:
+        pal = self.palette()
+        dark = is_dark(pal)
+        base = pal.color(QPalette.ColorRole.Base)
+        if self.kind == "Snackbar":
+            return QColor("#e9ecf0" if dark else "#2a2e35"), None
+        tint = (warning_color(dark) if self.kind == "ErrorBar"
+                else pal.color(QPalette.ColorRole.Highlight))
+        fill = blend(tint, base, (0.20 if dark else 0.09) if self.kind == "ErrorBar"
+                     else (0.14 if dark else 0.08))
+        return fill, blend(tint, base, 0.4)
+
+    def paintEvent(self, event: Any) -> None:
+        fill, border = self._colors()
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(border, 1) if border is not None else Qt.PenStyle.NoPen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
+
+
+class Snackbar(Bar):
+    """'Session deleted — Undo' for a few seconds, floating at the bottom."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__("Snackbar", parent, closable=False)
+        self.undo_button = self.add_button("Undo", "Undo")
+        self.undo_button.setFlat(True)
+        self._apply_text_colors()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
+        self.undo_button.clicked.connect(self.hide)
+
+    def _apply_text_colors(self) -> None:
+        dark = is_dark(self.palette())
+        pal = self.label.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, QColor("#15171a" if dark else "#f4f5f7"))
+        self.label.setPalette(pal)
+        pal = self.undo_button.palette()
+        pal.setColor(QPalette.ColorRole.ButtonText, QColor("#2f6fd0" if dark else "#8fb8ff"))
+        self.undo_button.setPalette(pal)
+
+    def changeEvent(self, event: Any) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_text_colors()
+
+    def flash(self, text: str, seconds: int = UNDO_SECONDS) -> None:
+        self.label.setText(text)
+        self.adjustSize()
+        self.reposition()
+        self.show()
+        self.raise_()
+        self._timer.start(seconds * 1000)
+
+    def reposition(self) -> None:
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        w = min(max(self.sizeHint().width(), 320), parent.width() - 40)
+        self.resize(w, self.sizeHint().height())
+        self.move((parent.width() - w) // 2, parent.height() - self.height() - 110)

@@ -1,0 +1,83 @@
+"""The window's small dialogs: editing a stored message, the keyboard shortcuts and
+About Token Budget."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app import __version__
+
+if TYPE_CHECKING:
+    from desktop_app.core.records import Message
+
+SHORTCUTS = (
+    ("Ctrl+Enter", "Send the message"),
+    ("Esc", "Stop the reply"),
+    ("Ctrl+N", "New session"),
+    ("F2", "Rename the session"),
+    ("Ctrl+F", "Search all messages"),
+    ("Ctrl+C", "Copy the selected message"),
+    ("Ctrl+Shift+P", "Pin or unpin the selected message"),
+    ("Ctrl+L", "Prompt Lab"),
+    ("Ctrl+,", "Settings"),
+    ("Ctrl+1 / Ctrl+2", "Show or hide the sessions / budget panels"),
+    ("Ctrl+Q", "Quit"),
+)
+
+
+class EditMessageDialog(QDialog):
+    def __init__(self, m: Message, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit message")
+        self.editor = QPlainTextEdit(m.content)
+        self.editor.setAccessibleName("Message text")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("The edited text is stored and counted again."))
+        layout.addWidget(self.editor, 1)
+        layout.addWidget(buttons)
+        self.resize(560, 360)
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+
+def shortcuts_html() -> str:
+    rows = "".join(f"<tr><td style='padding-right:18px'><b>{k}</b></td><td>{v}</td></tr>"
+                   for k, v in SHORTCUTS)
+    return f"<table>{rows}</table>"
+
+
+def about_html(data_dir: Any) -> str:
+    return (
+        f"<p><b>Token Budget</b> {__version__}</p>"
+        "<p>See and steer what fills a language model's context window: exact token "
+        "counts, allocation profiles, history strategies and a live budget gauge.</p>"
+        f"<p>Data folder: {data_dir or '(not open)'}</p>"
+    )
+
+
+def show_message(parent: QWidget, title: str, html: str) -> QMessageBox:
+    """A window-modal message box with the app's icon, deleted when closed."""
+    box = QMessageBox(parent)
+    box.setWindowTitle(title)
+    box.setIconPixmap(parent.windowIcon().pixmap(48, 48))
+    box.setText(html)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
