@@ -11,13 +11,13 @@ from desktop_app.cli import CliError
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from desktop_app.core.providers import ProviderConfig
+    from desktop_app.core.records import Session
     from desktop_app.services.connection import (
         DEFAULT_PROVIDER_SETTING,
         ConnectionSetupError,
         connect,
     )
-    from desktop_app.core.providers import ProviderConfig
-    from desktop_app.core.records import Session
     from desktop_app.services.folding import fold_after_reply
     from desktop_app.services.turn import Outcome, run_turn
     from desktop_app.services.windows import WindowResolver, serving_provider

@@ -101,7 +101,7 @@ def _cmd_sessions(args: argparse.Namespace) -> int:
     for row in table:
         cells = [
             cell.rjust(w) if i < 3 else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths))
+            for i, (cell, w) in enumerate(zip(row, widths, strict=False))
         ]
         print("  ".join([*cells, row[-1]]).rstrip())
     if any(not lookup_model(s.model).exact for s in sessions):

@@ -43,4 +43,5 @@ def read_json_input(path_or_dash: str | None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CliError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        raise CliError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
+                       f"{exc.msg}") from None

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer
 
-from desktop_app.core.budget import BudgetReport
 from desktop_app.core.catalog import ModelInfo, default_catalog
 from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS
 from desktop_app.services.request import Selection
@@ -19,6 +18,7 @@ from desktop_app.services.windows import ResolvedWindow, serving_provider
 
 if TYPE_CHECKING:
     from desktop_app.controller.app_controller import AppController
+    from desktop_app.core.budget import BudgetReport
     from desktop_app.core.live import LiveBudget
     from desktop_app.services.preview import Assembly
 

@@ -9,15 +9,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING
 from desktop_app.controller.state import DEFAULT_MODEL, DEFAULT_PROFILE, DEFAULT_STRATEGY
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
-from desktop_app.core.records import Session
+from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING
 from desktop_app.services.windows import WindowResolver
 
 if TYPE_CHECKING:
     from desktop_app.controller.app_controller import AppController
     from desktop_app.controller.database_trouble import DatabaseTrouble
+    from desktop_app.core.records import Session
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ never race and SQLite sees one writer; network and long counts run beside it."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,10 +75,8 @@ class _Runnable(QRunnable):
             if not getattr(exc, "expected", False):
                 log.debug("operation %s failed", self.op_id, exc_info=True)
             result, error = None, exc
-        try:
+        with contextlib.suppress(RuntimeError):  # the receiver is gone (the app is closing)
             self.finished.emit(self.op_id, result, error)
-        except RuntimeError:  # the receiver is gone (the app is closing)
-            pass
 
 
 class Operations(QObject):

@@ -9,11 +9,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.controller.state import DEFAULT_PROFILE
-from desktop_app.core.budget import AllocationProfile
 from desktop_app.core.records import MemoryFact
 
 if TYPE_CHECKING:
     from desktop_app.controller.app_controller import AppController
+    from desktop_app.core.budget import AllocationProfile
 
 
 class PanelsController:

@@ -11,16 +11,16 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING, Connection, connect
 from desktop_app.controller.state import NO_PROVIDER
 from desktop_app.core.catalog import default_catalog
-from desktop_app.core.providers import ProviderConfig
+from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING, Connection, connect
 from desktop_app.services.turn import Outcome, TurnOutcome, run_turn, set_aside
 from desktop_app.services.windows import WindowResolver, serving_provider
 
 if TYPE_CHECKING:
     from desktop_app.controller.app_controller import AppController
     from desktop_app.core.cancel import CancelToken
+    from desktop_app.core.providers import ProviderConfig
     from desktop_app.services.folding import FoldResult
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
-from desktop_app.core.records import Session
 from desktop_app.services.windows import WindowResolver
 
 if TYPE_CHECKING:
     from desktop_app.controller.database_trouble import DatabaseTrouble
+    from desktop_app.core.records import Session
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_PROFILE = "default"

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 
-
 @dataclass(frozen=True)
 class Calibration:
     """How server-reported prompt tokens compare with our estimate for one model: the

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from desktop_app.core.app_records import Calibration
+if TYPE_CHECKING:
+    from desktop_app.core.app_records import Calibration
 
 MIN_ESTIMATE = 16  # tiny prompts are mostly chat framing, whose cost differs per server
 PLAUSIBLE = (0.5, 2.0)  # a ratio outside this is a truncation or a bug, not a tokenizer

@@ -130,10 +130,8 @@ def _socket_of(stream: Any) -> socket.socket | None:
 def _shutdown(sock: socket.socket) -> None:
     # shutdown (not close) wakes a thread blocked reading the socket; the base-class
     # method is used so that a TLS socket is not half-torn-down from this thread
-    try:
+    with contextlib.suppress(OSError):
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 # --- the client ----------------------------------------------------------------------

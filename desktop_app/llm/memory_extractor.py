@@ -12,13 +12,15 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desktop_app.core.records import MemoryFact, Message
 from desktop_app.core.tokens import count_text
 from desktop_app.llm.errors import LLMError
 from desktop_app.llm.prompts import EXTRACT_MEMORY, fill, load_prompt, render_facts, render_messages
 from desktop_app.paths import MissingResourceError
+
+if TYPE_CHECKING:
+    from desktop_app.core.records import MemoryFact, Message
 
 log = logging.getLogger(__name__)
 

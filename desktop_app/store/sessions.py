@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, String, column, func, select, update, values
-from sqlalchemy.orm import Session as OrmSession
 
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.records import Session
@@ -18,6 +17,8 @@ from desktop_app.store.errors import NotFoundError
 from desktop_app.store.models import MessageRow, SessionRow, utc_now
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as OrmSession
+
     from desktop_app.store.database import Database
 
 

@@ -4,6 +4,7 @@ the network SDK load afterwards on worker threads."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -52,10 +53,9 @@ def create_application(argv: list[str] | None = None) -> Any:
 
     from desktop_app.paths import MissingResourceError, resource
 
-    try:
+    # a build without icons still runs; the self-test reports the missing file
+    with contextlib.suppress(MissingResourceError):
         app.setWindowIcon(QIcon(str(resource("icons", "app.png"))))
-    except MissingResourceError:
-        pass  # a build without icons still runs; the self-test reports the missing file
     return app
 
 

@@ -171,7 +171,8 @@ def keystroke_figure(data_dir: Path, keys: int = 60) -> dict[str, float]:
     _seed(data_dir, "Two hundred thousand tokens", 2_000, 75, "gpt-4.1", strategy="full")
     app, window = _window(data_dir)
     c = window.controller
-    session_tokens = sum(c.budget.assembly.request.component_tokens.values()) if c.budget.assembly else 0
+    shown = c.budget.assembly
+    session_tokens = sum(shown.request.component_tokens.values()) if shown else 0
     if session_tokens < 200_000:
         raise RuntimeError(f"the keystroke session holds only {session_tokens:,} tokens")
     editor = window.composer.editor

@@ -143,7 +143,8 @@ class DatabasePanel(QFrame):
     def show_trouble(self, trouble: DatabaseTrouble | None) -> None:
         """Show `trouble` (None: the database opened; the panel goes away)."""
         doing = self._working
-        same = self.trouble is not None and trouble is not None and trouble.kind == self.trouble.kind
+        same = (self.trouble is not None and trouble is not None
+                and trouble.kind == self.trouble.kind)
         self._set_working("")
         self.trouble = trouble
         if trouble is None:

@@ -6,7 +6,7 @@ previews and counts are made only for the rows on screen."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -28,8 +28,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.assemble import AssembledRequest
-from desktop_app.core.records import Message
 from desktop_app.core.tokens import count_text
 from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import (
@@ -40,6 +38,10 @@ from desktop_app.ui.palette import (
     ok_color,
     warning_color,
 )
+
+if TYPE_CHECKING:
+    from desktop_app.core.assemble import AssembledRequest
+    from desktop_app.core.records import Message
 
 PREVIEW_CHARS = 160
 TOOLTIP_CHARS = 1500
@@ -300,7 +302,7 @@ class ContextInspector(QWidget):
 
     def _left_out_rows(self, req: AssembledRequest, encoding: str) -> list[_Row]:
         rows = []
-        for i, (state, reason) in enumerate(zip(req.states, req.reasons)):
+        for i, (state, reason) in enumerate(zip(req.states, req.reasons, strict=False)):
             if state not in ("summarized", "dropped") or i >= len(self._messages):
                 continue
             m = self._messages[i]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
@@ -18,10 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.records import Message, Summary
 from desktop_app.core.tokens import count_text
 from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import blend, is_dark, ok_color, warning_color
+
+if TYPE_CHECKING:
+    from desktop_app.core.records import Message, Summary
 
 _EMPTY_TEXT = ("No summary yet. With the rolling summary or hybrid strategy, older messages "
                "that no longer fit are folded into a summary here.")

@@ -7,12 +7,15 @@ the creation and painting of every widget)."""
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop_app.ui.palette import blend
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication, QWidget
 
 THEMES = ("system", "light", "dark")
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}

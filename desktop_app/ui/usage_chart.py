@@ -130,7 +130,7 @@ class UsageChart(QWidget):
         return QRectF(self._bar_slots[i])
 
     def bar_at(self, pos: QPointF) -> Bar | None:
-        for bar, slot in zip(self._bars, self._bar_slots):
+        for bar, slot in zip(self._bars, self._bar_slots, strict=False):
             if slot.contains(pos):
                 return bar
         return None
