@@ -83,7 +83,9 @@ def test_the_served_window_is_used_everywhere_and_says_where_it_came_from(qtbot,
     shown = controller.budget.assembly
     assert shown.window.source is WindowSource.SERVER and shown.window.provider == "local"
     assert "as local serves it" in shown.window.describe()
-    assert window.gauge.report().window == served  # the gauge
+    assert window.gauge.report().window == served  # the gauge, which says whose it is
+    assert window.gauge.subtitle_text().endswith("· served by local")
+    assert window.gauge.window_text() == "Window: 4,096 tokens, as local serves it"
     assert shown.request.report.window == served  # the inspector's request
     preview_max_tokens = shown.request.max_tokens
 

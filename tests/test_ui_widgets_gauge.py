@@ -149,6 +149,17 @@ def test_the_headline_says_which_window_and_where_it_comes_from(qtbot, gauge, wi
     assert gauge.window_text() == "" and expected not in gauge.accessibleDescription()
 
 
+@pytest.mark.parametrize(("window", "tag"), [
+    (ResolvedWindow(4_096, WindowSource.SERVER, "local"), " · served by local"),
+    (ResolvedWindow(16_000, WindowSource.SETTING, "local"), " · your setting"),
+    (ResolvedWindow(128_000, WindowSource.CATALOG), ""),
+], ids=["server", "setting", "catalog"])
+def test_a_window_not_from_the_catalog_is_named_beside_the_figures(qtbot, gauge, window, tag):
+    gauge.set_window(window)
+    gauge.set_report(report(exact=True))
+    assert gauge.subtitle_text().endswith(" tokens · exact" + tag)
+
+
 def test_a_provider_name_that_looks_like_markup_is_shown_as_typed(qtbot, gauge):
     name = "<b>lab</b> & <i>co"
     gauge.set_report(report())

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from desktop_app.core.records import Message, Summary
+from desktop_app.core.text import split_sentences
 from desktop_app.core.tokens import count_text
 from desktop_app.llm.errors import LLMError
 from desktop_app.llm.prompts import SUMMARIZE, batches, clip, fill, load_prompt, render_messages
@@ -20,7 +21,6 @@ from desktop_app.paths import MissingResourceError
 log = logging.getLogger(__name__)
 
 WORDS_PER_TOKEN = 0.75  # English prose; only used to phrase the length limit for the model
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _ECHOED_LABEL = re.compile(r"^\s*(?:updated summary|summary)\s*:\s*", re.IGNORECASE)
 
 
@@ -62,7 +62,7 @@ def fit_to_budget(text: str, budget_tokens: int, encoding: str) -> str:
     text = text.strip()
     if count_text(text, encoding) <= budget_tokens:
         return text
-    sentences = _SENTENCE_END.split(text)
+    sentences = split_sentences(text)
     while len(sentences) > 1:
         sentences.pop()
         candidate = " ".join(sentences)

@@ -43,6 +43,15 @@ class ResolvedWindow:
             return f"{self.tokens:,} tokens, from your setting for {self.provider}"
         return f"{self.tokens:,} tokens, from the model catalog"
 
+    def tag(self) -> str:
+        """A few words for beside the figures when the window is not the catalog's, so
+        that 4,096 reads as the server's window, not the model's; empty otherwise."""
+        if self.source is WindowSource.SERVER:
+            return f"served by {self.provider}" if self.provider else "as served"
+        if self.source is WindowSource.SETTING:
+            return "your setting"
+        return ""
+
 
 def resolve_window(catalog: int, setting: int | None, served: int | None,
                    provider: str | None = None) -> ResolvedWindow:

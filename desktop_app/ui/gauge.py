@@ -47,6 +47,7 @@ from desktop_app.ui.gauge_texts import (
     empty_texts,
     report_texts,
     window_line,
+    window_tag,
 )
 from desktop_app.ui.palette import GAUGE_ORDER, is_dark
 
@@ -86,6 +87,7 @@ class BudgetGauge(QWidget):
         self._over = [False] * n
         self._cost_text = ""
         self._window_text = ""  # plain text: it may name a provider the user typed
+        self._window_tag = ""
         self._title = "Context window"
 
         self._anim = QVariantAnimation(self)
@@ -122,6 +124,8 @@ class BudgetGauge(QWidget):
             target = [(s.extent / window, s.filled / window) for s in self._segments]
             self._over = [s.over for s in self._segments]
             self._texts = report_texts(report, self._segments, uncertainty, is_dark(self))
+            if self._window_tag:
+                self._texts.subtitle += f" · {self._window_tag}"
         self._describe()
         self._relayout()
         self._move_to(target)
@@ -149,12 +153,17 @@ class BudgetGauge(QWidget):
         """The window the budget is made against and where its size comes from, for the
         headline's tooltip and the accessible description; None says nothing."""
         self._window_text = window_line(window)
+        self._window_tag = window_tag(window)  # shown with the next report
         self._describe()
 
     def window_text(self) -> str:
         """What the headline's tooltip says, in plain text: "Window: 4,096 tokens, as
         local serves it"; empty before a window is known."""
         return self._window_text
+
+    def subtitle_text(self) -> str:
+        """The headline's second line: "13,112 of 4,096 tokens · exact · served by local"."""
+        return self._texts.subtitle
 
     def set_orientation(self, orientation: Qt.Orientation) -> None:
         self._orientation = orientation

@@ -164,6 +164,11 @@ def window_line(window: ResolvedWindow | None) -> str:
     return f"Window: {window.describe()}" if window is not None else ""
 
 
+def window_tag(window: ResolvedWindow | None) -> str:
+    """A few words after the headline's figures when the window is not the catalog's."""
+    return window.tag() if window is not None else ""
+
+
 def as_rich_text(plain: str) -> str:
     """Plain text for a tooltip, which Qt would read as markup if it looked like some:
     escaped, so it shows exactly what it says, on one line as a plain tooltip would."""

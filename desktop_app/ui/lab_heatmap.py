@@ -4,22 +4,20 @@ from plain prose; and the sentence splitting and measuring it rests on."""
 
 from __future__ import annotations
 
-import re
-
 from PySide6.QtGui import QColor, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 
+from desktop_app.core.text import sentence_spans as text_sentence_spans
 from desktop_app.core.tokens import count_text
 from desktop_app.ui.palette import heat_color
 
 LONG_TEXT_CHARS = 50_000  # above this: count on a worker thread, no heatmap, no word diff
 
 # a sentence ends at . ! ? followed by a space or the end ("v2.3.1" and "e.g.x" go on)
-_SENTENCE = re.compile(r"(?:[^.!?。！？]|[.!?](?![\"')\]]*(?:\s|$)))+(?:[.!?。！？]+[\"')\]]*)?\s*")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, length) of each sentence in one line of text."""
-    return [(m.start(), m.end() - m.start()) for m in _SENTENCE.finditer(text) if m.group().strip()]
+    return [(start, end - start) for start, end in text_sentence_spans(text)]
 
 
 def tokens_per_word(sentence: str, encoding: str) -> tuple[int, int, float]:
