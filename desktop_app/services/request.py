@@ -10,6 +10,8 @@ same way."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -134,12 +136,58 @@ def build_context(
     )
 
 
+class OfflineFolding:
+    """The offline summarizer and fact extractor, remembering their last results: the
+    preview after every typing pause, and then the turn, would otherwise fold the same
+    evicted messages again (a second or more for thousands never folded, as in an
+    imported session). Deterministic, so a remembered result is the result. Thread-safe:
+    the preview and a turn run on different workers."""
+
+    KEEP = 8
+    method = "extractive"  # how the summaries it writes are labelled
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._summarizer = ExtractiveSummarizer()
+        self._extractor = RuleBasedFactExtractor()
+
+    def _remembered(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        result = make()
+        with self._lock:
+            self._results[key] = result
+            while len(self._results) > self.KEEP:
+                self._results.popitem(last=False)
+        return result
+
+    def summarize(self, previous_summary: str, messages: Sequence[Message], budget_tokens: int,
+                  encoding: str) -> str:
+        key = ("summary", previous_summary, budget_tokens, encoding,
+               tuple((m.id, m.role, m.content) for m in messages))
+        text: str = self._remembered(key, lambda: self._summarizer.summarize(
+            previous_summary, messages, budget_tokens, encoding))
+        return text
+
+    def extract(self, messages: Sequence[Message], existing: Mapping[str, str]) -> dict[str, str]:
+        key = ("facts", tuple(sorted(existing.items())),
+               tuple((m.id, m.role, m.content) for m in messages))
+        facts: dict[str, str] = self._remembered(
+            key, lambda: self._extractor.extract(messages, existing))
+        return dict(facts)
+
+
+OFFLINE = OfflineFolding()
+
+
 def next_request(ctx: RequestContext) -> AssembledRequest:
     """The request the next turn sends, exactly. Messages the history has no room for
     are folded with the offline methods (the stored summary and memory are updated
     through the model after the reply)."""
-    return assemble(ctx.assembly_input(), summarizer=ExtractiveSummarizer(),
-                    extractor=RuleBasedFactExtractor())
+    return assemble(ctx.assembly_input(), summarizer=OFFLINE, extractor=OFFLINE)
 
 
 def count_missing(messages: Iterable[Message], encoding: str) -> dict[int, dict[str, int]]:
