@@ -203,7 +203,8 @@ class BudgetController:
         self._announce_cost(report)
 
     def _announce_cost(self, report: BudgetReport) -> None:
-        model = self.model()
+        # the model the shown report was made for (no resolving on a keystroke)
+        model = self.assembly.context.model if self.assembly else self.model()
         session_cost = self.assembly.session_cost if self.assembly else 0.0
         if not (model.input_per_million or model.output_per_million):
             self.app.costChanged.emit(None, session_cost or None)
