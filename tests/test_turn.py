@@ -195,3 +195,27 @@ def test_chat_command_fails_clearly(tmp_path, openai_server, capsys):
                  "--model", "gpt-4o", "hello"])
     _, err = capsys.readouterr()
     assert code == 2 and "Traceback" not in err
+
+
+def test_a_reply_cut_by_a_full_window_is_stored_as_cut_short(db, openai_server):
+    session = new_session(db, model="llama3.1")
+    openai_server.script(Reply(text="The first day starts at", finish_reason="length"))
+    result = run_turn(db, client_for(openai_server), session.id, "Plan three days", window())
+    assert result.outcome is Outcome.INTERRUPTED
+    assert "context window was full" in result.reason
+    reply = db.messages.get(result.reply.id)
+    assert reply.status == "interrupted" and reply.content == "The first day starts at"
+    assert reply.error == result.reason and reply.completion_tokens == 5
+    assert db.usage.list_for_session(session.id)  # its usage still counts
+
+
+def test_calibration_keeps_learning_and_never_refuses_a_turn(db, openai_server):
+    # a tokenizer that counts twice what ours does (digits on Qwen): every turn teaches,
+    # and an ordinary turn afterwards is neither flagged nor refused
+    session = new_session(db, model="llama3.1")
+    client = client_for(openai_server)
+    for i, factor in enumerate((2.0, 2.1, 1.0)):
+        openai_server.script(Reply(text="ok", prompt_token_factor=factor))
+        result = run_turn(db, client, session.id, f"turn {i}: " + "1234567890 " * 20, window())
+        assert result.outcome is Outcome.COMPLETED and result.warnings == ()
+    assert db.calibration.get("llama3.1").samples == 3

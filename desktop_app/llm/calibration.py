@@ -14,16 +14,16 @@ if TYPE_CHECKING:
     from desktop_app.core.app_records import Calibration
 
 MIN_ESTIMATE = 16  # tiny prompts are mostly chat framing, whose cost differs per server
-PLAUSIBLE = (0.5, 2.0)  # a ratio outside this is a truncation or a bug, not a tokenizer
 Z = 2.0  # the uncertainty shown is about a 95% interval
 
 
 def usable_sample(reported: int | None, estimated: int | None) -> bool:
-    """May this reply teach the calibration? Not when usage was missing, the prompt was
-    tiny, or the ratio is implausible (a server that cut the prompt silently)."""
-    if not reported or not estimated or estimated < MIN_ESTIMATE or reported <= 0:
-        return False
-    return PLAUSIBLE[0] <= reported / estimated <= PLAUSIBLE[1]
+    """May this reply teach the calibration? Every reply with usage does, unless the
+    prompt was tiny. No ratio is refused as implausible: a tokenizer we only approximate
+    can count twice what ours does (every digit a token on Qwen), and refusing such
+    turns locked the calibration at whatever it had learned first. (A prompt the server
+    cut is known only for exact counts, and the turn leaves those out itself.)"""
+    return bool(reported and estimated and estimated >= MIN_ESTIMATE and reported > 0)
 
 
 def learn(calibration: Calibration, reported: int | None, estimated: int | None) -> Calibration:

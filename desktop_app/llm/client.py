@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NO_KEY = "no-key"  # sent to servers that need none: the SDK insists on some key
-TRUNCATION_RATIO = 0.9  # reported below 90% of what we sent...
-TRUNCATION_MIN_TOKENS = 32  # ...and at least this many tokens fewer: the server cut it
 
 
 def preload_sdk() -> None:
@@ -83,7 +81,8 @@ class StreamResult:
     error: str | None = None  # why it was interrupted, for the user
     model: str | None = None  # the model the server says answered
     estimated_prompt_tokens: int | None = None  # our own count of what we sent
-    truncated: bool = False  # the server reported far fewer prompt tokens than we sent
+    truncated: bool = False  # the server read fewer prompt tokens than we exactly sent
+    window_full: bool = False  # stopped before max_tokens: prompt + reply filled the window
     warnings: list[str] = field(default_factory=list)
     retries: int = 0
     elapsed_ms: float = 0.0
@@ -94,21 +93,17 @@ class StreamResult:
         return self.prompt_tokens is not None
 
 
-def truncation_warning(
-    reported: int | None, estimated: int | None, ratio: float = 1.0
-) -> str | None:
-    """A warning when the server saw far fewer prompt tokens than we sent: it cut the
-    prompt without saying (Ollama does, past its num_ctx). `ratio` is the calibration
-    factor for models we count only approximately."""
-    if reported is None or not estimated:
-        return None
-    expected = estimated * ratio
-    if reported >= TRUNCATION_RATIO * expected or expected - reported < TRUNCATION_MIN_TOKENS:
+def truncation_warning(reported: int | None, sent: int | None, exact: bool) -> str | None:
+    """A warning when the server read fewer prompt tokens than we sent: it cut the prompt
+    without saying (Ollama does, past its num_ctx). Only an exact count of what was sent
+    can tell: an estimate with another tokenizer is off by tens of percent either way
+    (Chinese or digits on Qwen), so comparing against one raises false alarms."""
+    if not exact or reported is None or not sent or reported >= sent:
         return None
     return (
-        f"the server read only {reported:,} prompt tokens of about {round(expected):,} sent: "
-        "it probably cut the prompt silently because its context window is smaller; raise "
-        "the server's context length (Ollama: num_ctx) or lower this session's budget"
+        f"the server read only {reported:,} of the {sent:,} prompt tokens sent: it cut the "
+        "prompt silently because its context window is smaller; raise the server's context "
+        "length (Ollama: num_ctx) or lower this session's budget"
     )
 
 
@@ -240,7 +235,7 @@ class ChatClient:
         on_wait: Callable[[RetryNotice], None] | None = None,
         *,
         estimated_prompt_tokens: int | None = None,
-        calibration_ratio: float = 1.0,
+        prompt_exact: bool = False,
         temperature: float | None = None,
     ) -> StreamResult:
         """Stream one reply, calling on_chunk(text) on this thread for each piece.
@@ -254,7 +249,8 @@ class ChatClient:
         if estimated_prompt_tokens is None:
             from desktop_app.core.tokens import count_chat
 
-            estimated_prompt_tokens = count_chat(chat, model).tokens
+            counted = count_chat(chat, model)
+            estimated_prompt_tokens, prompt_exact = counted.tokens, counted.exact
         params: dict[str, Any] = {
             "model": model,
             "messages": chat,
@@ -279,18 +275,24 @@ class ChatClient:
                 self._active.discard(token)
         result.elapsed_ms = (time.monotonic() - started) * 1000
         result.estimated_prompt_tokens = estimated_prompt_tokens
-        warning = truncation_warning(
-            result.prompt_tokens, estimated_prompt_tokens, calibration_ratio
-        )
+        warning = truncation_warning(result.prompt_tokens, estimated_prompt_tokens, prompt_exact)
         if warning and not result.interrupted:
             result.truncated = True
             result.warnings.append(warning)
             log.warning("%s: %s", self.config.name, warning)
         if result.finish_reason == "length":
-            result.warnings.append(
-                f"the reply reached its limit of {max_tokens or 'the server default'} tokens "
-                "and was cut short"
-            )
+            completion = result.completion_tokens
+            if max_tokens and completion is not None and completion < max_tokens:
+                # stopped before its own limit: prompt and reply filled the server's window
+                result.window_full = True
+                result.warnings.append(
+                    f"the reply stopped after {completion:,} tokens because the server's "
+                    f"context window was full ({result.prompt_tokens or 0:,} prompt + "
+                    f"{completion:,} reply tokens); what arrived is kept, marked as cut short")
+            else:
+                result.warnings.append(
+                    f"the reply reached its limit of {max_tokens or 'the server default'} "
+                    "tokens and was cut short")
         return result
 
     def _with_retries(

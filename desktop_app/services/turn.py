@@ -22,7 +22,6 @@ from desktop_app.core.tokens import count_text
 from desktop_app.services.request import RequestContext, ResolveModel, load_context, next_request
 
 if TYPE_CHECKING:
-    from desktop_app.core.app_records import Calibration
     from desktop_app.llm.client import ChatClient
     from desktop_app.llm.errors import ContextTooLongError
     from desktop_app.store.database import Database
@@ -84,7 +83,6 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
                                             count_text(user_text, ctx.model.encoding)})
     writer = db.messages.begin_stream(session_id)
     served_name = ctx.session.model if ctx.session else ctx.model.name  # as the user named it
-    calibration = _calibration(db, ctx.model.name)
 
     def chunk(text: str) -> None:
         writer.append(text)
@@ -95,8 +93,7 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
         return client.stream_chat(
             req.messages, served_name, max_tokens=req.max_tokens, on_chunk=chunk,
             cancel=token, on_wait=lambda n: notice(n.describe()),
-            estimated_prompt_tokens=req.tokens,
-            calibration_ratio=calibration.ratio if calibration else 1.0)
+            estimated_prompt_tokens=req.tokens, prompt_exact=req.exact)
 
     def failed(reason: str, req: AssembledRequest) -> TurnOutcome:
         reply = writer.fail(reason)
@@ -149,10 +146,16 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
     cost = None
     if result.prompt_tokens is not None:
         cost = ctx.model.cost(result.prompt_tokens, result.completion_tokens or 0)
+    if not result.truncated:  # a cut prompt says nothing about how the server counts
+        _calibrate(db, ctx.model.name, result.prompt_tokens, request.tokens)
+    if result.window_full:
+        reason = next((w for w in result.warnings if "window was full" in w),
+                      "the server's context window was full")
+        reply = writer.cut_short(reason, result.prompt_tokens, result.completion_tokens, cost)
+        _record_usage(db, served_name, request, reply)
+        return TurnOutcome(Outcome.INTERRUPTED, reason, user, reply, request, tuple(warnings))
     reply = writer.finish(result.prompt_tokens, result.completion_tokens, cost)
     _record_usage(db, served_name, request, reply)
-    if not result.truncated:
-        _calibrate(db, ctx.model.name, result.prompt_tokens, request.tokens)
     return TurnOutcome(Outcome.COMPLETED, "", user, reply, request, tuple(warnings))
 
 
@@ -200,13 +203,6 @@ def _record_usage(db: Database, model: str, request: AssembledRequest, reply: Me
         db.usage.record(reply.session_id, usage)
     except Exception as exc:  # noqa: BLE001 - the reply is stored; usage never fails it
         log.warning("could not record the usage of a turn: %s", exc)
-
-
-def _calibration(db: Database, model: str) -> Calibration | None:
-    try:
-        return db.calibration.get(model)
-    except Exception:  # noqa: BLE001 - no calibration yet
-        return None
 
 
 def _calibrate(db: Database, model: str, reported: int | None, estimated: int) -> None:

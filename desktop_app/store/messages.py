@@ -383,6 +383,13 @@ class StreamWriter:
             cost=cost,
         )
 
+    def cut_short(self, reason: str, prompt_tokens: int | None, completion_tokens: int | None,
+                  cost: float | None = None) -> Message:
+        """The server stopped the reply early (its window was full): keep what arrived,
+        with the usage it reported and why it is not whole."""
+        return self._end(status="interrupted", error=reason, prompt_tokens=prompt_tokens,
+                         completion_tokens=completion_tokens, cost=cost)
+
     def fail(self, error: str) -> Message:
         """The reply stopped on an error: keep what arrived, with the error."""
         return self._end(status="error", error=error)
