@@ -82,7 +82,8 @@ class StreamResult:
     model: str | None = None  # the model the server says answered
     estimated_prompt_tokens: int | None = None  # our own count of what we sent
     truncated: bool = False  # the server read fewer prompt tokens than we exactly sent
-    window_full: bool = False  # stopped before max_tokens: prompt + reply filled the window
+    # why the reply stopped before max_tokens (prompt + reply filled the window); "" if not
+    window_full: str = ""
     warnings: list[str] = field(default_factory=list)
     retries: int = 0
     elapsed_ms: float = 0.0
@@ -284,11 +285,11 @@ class ChatClient:
             completion = result.completion_tokens
             if max_tokens and completion is not None and completion < max_tokens:
                 # stopped before its own limit: prompt and reply filled the server's window
-                result.window_full = True
-                result.warnings.append(
+                result.window_full = (
                     f"the reply stopped after {completion:,} tokens because the server's "
                     f"context window was full ({result.prompt_tokens or 0:,} prompt + "
                     f"{completion:,} reply tokens); what arrived is kept, marked as cut short")
+                result.warnings.append(result.window_full)
             else:
                 result.warnings.append(
                     f"the reply reached its limit of {max_tokens or 'the server default'} "

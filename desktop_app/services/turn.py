@@ -149,8 +149,7 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
     if not result.truncated:  # a cut prompt says nothing about how the server counts
         _calibrate(db, ctx.model.name, result.prompt_tokens, request.tokens)
     if result.window_full:
-        reason = next((w for w in result.warnings if "window was full" in w),
-                      "the server's context window was full")
+        reason = result.window_full
         reply = writer.cut_short(reason, result.prompt_tokens, result.completion_tokens, cost)
         _record_usage(db, served_name, request, reply)
         return TurnOutcome(Outcome.INTERRUPTED, reason, user, reply, request, tuple(warnings))
