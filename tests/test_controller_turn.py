@@ -15,11 +15,11 @@ from tests.ui_support import open_window, seed_session, wait_idle
 REPLY = "Sintra is about forty minutes from Rossio by train, with trains every twenty minutes."
 
 
-def add_provider(data_dir, server) -> None:
+def add_provider(data_dir, server, models=("gpt-4o-mini",), preset: str = "custom") -> None:
     db = open_database(data_dir)
     try:
-        db.providers.save(ProviderConfig(name="local", base_url=server.base_url, preset="custom",
-                                         models=["gpt-4o-mini"]))
+        db.providers.save(ProviderConfig(name="local", base_url=server.base_url, preset=preset,
+                                         models=list(models)))
         db.settings.set("default_provider", "local")
     finally:
         db.close()

@@ -6,25 +6,13 @@ window, real SQLite, the loopback OpenAI-compatible server."""
 from __future__ import annotations
 
 from desktop_app.core.catalog import lookup_model
-from desktop_app.core.providers import ProviderConfig
 from desktop_app.core.tokens import count_chat
-from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING
 from desktop_app.services.request import MEMORY_THROUGH
 from desktop_app.services.windows import SERVED_WINDOWS_SETTING, WindowSource
 from desktop_app.store import open_database
 from tests.openai_test_server import Reply, openai_server_fixture  # noqa: F401
-from tests.test_controller_turn import send
+from tests.test_controller_turn import add_provider, send
 from tests.ui_support import conversation, open_window, seed_session, wait_idle
-
-
-def add_provider(data_dir, server, models: list[str], preset: str = "custom") -> None:
-    db = open_database(data_dir)
-    try:
-        db.providers.save(ProviderConfig("local", base_url=server.base_url, preset=preset,
-                                         models=models))
-        db.settings.set(DEFAULT_PROVIDER_SETTING, "local")
-    finally:
-        db.close()
 
 
 def stored_session(data_dir, session_id):

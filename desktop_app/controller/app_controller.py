@@ -74,12 +74,12 @@ class AppController(QObject):
     def __init__(self, data_dir: str | Path | None = None, parent: QObject | None = None,
                  *, keys: Any = None) -> None:
         super().__init__(parent)
-        self.state = AppState(Path(data_dir).expanduser() if data_dir else None, keys=keys)
+        self.state = AppState(Path(data_dir).expanduser() if data_dir else None)
         self.ops = Operations(self)
         self.session_scope = Scope()  # advances whenever another session opens
         self.closed = False
         self.database = DatabaseController(self)
-        self.setup = SetupController(self)
+        self.setup = SetupController(self, keys)
         self.sessions = SessionsController(self)
         self.budget = BudgetController(self)
         self.panels = PanelsController(self)

@@ -30,27 +30,27 @@ class Connections:
     """Clients kept per provider and model until the providers change. Thread-safe:
     turns on several workers may ask at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, keys: Any = None) -> None:
         self._lock = threading.Lock()
         self._found: dict[tuple[str | None, str], Connection] = {}
-        self._keys: Any = None
+        self._keys = keys  # the keychain access; made on first use unless given
 
-    def keystore(self, given: Any = None) -> Any:
+    def keystore(self) -> Any:
         with self._lock:
             if self._keys is None:
-                if given is None:
-                    from desktop_app.llm.keys import KeyStore
+                from desktop_app.llm.keys import KeyStore
 
-                    given = KeyStore()
-                self._keys = given
+                self._keys = KeyStore()
             return self._keys
 
-    def get(self, db: Any, model: str, provider: str | None) -> Connection:
+    def get(self, db: Any, model: str, provider: str | None, discover: bool = True) -> Connection:
+        """`discover`: ask the server its window (not when the resolver knows it)."""
         key = (provider, model)
         with self._lock:
             found = self._found.get(key)
         if found is None:
-            found = connect(db, model, provider=provider, keys=self.keystore())
+            found = connect(db, model, provider=provider, keys=self.keystore(),
+                            discover=discover)
             if found is None:
                 raise RuntimeError(NO_PROVIDER)
             with self._lock:
@@ -63,12 +63,10 @@ class Connections:
 
 
 class SetupController:
-    def __init__(self, app: AppController) -> None:
+    def __init__(self, app: AppController, keys: Any = None) -> None:
         self.app = app
         self.state = app.state
-        self.connections = Connections()
-        if app.state.keys is not None:
-            self.connections.keystore(app.state.keys)
+        self.connections = Connections(keys)
 
     def announce(self) -> None:
         self.app.providerStateChanged.emit(self.state.can_send,
@@ -118,7 +116,8 @@ class SetupController:
         db, resolver, connections = self.state.db, self.state.resolver, self.connections
 
         def job() -> TurnOutcome:
-            connection = connections.get(db, model, name)
+            known = resolver.served(name, model) is not None
+            connection = connections.get(db, model, name, discover=not known)
             for warning in connection.warnings:
                 on_notice(warning)
             _learn(db, resolver, connection.provider, model, connection.served)
@@ -145,7 +144,9 @@ class SetupController:
             client = None
             if can_send:
                 try:
-                    client = connections.get(db, model, provider.name if provider else None).client
+                    name = provider.name if provider else None
+                    known = resolver.served(name, model) is not None
+                    client = connections.get(db, model, name, discover=not known).client
                 except Exception as exc:  # noqa: BLE001 - the offline methods fold instead
                     log.info("folding offline: %s", exc)
             return fold_after_reply(db, session_id, lambda n: resolver.model(n, provider), client)

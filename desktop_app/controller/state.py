@@ -24,7 +24,6 @@ NO_PROVIDER = "Set up a provider to send messages (File ▸ Settings)."
 @dataclass
 class AppState:
     data_dir: Path | None
-    keys: Any = None  # the keychain access, made on first use (setup owns it)
     db: Any = None  # store.Database once open
     trouble: DatabaseTrouble | None = None  # why the database is not open
     sessions: list[Session] = field(default_factory=list)  # the list, as shown

@@ -15,13 +15,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.app_records import TurnUsage
-from desktop_app.core.assemble import AssembledRequest, assemble
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.records import Message
 from desktop_app.core.tokens import count_text
-from desktop_app.services.request import RequestContext, ResolveModel, load_context, next_request
+from desktop_app.services.request import ResolveModel, load_context, next_request
 
 if TYPE_CHECKING:
+    from desktop_app.core.assemble import AssembledRequest
     from desktop_app.llm.client import ChatClient
     from desktop_app.llm.errors import ContextTooLongError
     from desktop_app.store.database import Database
@@ -109,7 +109,7 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
             smaller = retry_window(err, request)
             notice(f"the server refused the request as too long; compressing to "
                    f"{smaller:,} tokens and retrying once")
-            request = _compressed(ctx, smaller)
+            request = next_request(replace(ctx, model=ctx.model.with_context_window(smaller)))
             if not request.fits:
                 return failed(f"{err.message}. Even compressed, it does not fit: "
                               f"{request.problem}", request)
@@ -156,14 +156,6 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
     reply = writer.finish(result.prompt_tokens, result.completion_tokens, cost)
     _record_usage(db, served_name, request, reply)
     return TurnOutcome(Outcome.COMPLETED, "", user, reply, request, tuple(warnings))
-
-
-def _compressed(ctx: RequestContext, window: int) -> AssembledRequest:
-    from desktop_app.core.history import ExtractiveSummarizer, RuleBasedFactExtractor
-
-    smaller = replace(ctx, model=ctx.model.with_context_window(window))
-    return assemble(smaller.assembly_input(), summarizer=ExtractiveSummarizer(),
-                    extractor=RuleBasedFactExtractor())
 
 
 def retry_window(err: ContextTooLongError, request: AssembledRequest) -> int:
