@@ -82,25 +82,61 @@ def cmd_count(args: argparse.Namespace) -> int:
     from desktop_app.core.tokens import count_chat, count_text
 
     model = resolve_model(args.model)
+    messages = tools = None
     if args.messages:
         messages = validate_messages(read_json_input(args.messages), args.messages)
         tools = validate_tools(read_json_input(args.tools), args.tools) if args.tools else None
+    elif args.tools:
+        raise CliError("--tools needs --messages (tools are billed with a chat request)")
+    text = None if messages is not None else read_text_input(args.file)
+    if args.base_url:
+        tokens, source = _count_on_server(args.base_url, model.name, text, messages, tools)
+        exact, kind = True, "chat" if messages is not None else "text"
+    elif messages is not None:
         result = count_chat(messages, model, tools)
         tokens, exact, kind = result.tokens, result.exact, "chat"
+        source = model.counting_source()
     else:
-        if args.tools:
-            raise CliError("--tools needs --messages (tools are billed with a chat request)")
-        text = read_text_input(args.file)
-        tokens, exact, kind = count_text(text, model.encoding), model.exact, "text"
+        tokens, exact, kind = count_text(text or "", model.encoding), model.exact, "text"
+        source = model.counting_source()
     if args.json:
         print(json.dumps({"tokens": tokens, "exact": exact, "encoding": model.encoding,
-                          "model": model.name, "kind": kind,
+                          "model": model.name, "kind": kind, "source": source,
                           "context_window": model.context_window}))
     else:
         label = "exact" if exact else "estimated"
-        print(f"{model.name} · {model.encoding} · {label}", file=sys.stderr)
+        print(f"{model.name} · {source} · {label}", file=sys.stderr)
         print(tokens)
     return 0
+
+
+def _count_on_server(base_url: str, model: str, text: str | None,
+                     messages: list[dict[str, Any]] | None,
+                     tools: list[dict[str, Any]] | None) -> tuple[int, str]:
+    """Tokens as the server at `base_url` counts them, and how it was asked."""
+    import os
+
+    from desktop_app.core.providers import ProviderConfig, ProviderError
+    from desktop_app.llm.server_counting import count_chat_on_server, count_text_on_server
+    from desktop_app.services.connection import BASE_URL_KEY_ENV
+
+    if tools:
+        raise CliError("--tools cannot be counted by a server; count without --base-url")
+    try:
+        config = ProviderConfig("command line", base_url=base_url)
+    except ProviderError as exc:
+        raise CliError(str(exc)) from None
+    key = os.environ.get(BASE_URL_KEY_ENV)
+    if messages is not None:
+        if any(not isinstance(m.get("content"), str) for m in messages):
+            raise CliError("a server counts text messages only (no content parts)")
+        tokens = count_chat_on_server(config, model, messages, key)
+    else:
+        tokens = count_text_on_server(config, model, text or "", key)
+    if tokens is None:
+        raise CliError(f"{config.server_root} cannot count tokens (it has no llama.cpp or "
+                       "vLLM /tokenize endpoint); count offline without --base-url")
+    return tokens, f"counted by the server at {config.server_root}"
 
 
 # --- plan --------------------------------------------------------------------------
@@ -126,21 +162,23 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 # --- models ------------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace) -> int:
-    models = default_catalog().models
+    # each entry as a lookup gives it: with its family's tokenizer and chat template
+    models = [lookup_model(m.name) for m in default_catalog().models]
     if args.json:
         print(json.dumps([{
             "name": m.name, "aliases": list(m.aliases), "provider": m.provider,
             "context_window": m.context_window, "max_output": m.max_output,
             "encoding": m.encoding, "input_per_million": m.input_per_million,
-            "output_per_million": m.output_per_million, "exact": m.exact} for m in models],
+            "output_per_million": m.output_per_million, "exact": m.exact,
+            "template": m.template, "counting": m.counting_source()} for m in models],
             indent=2))
         return 0
-    print(f"{'model':<24}{'provider':<11}{'window':>10}{'output':>9}  {'encoding':<12}"
+    print(f"{'model':<24}{'provider':<11}{'window':>10}{'output':>9}  {'tokenizer':<14}"
           f"{'$in/M':>7}{'$out/M':>8}  counts")
     for m in models:
         print(f"{m.name:<24}{m.provider:<11}{m.context_window:>10,}{m.max_output:>9,}  "
-              f"{m.encoding:<12}{m.input_per_million:>7.2f}{m.output_per_million:>8.2f}  "
-              f"{'exact' if m.exact else 'estimated'}")
+              f"{m.encoding:<14}{m.input_per_million:>7.2f}{m.output_per_million:>8.2f}  "
+              f"{'exact' if m.exact else 'estimated'}: {m.counting_source()}")
     return 0
 
 
@@ -212,6 +250,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", "-m", default=DEFAULT_MODEL)
     p.add_argument("--messages", metavar="F.json", help="a JSON list of chat messages")
     p.add_argument("--tools", metavar="F.json", help="a JSON list of tool definitions")
+    p.add_argument("--base-url", metavar="URL",
+                   help="ask this llama.cpp or vLLM server to count instead (its /v1 URL)")
     p.add_argument("--json", action="store_true", help="details as JSON")
     p.set_defaults(func=cmd_count)
 

@@ -36,6 +36,7 @@ from desktop_app.core.tokens import (
     chat_framing,
     count_text,
     message_tokens,
+    rendered_prompt_tokens,
 )
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class AssembledRequest:
     # under the model's encoding: the caller may store them so no text is counted twice
     new_counts: dict[int, int] = field(default_factory=dict)
     framing: ChatFraming = OPENAI_FRAMING  # the chat framing the request was costed with
+    fixed_tokens: int = OPENAI_FRAMING.reply_priming  # the request's own framing, once
 
     @property
     def inclusion(self) -> list[Inclusion]:
@@ -187,7 +189,7 @@ class _Costs:
         self.counts = counts
         self.counted: dict[int, int] = {}
         # role -> the framing and role tokens every message in that role costs
-        self.head = {r: self.framing.per_message + count_text(r, self.enc) for r in ROLES}
+        self.head = {r: self.framing.head(r, self.enc) for r in ROLES}
 
     def content(self, i: int, m: Message) -> int:
         n = self.counts[i] if self.counts is not None else None
@@ -203,8 +205,8 @@ class _Costs:
             n = self.content(i, m)
         head = self.head.get(m.role)
         if head is None:
-            head = self.head[m.role] = self.framing.per_message + count_text(m.role, self.enc)
-        if m.name:
+            head = self.head[m.role] = self.framing.head(m.role, self.enc)
+        if m.name and self.framing.names:
             return head + n + count_text(m.name, self.enc) + self.framing.per_name
         return head + n
 
@@ -436,7 +438,7 @@ def _fold_evicted(inp: AssemblyInput, evicted: list[int], stop_reason: str, x: _
         due_summary = [msgs[i] for i in evicted]
         reason = R_FOLD_PENDING
         if summarizer is not None:
-            overhead = costs.framing.per_message + count_text(SUMMARY_HEADER + "system", enc)
+            overhead = costs.framing.head("system", enc) + count_text(SUMMARY_HEADER, enc)
             budget = max(x.summary_room - overhead, 0)
             folded = summarizer.summarize(x.summary_text, due_summary, budget, enc)
             x.set_summary(folded, costs)
@@ -518,15 +520,24 @@ def assemble(
     inp: AssemblyInput,
     summarizer: Summarizer | None = None,
     extractor: FactExtractor | None = None,
+    _slack: int = 0,
 ) -> AssembledRequest:
+    """The request for `inp`. With the model's chat template at hand, its total is the
+    rendered prompt's exact count: the messages are costed one by one (framing + content)
+    to choose what fits, and what the template does at their joins (a trimmed space, two
+    newlines merged into one token) goes into the request's own framing figure. Should
+    that push the request past the window, it is assembled again with that much less
+    history (`_slack`)."""
     model = inp.model
     plan = plan_budget(model.context_window, inp.profile, model.max_output, inp.elastic)
     limit = plan.prompt_limit
     costs = _Costs(model, inp.counts)
-    priming = costs.framing.reply_priming
     warnings: list[str] = [model.warning] if model.warning else []
 
     fixed = _fixed_parts(inp, costs)
+    # the request's own framing; a template may add more when no system message leads
+    # (known once memory and summary are placed: the larger figure holds room till then)
+    priming = costs.framing.fixed(fixed.system_msg is not None)
     walk = _walk_history(inp, costs)
     fixed_total = priming + fixed.system_cost + fixed.input_cost + walk.pinned_cost
     if fixed_total > limit:
@@ -536,7 +547,8 @@ def assemble(
     if fixed_total + x.room > limit:
         return _does_not_fit(inp, plan, costs, fixed, walk, warnings, memory_cost=x.memory_cost)
 
-    history_budget = _history_budget(inp, plan, fixed, walk, x, limit - fixed_total - x.room)
+    history_budget = _history_budget(inp, plan, fixed, walk, x,
+                                     limit - fixed_total - x.room - _slack)
     kind, candidates = inp.strategy.kind, walk.candidates
     max_taken = inp.strategy.last_n if kind == "last_n" else len(candidates)
     taken, budget_left, by_count = _take_history(
@@ -555,6 +567,7 @@ def assemble(
         reasons[i] = folded.reason
 
     sections = _sections(inp.messages, fixed, x, walk.cost_of)
+    priming = costs.framing.fixed(bool(sections) and sections[0][1]["role"] == "system")
     used: dict[str, int] = {
         Component.SYSTEM_PROMPT: fixed.system_cost,
         Component.EXAMPLES: sum(x.example_costs),
@@ -563,6 +576,11 @@ def assemble(
         Component.HISTORY: history_budget - budget_left,
         Component.CURRENT_INPUT: fixed.input_cost,
     }
+    rendered = rendered_prompt_tokens([s[1] for s in sections], model) if sections else None
+    if rendered is not None:
+        if rendered > limit and taken and _slack < rendered - limit:
+            return assemble(inp, summarizer, extractor, _slack=rendered - limit)
+        priming = rendered - sum(used.values())
     tokens = priming + sum(used.values())
     report = make_report(plan, used, costs.exact, tokens, priming)
     warnings.extend(_over_share_warnings(report, kind))
@@ -584,6 +602,7 @@ def assemble(
         new_memory=folded.new_memory,
         new_counts=costs.counted,
         framing=costs.framing,
+        fixed_tokens=priming,
     )
 
 
@@ -597,7 +616,7 @@ def _does_not_fit(
     memory_cost: int = 0,
 ) -> AssembledRequest:
     system_cost, input_cost, pinned_cost = fixed.system_cost, fixed.input_cost, walk.pinned_cost
-    priming = costs.framing.reply_priming
+    priming = costs.framing.fixed(fixed.system_msg is not None)
     need = priming + system_cost + input_cost + pinned_cost + memory_cost
     parts = [f"the system prompt ({system_cost:,})"] if system_cost else []
     if input_cost:
@@ -638,4 +657,5 @@ def _does_not_fit(
         component_tokens=used,
         new_counts=costs.counted,
         framing=costs.framing,
+        fixed_tokens=priming,
     )

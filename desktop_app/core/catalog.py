@@ -7,6 +7,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from desktop_app.paths import resource
@@ -31,12 +32,27 @@ class ModelInfo:
     note: str | None = None
     known: bool = True  # False for the fallback given to names the catalog lacks
     warning: str | None = None
+    template: str | None = None  # its chat template (core.chat_template), when we have it
+    family: str | None = None  # the tokenizer family, in words, when known
 
     def cost(self, prompt_tokens: int, completion_tokens: int = 0) -> float:
         """Dollar cost of one request at list prices."""
         return (
             prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
         ) / 1_000_000
+
+    def counting_source(self) -> str:
+        """Where this model's tokenizer and chat template come from, in words."""
+        if self.provider not in ("local", "unknown") and self.exact:
+            return f"{self.encoding}, the provider's own tokenizer (shipped)"
+        if not self.exact:
+            why = f" ({self.family}'s tokenizer is not shipped)" if self.family else ""
+            return f"estimated with {self.encoding}{why}"
+        tokenizer = f"{self.family or self.encoding} tokenizer {self.encoding} (shipped)"
+        if not self.template:
+            return f"{tokenizer}; chat framing learned from the server"
+        where = "from the server" if self.template.startswith("sha256:") else "shipped"
+        return f"{tokenizer}; chat template {self.template} ({where})"
 
     def with_context_window(self, tokens: int) -> ModelInfo:
         """The same model with a user's or server's window (e.g. Ollama's num_ctx)."""
@@ -83,7 +99,7 @@ class Catalog:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CatalogError(f"model catalog {path} is unreadable: {exc}") from exc
         for model in models:
-            if model.encoding not in ENCODINGS:
+            if model.encoding not in ENCODINGS:  # the catalog names OpenAI's encodings
                 raise CatalogError(
                     f"model {model.name!r} names unknown encoding {model.encoding!r}"
                 )
@@ -120,8 +136,8 @@ class Catalog:
         warning instead of an error."""
         found = self.find(name)
         if found is not None:
-            return found
-        return ModelInfo(
+            return with_family(found, name)
+        return with_family(ModelInfo(
             name=name,
             provider="unknown",
             context_window=self.fallback_context_window,
@@ -133,7 +149,28 @@ class Catalog:
                 f"unknown model {name!r}: counting with {self.fallback_encoding} (estimated) "
                 f"and assuming a {self.fallback_context_window:,}-token window"
             ),
-        )
+        ), name)
+
+
+def with_family(info: ModelInfo, name: str) -> ModelInfo:
+    """`info` counted with its family's own tokenizer and chat template when we ship
+    them. OpenAI's models keep tiktoken and OpenAI's framing rule: that is what their
+    API bills. The name asked for is tried first ("llama3.1:8b" before "llama3")."""
+    from desktop_app.core.families import family_of
+    from desktop_app.core.tokenizers import SPECS
+
+    if info.provider not in ("local", "unknown"):
+        return info
+    family = family_of(name) or family_of(info.name)
+    if family is None:
+        return info
+    if family.tokenizer is None or family.tokenizer not in SPECS:
+        return replace(info, family=family.name)
+    warning = None if info.known else (
+        f"unknown model {name!r}: counted with the {family.name} tokenizer; assuming a "
+        f"{info.context_window:,}-token window until the server says")
+    return replace(info, encoding=family.tokenizer, exact=True, template=family.template,
+                   family=family.name, warning=warning)
 
 
 _default: Catalog | None = None
@@ -149,5 +186,7 @@ def default_catalog() -> Catalog:
         return _default
 
 
+@lru_cache(maxsize=512)
 def lookup_model(name: str) -> ModelInfo:
+    """The shipped catalog's entry for `name` (cached: names repeat on every preview)."""
     return default_catalog().lookup(name)

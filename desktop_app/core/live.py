@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from desktop_app.core.budget import BudgetReport, Component, make_report
-from desktop_app.core.tokens import DraftCounter, count_text
+from desktop_app.core.tokens import DraftCounter
 
 if TYPE_CHECKING:
     from desktop_app.core.assemble import AssembledRequest
@@ -23,7 +23,7 @@ class LiveBudget:
             c: t for c, t in request.component_tokens.items() if c != Component.CURRENT_INPUT
         }
         self._framing = request.framing
-        self._user_framing = self._framing.message(count_text("user", encoding), 0)
+        self._user_framing = self._framing.head("user", encoding)
         self._counter = DraftCounter(encoding)
         self.report: BudgetReport = request.report
         self.update_draft(draft)
@@ -44,7 +44,7 @@ class LiveBudget:
         self._counter.update(text)
         used = dict(self._base)
         used[Component.CURRENT_INPUT] = self.input_cost()
-        priming = self._framing.reply_priming
+        priming = self.request.fixed_tokens
         request_tokens = priming + sum(used.values())
         self.report = make_report(
             self.request.plan, used, self.request.exact, request_tokens, priming

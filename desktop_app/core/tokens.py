@@ -4,109 +4,19 @@ incremental counter for a draft being typed."""
 
 from __future__ import annotations
 
-import base64
 import bisect
-import hashlib
-import threading
+import datetime as _dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from desktop_app.core.catalog import ENCODINGS, ModelInfo, lookup_model
-from desktop_app.paths import MissingResourceError, resource
-
-_ENDOFTEXT = "<|endoftext|>"
-_R50K_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-_O200K_PAT = "|".join(  # noqa: FLY002 - one alternative a line reads better
-    [
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""\p{N}{1,3}""",
-        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-        r"""\s*[\r\n]+""",
-        r"""\s+(?!\S)""",
-        r"""\s+""",
-    ]
+from desktop_app.core.catalog import ModelInfo, lookup_model
+from desktop_app.core.tokenizers import (  # noqa: F401 - EncodingError, get_encoding re-exported
+    SPECS,
+    EncodingError,
+    get_encoding,
 )
-# name -> (pre-tokenizer pattern, special tokens, SHA-256 of the rank file), as pinned by
-# tiktoken_ext.openai_public; copied so that nothing ever asks tiktoken to download.
-_SPECS: dict[str, tuple[str, dict[str, int], str]] = {
-    "r50k_base": (
-        _R50K_PAT,
-        {_ENDOFTEXT: 50256},
-        "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
-    ),
-    "p50k_base": (
-        _R50K_PAT,
-        {_ENDOFTEXT: 50256},
-        "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
-    ),
-    "cl100k_base": (
-        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+"""
-        r"""| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
-        {
-            _ENDOFTEXT: 100257,
-            "<|fim_prefix|>": 100258,
-            "<|fim_middle|>": 100259,
-            "<|fim_suffix|>": 100260,
-            "<|endofprompt|>": 100276,
-        },
-        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
-    ),
-    "o200k_base": (
-        _O200K_PAT,
-        {_ENDOFTEXT: 199999, "<|endofprompt|>": 200018},
-        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
-    ),
-}
-assert set(_SPECS) == set(ENCODINGS)
-
-
-class EncodingError(RuntimeError):
-    """A shipped encoding is missing or does not match its pinned hash."""
-
-
-_encodings: dict[str, Any] = {}
-_encodings_lock = threading.Lock()
-
-
-def get_encoding(name: str):
-    """The tiktoken Encoding `name`, built from resources/ once per process."""
-    enc = _encodings.get(name)
-    if enc is not None:
-        return enc
-    if name not in _SPECS:
-        raise EncodingError(f"unknown encoding {name!r} (shipped: {', '.join(ENCODINGS)})")
-    with _encodings_lock:
-        enc = _encodings.get(name)
-        if enc is None:
-            enc = _load_encoding(name)
-            _encodings[name] = enc
-        return enc
-
-
-def _load_encoding(name: str):
-    import tiktoken  # deferred: importing tiktoken is not free and not needed to start
-
-    pattern, specials, expected_sha = _SPECS[name]
-    try:
-        data = resource("tiktoken", f"{name}.tiktoken").read_bytes()
-    except (OSError, MissingResourceError) as exc:
-        raise EncodingError(f"encoding file for {name} is missing: {exc}") from exc
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected_sha:
-        raise EncodingError(
-            f"encoding file {name}.tiktoken is damaged (SHA-256 {actual[:12]}…, "
-            f"expected {expected_sha[:12]}…); reinstall the app"
-        )
-    ranks = {
-        base64.b64decode(token): int(rank)
-        for token, rank in (line.split() for line in data.splitlines() if line)
-    }
-    return tiktoken.Encoding(
-        name=name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials
-    )
 
 
 @lru_cache(maxsize=200_000)
@@ -142,25 +52,45 @@ class TokenCount:
 # --- chat format ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class ChatFraming:
-    """Tokens the chat format adds around what a request says: per message (the
-    <|start|>role<|message|>...<|end|> frame, the role's own tokens not included), per
-    name (on top of the name's tokens), and once per request to prime the reply
-    (<|start|>assistant<|message|>). The one owner of these numbers: everything that
-    costs a chat message asks chat_framing(model)."""
+    """Tokens the chat format adds around what a request says. The one owner of these
+    numbers: everything that costs a chat message asks chat_framing(model).
+
+    OpenAI's rule: per message (the <|start|>role<|message|>...<|end|> frame, the role's
+    own tokens not included), per name (on top of the name's tokens), and once per
+    request to prime the reply. A chat template's framing, measured by rendering it:
+    `role_heads` (the tokens one message of each role adds besides its content, role
+    included), a fixed part per request (`reply_priming`: BOS, the template's own blocks,
+    the reply's header) and `no_system`, what the template adds when the request does
+    not start with a system message (Qwen's default system prompt)."""
 
     per_message: int
     per_name: int
     reply_priming: int
+    role_heads: tuple[tuple[str, int], ...] = ()
+    no_system: int = 0
+    names: bool = True  # does the format send a message's name?
+    source: str = "OpenAI's published rule"
+
+    def head(self, role: str, encoding: str) -> int:
+        """Tokens a message in `role` adds besides its content (and name)."""
+        for r, n in self.role_heads:
+            if r == role:
+                return n
+        return self.per_message + count_text(role, encoding)
+
+    def fixed(self, starts_with_system: bool) -> int:
+        """Tokens a request adds once, besides its messages."""
+        return self.reply_priming + (0 if starts_with_system else self.no_system)
 
     def message(self, role_tokens: int, content_tokens: int, name_tokens: int | None = None) -> int:
         """Tokens of one message from the counts of its role, content and name (None:
-        no name)."""
+        no name), under OpenAI's rule."""
         total = self.per_message + role_tokens + content_tokens
         return total if name_tokens is None else total + name_tokens + self.per_name
 
 
-# OpenAI's published rule for its chat models, which every model in the catalog is
-# counted by today; gpt-3.5-turbo-0301 framed a message with 4 tokens and a name with -1.
+# OpenAI's published rule for its chat models; gpt-3.5-turbo-0301 framed a message with
+# 4 tokens and a name with -1.
 OPENAI_FRAMING = ChatFraming(per_message=3, per_name=1, reply_priming=3)
 _OPENAI_0301_FRAMING = ChatFraming(per_message=4, per_name=-1, reply_priming=3)
 TOKENS_PER_MESSAGE = OPENAI_FRAMING.per_message
@@ -170,11 +100,68 @@ IMAGE_ESTIMATE = 85  # a low-detail image; high detail depends on tiles we do no
 
 
 def chat_framing(model: ModelInfo | str) -> ChatFraming:
-    """The chat framing `model` is billed with (a ModelInfo or a model name)."""
+    """The chat framing `model` is billed with (a ModelInfo or a model name): its chat
+    template's, measured, when we have the template and the tokenizer; else OpenAI's."""
+    info = lookup_model(model) if isinstance(model, str) else model
+    if info.template and info.exact:
+        framing = template_framing(info.template, info.encoding, _dt.date.today())
+        if framing is not None:
+            return framing
     name = model if isinstance(model, str) else model.name
     if name.lower().startswith("gpt-3.5-turbo-0301"):
         return _OPENAI_0301_FRAMING
     return OPENAI_FRAMING
+
+
+def count_prompt(text: str, encoding: str) -> int:
+    """Tokens of a rendered prompt as a server tokenizes it: the special tokens the
+    template writes are special tokens, and the BOS the server adds is counted once.
+    BPE never crosses a special token, so the text between them is counted piece by
+    piece through count_text's cache: a prompt that differs from the last one only at
+    its end costs only its new pieces."""
+    spec = SPECS[encoding]
+    if spec.bos and text.startswith(spec.bos):
+        text = text[len(spec.bos):]  # the server strips it and adds its own
+    pieces = _special_splitter(encoding).split(text)
+    # split() with one capturing group: ordinary text at even indexes, specials at odd
+    total = (len(pieces) - 1) // 2 + bool(spec.bos)
+    for piece in pieces[::2]:
+        if piece:
+            total += count_text(piece, encoding)
+    return total
+
+
+@lru_cache(maxsize=16)
+def _special_splitter(encoding: str):
+    import re
+
+    names = sorted(SPECS[encoding].specials, key=len, reverse=True)  # longest first
+    return re.compile("(" + "|".join(map(re.escape, names)) + ")")
+
+
+def _template_context(encoding: str):
+    from desktop_app.core.chat_template import TemplateContext
+
+    spec = SPECS[encoding]
+    return TemplateContext(bos_token=spec.bos or "", eos_token="")
+
+
+@lru_cache(maxsize=64)
+def template_framing(template: str, encoding: str, day: _dt.date) -> ChatFraming | None:
+    """The framing of chat template `template` under `encoding`, measured by rendering
+    probe chats (None when the template cannot render them). Cached per pair and `day`
+    (a template may write today's date, which the server renders as its today)."""
+    from desktop_app.core.chat_template import TemplateError, measure_framing, template_source
+
+    try:
+        m = measure_framing(template_source(template), _template_context(encoding),
+                            lambda t: count_prompt(t, encoding),
+                            lambda t: count_text(t, encoding))
+    except TemplateError:
+        return None
+    return ChatFraming(per_message=0, per_name=0, reply_priming=m.fixed,
+                       role_heads=tuple(sorted(m.heads.items())), no_system=m.no_system,
+                       names=False, source=f"the {template} chat template")
 
 
 def _content_tokens(content: Any, encoding: str) -> tuple[int, bool]:
@@ -203,23 +190,22 @@ def message_tokens(
     """Tokens one chat message adds to a prompt (framing included), and exactness.
     `framing` defaults to chat_framing(model); callers costing many messages pass it."""
     framing = framing or chat_framing(model)
-    total, exact = framing.per_message, True
+    enc = model.encoding
+    total, exact = framing.head(str(message.get("role") or ""), enc), True
     for key, value in message.items():
         if key == "content":
-            n, ok = _content_tokens(value, model.encoding)
+            n, ok = _content_tokens(value, enc)
             total += n
             exact = exact and ok
-        elif key in ("role", "name") and value:
-            total += count_text(str(value), model.encoding)
-            if key == "name":
-                total += framing.per_name
+        elif key == "name" and value and framing.names:
+            total += count_text(str(value), enc) + framing.per_name
         elif key == "tool_calls" and value:
             import json
 
-            total += count_text(json.dumps(value, separators=(",", ":")), model.encoding)
+            total += count_text(json.dumps(value, separators=(",", ":")), enc)
             exact = False
         elif key == "tool_call_id" and value:
-            total += count_text(str(value), model.encoding)
+            total += count_text(str(value), enc)
     return total, exact
 
 
@@ -259,10 +245,16 @@ def count_chat(
     model: ModelInfo | str,
     tools: Sequence[Mapping[str, Any]] | None = None,
 ) -> TokenCount:
-    """Prompt tokens the API bills for `messages` (and `tools`) sent to `model`."""
+    """Prompt tokens the server counts for `messages` (and `tools`) sent to `model`:
+    the rendered chat template counted whole when we have it, else the sum of the
+    messages' framing and content."""
     info = lookup_model(model) if isinstance(model, str) else model
+    exact_prompt = rendered_prompt_tokens(messages, info) if not tools else None
+    if exact_prompt is not None:
+        return TokenCount(exact_prompt, True, info.encoding, info.name, info.warning)
     framing = chat_framing(info)
-    total, exact = framing.reply_priming, info.exact
+    starts_with_system = bool(messages) and messages[0].get("role") == "system"
+    total, exact = framing.fixed(starts_with_system), info.exact
     for message in messages:
         n, ok = message_tokens(message, info, framing)
         total += n
@@ -271,6 +263,26 @@ def count_chat(
         total += tools_tokens(tools, info)
         exact = False
     return TokenCount(total, exact, info.encoding, info.name, info.warning)
+
+
+def rendered_prompt_tokens(messages: Sequence[Mapping[str, Any]], model: ModelInfo
+                           ) -> int | None:
+    """The exact prompt tokens of `messages` under the model's chat template and
+    tokenizer, or None when the model has no template here, a message is not plain
+    text, or the template refuses the messages."""
+    if not (model.template and model.exact) or not all(
+            isinstance(m.get("content"), str | None) for m in messages):
+        return None
+    from desktop_app.core.chat_template import TemplateError, render, template_source
+
+    try:
+        prompt = render(template_source(model.template),
+                        [{"role": m.get("role"), "content": m.get("content") or ""}
+                         for m in messages],
+                        context=_template_context(model.encoding))
+    except TemplateError:
+        return None
+    return count_prompt(prompt, model.encoding)
 
 
 # --- incremental counting of a draft -------------------------------------------------

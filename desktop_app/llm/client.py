@@ -94,12 +94,18 @@ class StreamResult:
         return self.prompt_tokens is not None
 
 
+# A server may frame the same chat with its own copy of the template: Ollama's Go
+# templates leave out Llama 3.1's date block (about 25 tokens). A silent cut drops whole
+# messages, far more than this.
+TEMPLATE_MARGIN = 64
+
+
 def truncation_warning(reported: int | None, sent: int | None, exact: bool) -> str | None:
     """A warning when the server read fewer prompt tokens than we sent: it cut the prompt
     without saying (Ollama does, past its num_ctx). Only an exact count of what was sent
     can tell: an estimate with another tokenizer is off by tens of percent either way
     (Chinese or digits on Qwen), so comparing against one raises false alarms."""
-    if not exact or reported is None or not sent or reported >= sent:
+    if not exact or reported is None or not sent or reported >= sent - TEMPLATE_MARGIN:
         return None
     return (
         f"the server read only {reported:,} of the {sent:,} prompt tokens sent: it cut the "

@@ -69,6 +69,9 @@ def about_html(data_dir: Any) -> str:
         "<p>See and steer what fills a language model's context window: exact token "
         "counts, allocation profiles, history strategies and a live budget gauge.</p>"
         f"<p>Data folder: {data_dir or '(not open)'}</p>"
+        "<p>Counts Llama models with Meta's own tokenizer: Built with Llama. The shipped "
+        "tokenizers and chat templates, and their licences, are listed in "
+        "resources/tokenizers/README.md and resources/chat_templates/README.md.</p>"
     )
 
 
