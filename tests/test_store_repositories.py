@@ -169,6 +169,24 @@ def test_a_stream_is_stored_as_it_arrives_and_completed(db, session, tmp_path, m
     assert (done.status, done.content, done.prompt_tokens) == ("complete", "Hello", 120)
 
 
+def test_a_stream_keeps_no_count_of_a_partial_text_and_stores_its_final_ones(db, session,
+                                                                           monkeypatch):
+    monkeypatch.setattr(StreamWriter, "FLUSH_INTERVAL", 0.0)
+    writer = db.messages.begin_stream(session.id, count=lambda text: {"o200k_base": len(text)})
+    writer.append("The first")
+    db.messages.save_token_counts(writer.message_id, {"o200k_base": 2})  # a stale count
+    writer.append(" words, and more")
+    assert db.messages.get(writer.message_id).token_counts == {}  # not the text's
+    done = writer.finish()
+    assert done.token_counts == {"o200k_base": len("The first words, and more")}
+    assert db.messages.get(writer.message_id) == done
+    # a writer given no counting stores none, and keeps no stale one either
+    other = db.messages.begin_stream(session.id)
+    other.append("partial")
+    db.messages.save_token_counts(other.message_id, {"o200k_base": 1})
+    assert other.interrupt().token_counts == {}
+
+
 def test_a_stream_writes_at_most_every_interval(db, session, monkeypatch):
     monkeypatch.setattr(StreamWriter, "FLUSH_INTERVAL", 3600.0)
     writer = db.messages.begin_stream(session.id)

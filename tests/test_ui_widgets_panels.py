@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit
 
-from desktop_app.core.assemble import AssemblyInput, assemble
+from desktop_app.core.assemble import SUMMARY_HEADER, AssemblyInput, assemble
 from desktop_app.core.budget import (
     BUILTIN_PROFILES,
     COMPONENTS,
@@ -26,7 +26,7 @@ from desktop_app.core.budget import (
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.history import HistoryStrategy
 from desktop_app.core.records import MemoryFact, Message, Summary
-from desktop_app.core.tokens import count_text
+from desktop_app.core.tokens import chat_framing, count_text
 from desktop_app.ui.inspector import ContextInspector, content_text
 from desktop_app.ui.memory_panel import PINNED, MemoryPanel
 from desktop_app.ui.profile_editor import ProfileEditor
@@ -76,10 +76,11 @@ def test_inspector_rows_match_the_assembled_request(qtbot, artifacts_dir):
                 if s in ("dropped", "summarized")]
     assert left == expected
     assert (3, "dropped", "excluded by you") in left  # the message the user excluded
-    # its token count is the message's own count in the model's encoding
+    # its figure is what it would cost in the request: content and chat framing
     row = next(i for i, (idx, _s, _r) in enumerate(left) if idx == 3)
     tokens_text = inspector.left_out_model.index(row, 3).data()
-    assert tokens_text == f"{count_text(messages[3].content, model.encoding):,}"
+    head = chat_framing(model).head(messages[3].role, model.encoding)
+    assert tokens_text == f"{count_text(messages[3].content, model.encoding) + head:,}"
 
     assert f"{req.tokens:,}" in inspector.totals_text()
     assert "exact" in inspector.totals_text()
@@ -203,8 +204,10 @@ def test_summary_panel_saves_the_edited_text(qtbot, artifacts_dir):
     panel.set_summary(summary, "o200k_base", replaced)
     panel.show()
     assert panel.retention_text() == "82% of the key information kept"
-    tokens = count_text(summary.text, "o200k_base")
-    assert panel.token_text().startswith(f"{tokens} in place of")
+    # the summary message as sent: header, summary and the system message's framing
+    tokens = (count_text(SUMMARY_HEADER + summary.text, "o200k_base")
+              + chat_framing("gpt-4o-mini").head("system", "o200k_base"))
+    assert panel.token_text().startswith(f"{tokens} in the request, in place of")
     assert not panel.save_button.isEnabled()
 
     panel.editor.moveCursor(panel.editor.textCursor().MoveOperation.End)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 
-from desktop_app.core.tokens import count_text
+from desktop_app.core.tokens import chat_framing, count_text
 from desktop_app.store import open_database
 from desktop_app.ui.palette import is_dark
 from tests.openai_test_server import Reply, openai_server_fixture  # noqa: F401
@@ -110,7 +110,9 @@ def test_a_huge_paste_is_counted_off_the_gui_thread(qtbot, data_dir):
     # the keystroke returned at once with "counting…"; the number follows from the pool
     assert counted[0] is None and window.composer.count_label.text() == "Counting…"
     qtbot.waitUntil(lambda: counted[-1] is not None, timeout=30_000)
-    assert counted[-1] == count_text(text, "o200k_base")
+    # the draft's tokens in the request: its content and the user message's framing
+    head = chat_framing("gpt-4o-mini").head("user", "o200k_base")
+    assert counted[-1] == count_text(text, "o200k_base") + head
     assert window.composer.count_label.text() == f"{counted[-1]:,} tokens"
     wait_idle(qtbot, window)
     window.close()

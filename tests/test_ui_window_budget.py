@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from desktop_app.core.catalog import lookup_model
 from desktop_app.core.providers import ProviderConfig
-from desktop_app.core.tokens import count_text
+from desktop_app.core.tokens import chat_framing, count_text
 from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING
 from desktop_app.store import open_database
 from tests.openai_test_server import openai_server_fixture  # noqa: F401
@@ -32,11 +33,17 @@ def test_typing_updates_the_composer_count_and_the_gauge(qtbot, data_dir):
     text = "Please summarize the history of the Roman Empire in three sentences."
     qtbot.keyClicks(window.composer.editor, text)
 
-    expected = count_text(text, "o200k_base")
+    # the draft's tokens in the request: its content and the user message's framing,
+    # the same figure in the composer and in the gauge's Current input row, counted
+    # without waiting for a worker
+    content = count_text(text, "o200k_base")
+    expected = content + chat_framing(lookup_model("gpt-4o-mini")).head("user", "o200k_base")
     assert window.composer.count_label.text() == f"{expected} tokens"
     report = window.gauge.report()
-    # the draft's content plus its message framing, counted without waiting for a worker
-    assert report.components["current_input"].used >= expected
+    assert report.components["current_input"].used == expected
+    tip = window.composer.count_label.toolTip()
+    assert tip.startswith(f"{expected} tokens in the request: {content} content + "
+                          f"{expected - content} chat framing"), tip
     assert report.components["history"].used > 0
     window.close()
 
@@ -109,7 +116,9 @@ def test_messages_show_their_token_counts_and_states(qtbot, data_dir):
     window = open_window(qtbot, data_dir)
     model = window.conversation.conversation
     assert model.rowCount() == 2
-    assert model.tokens_of(model.messages[0]) == count_text("Hello there", "o200k_base")
+    # a card's figure is its tokens in the request: content and the chat framing
+    head = chat_framing(lookup_model("gpt-4o-mini")).head("user", "o200k_base")
+    assert model.tokens_of(model.messages[0]) == count_text("Hello there", "o200k_base") + head
     assert [model.state_of(m)[0] for m in model.messages] == ["kept", "kept"]
     index = model.index(1)
     assert "Hi!" in index.data(Qt.ItemDataRole.DisplayRole)

@@ -32,13 +32,15 @@ Check = tuple[str, Callable[[], str]]  # (name, run() -> detail on success; rais
 
 
 def check_shipped_files() -> str:
-    from desktop_app.core.catalog import ENCODINGS
+    from desktop_app.core.families import template_names
+    from desktop_app.core.tokenizers import SPECS
     from desktop_app.llm.prompts import EXTRACT_MEMORY, SUMMARIZE
     from desktop_app.paths import migrations_dir, resource
 
     files = [resource("models.json"), resource("icons", "app.png")]
     files += [resource("prompts", name) for name in (SUMMARIZE, EXTRACT_MEMORY)]
-    files += [resource("tiktoken", f"{name}.tiktoken") for name in ENCODINGS]
+    files += [resource(*spec.path) for spec in SPECS.values()]
+    files += [resource("chat_templates", f"{name}.jinja") for name in template_names()]
     versions = migrations_dir() / "versions"
     if not any(versions.glob("*.py")):
         raise CheckFailed(f"no migration scripts in {versions}")
@@ -251,12 +253,24 @@ def window_check(data_dir: Path, timeout_s: float = 30.0) -> Callable[[], str]:
     return run
 
 
+def check_chat_templates() -> str:
+    from desktop_app.core.catalog import lookup_model
+    from desktop_app.core.tokens import count_chat
+
+    model = lookup_model("llama3.1:8b")
+    count = count_chat([{"role": "user", "content": KNOWN_TEXT}], model)
+    if not count.exact or count.tokens <= KNOWN_COUNT:
+        raise CheckFailed(f"the {model.template} chat template did not render ({count})")
+    return f"{model.template}: a one-message chat is {count.tokens} tokens"
+
+
 def all_checks(data_dir: Path) -> Iterator[Check]:
-    from desktop_app.core.catalog import ENCODINGS
+    from desktop_app.core.tokenizers import SPECS
 
     yield "shipped files", check_shipped_files
-    for name in ENCODINGS:
+    for name in SPECS:
         yield f"encoding {name}", encoding_check(name)
+    yield "chat templates", check_chat_templates
     yield "model catalog", check_catalog
     yield "request assembly", check_assembly
     yield "database and migrations", database_check(data_dir / "db")

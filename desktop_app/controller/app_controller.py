@@ -45,13 +45,14 @@ class AppController(QObject):
     messageChanged = Signal(object)
     messageReplaced = Signal(object, object)  # shown before it was stored, the stored one
     inclusionChanged = Signal(object)  # {message id: (state, reason)}
-    countingChanged = Signal(str, bool)  # encoding, exact
+    countingChanged = Signal(object)  # core.counting.Counting: encoding, exact, chat framing
     # the budget
     requestChanged = Signal(object, list, str)  # AssembledRequest, messages, encoding
     windowChanged = Signal(object)  # ResolvedWindow: the window budgeted with, and its source
     reportChanged = Signal(object, object)  # BudgetReport, uncertainty (or None)
     costChanged = Signal(object, object)  # next request, session (None: unpriced)
-    draftCounted = Signal(object, bool, bool, str)  # tokens (None: counting), exact, over, note
+    # the draft's tokens in the request, framing included (None: counting), exact, over, note
+    draftCounted = Signal(object, bool, bool, str)
     # a turn
     streamStarted = Signal(str)
     streamText = Signal(str)

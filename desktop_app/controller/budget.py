@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QTimer
 
 from desktop_app.core.catalog import ModelInfo, default_catalog
+from desktop_app.core.counting import Counting
 from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS
 from desktop_app.services.request import Selection
 from desktop_app.services.windows import ResolvedWindow, serving_provider
@@ -155,8 +156,9 @@ class BudgetController:
                                       self.selection().profile)
 
     def announce_counting(self) -> None:
-        model = self.model()
-        self.app.countingChanged.emit(model.encoding, model.exact)
+        """How messages are counted, chat framing included: every view that shows a
+        message's figure takes it from here."""
+        self.app.countingChanged.emit(Counting.of_model(self.model()))
 
     # --- the keystroke path: no database, no network ---------------------------------------
     def set_draft(self, text: str) -> None:
@@ -198,7 +200,8 @@ class BudgetController:
             note = f"over its share of {current.budget:,} tokens"
         if not report.fits:
             note = "too long for the model's window"
-        self.app.draftCounted.emit(live.draft_tokens, report.exact,
+        # the draft's cost as the gauge's Current input row has it: user head + content
+        self.app.draftCounted.emit(current.used, report.exact,
                                    current.over or not report.fits, note)
         self._announce_cost(report)
 

@@ -184,7 +184,7 @@ class _Costs:
     def __init__(self, model: ModelInfo, counts: Sequence[int | None] | None) -> None:
         self.model = model
         self.enc = model.encoding
-        self.exact = model.exact
+        self.exact = model.chat_exact
         self.framing = chat_framing(model)
         self.counts = counts
         self.counted: dict[int, int] = {}
@@ -228,13 +228,13 @@ def _index_of(msgs: Sequence[Message], message_id: int | None) -> int:
     return -1
 
 
-def _memory_message(memory: Sequence[MemoryFact]) -> dict[str, Any] | None:
+def memory_message(memory: Sequence[MemoryFact]) -> dict[str, Any] | None:
     if not memory:
         return None
     return {"role": "system", "content": MEMORY_HEADER + "\n".join(f.line() for f in memory)}
 
 
-def _summary_message(text: str) -> dict[str, Any] | None:
+def summary_message(text: str) -> dict[str, Any] | None:
     return {"role": "system", "content": SUMMARY_HEADER + text} if text else None
 
 
@@ -283,12 +283,12 @@ class _Extras:
 
     def set_memory(self, memory: list[MemoryFact], costs: _Costs) -> None:
         self.memory = memory
-        self.memory_msg = _memory_message(memory)
+        self.memory_msg = memory_message(memory)
         self.memory_cost = costs.chat(self.memory_msg)
 
     def set_summary(self, text: str, costs: _Costs) -> None:
         self.summary_text = text
-        self.summary_msg = _summary_message(text)
+        self.summary_msg = summary_message(text)
         self.summary_cost = costs.chat(self.summary_msg)
 
 
@@ -469,7 +469,7 @@ def _fold_evicted(inp: AssemblyInput, evicted: list[int], stop_reason: str, x: _
                 for k, v in new_memory.items():
                     merged[k] = MemoryFact(key=k, value=v, session_id=None)
                 candidate = list(merged.values())
-                if costs.chat(_memory_message(candidate)) <= x.memory_room:
+                if costs.chat(memory_message(candidate)) <= x.memory_room:
                     x.set_memory(candidate, costs)
                 else:
                     warnings.append(

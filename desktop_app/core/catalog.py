@@ -41,6 +41,13 @@ class ModelInfo:
             prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
         ) / 1_000_000
 
+    @property
+    def chat_exact(self) -> bool:
+        """Are chat requests counted exactly: the model's own tokenizer, and its chat
+        framing known (OpenAI's published rule for its models, else the template)?"""
+        return self.exact and (self.template is not None
+                               or self.provider not in ("local", "unknown"))
+
     def counting_source(self) -> str:
         """Where this model's tokenizer and chat template come from, in words."""
         if self.provider not in ("local", "unknown") and self.exact:
@@ -50,7 +57,7 @@ class ModelInfo:
             return f"estimated with {self.encoding}{why}"
         tokenizer = f"{self.family or self.encoding} tokenizer {self.encoding} (shipped)"
         if not self.template:
-            return f"{tokenizer}; chat framing learned from the server"
+            return f"{tokenizer}; no chat template here: framing estimated"
         where = "from the server" if self.template.startswith("sha256:") else "shipped"
         return f"{tokenizer}; chat template {self.template} ({where})"
 

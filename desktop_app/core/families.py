@@ -21,7 +21,7 @@ class Family:
 # Most specific first: the first pattern found anywhere in the normalized name wins.
 # "\D" and lookarounds keep 3.1 from matching 3.10 and llama3 from matching llama30.
 _RULES: tuple[tuple[str, Family], ...] = (
-    (r"llama[-_ ]?4", Family("Llama 4", "llama4", "llama-4")),
+    (r"llama[-_ ]?4", Family("Llama 4", "llama4", None, "no official Llama 4 template is shipped")),
     (r"llama[-_ ]?3[._-]?3(?!\d)", Family("Llama 3.3", "llama3", "llama-3.1")),
     (r"llama[-_ ]?3[._-]?2(?!\d)", Family("Llama 3.2", "llama3", "llama-3.2")),
     (r"llama[-_ ]?3[._-]?1(?!\d)", Family("Llama 3.1", "llama3", "llama-3.1")),
@@ -62,3 +62,8 @@ def family_of(name: str) -> Family | None:
         if pattern.search(key):
             return family
     return None
+
+
+def template_names() -> list[str]:
+    """Every chat template a family names (each is shipped in resources/chat_templates)."""
+    return sorted({f.template for _p, f in _RULES if f.template})

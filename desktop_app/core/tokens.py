@@ -254,7 +254,7 @@ def count_chat(
         return TokenCount(exact_prompt, True, info.encoding, info.name, info.warning)
     framing = chat_framing(info)
     starts_with_system = bool(messages) and messages[0].get("role") == "system"
-    total, exact = framing.fixed(starts_with_system), info.exact
+    total, exact = framing.fixed(starts_with_system), info.chat_exact
     for message in messages:
         n, ok = message_tokens(message, info, framing)
         total += n

@@ -103,9 +103,9 @@ class SessionWork:
 
     def _page(self, session: Session, rows: list[Message], encoding: str) -> Page:
         has_more = len(rows) > PAGE_SIZE
-        rows = rows[-PAGE_SIZE:]
+        rows = visible(rows[-PAGE_SIZE:])
         self._save_counts(count_missing(rows, encoding))
-        return Page(session, visible(rows), has_more)
+        return Page(session, rows, has_more)
 
     def _save_counts(self, counts: dict[int, dict[str, int]]) -> None:
         if counts:
@@ -122,7 +122,8 @@ class SessionWork:
         if not self._loaded:
             self.messages = self._store.messages.all_for_session(self.session_id)
             self._loaded = True
-        self._save_counts(count_missing(self.messages, encoding))
+        # a reply still streaming is not counted: its text so far is not its text
+        self._save_counts(count_missing(visible(self.messages), encoding))
         return self.messages
 
     def replace_message(self, message: Message) -> None:

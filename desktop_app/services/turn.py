@@ -76,12 +76,15 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
         return TurnOutcome(Outcome.FAILED, request.problem or
                            "the request does not fit the model's window", request=request)
 
-    # the user's message is stored before anything goes out: it survives any failure
-    user = db.messages.append(session_id, Message("user", user_text))
+    # the user's message is stored before anything goes out: it survives any failure.
+    # Both messages are stored with their content count under the model's encoding, so
+    # the window shows their figure at once (the stored copies it gets carry it).
+    enc = ctx.model.encoding
+    user = db.messages.append(session_id, Message(
+        "user", user_text, token_counts={enc: count_text(user_text, enc)}))
     assert user.id is not None  # stored
-    db.messages.save_token_counts(user.id, {ctx.model.encoding:
-                                            count_text(user_text, ctx.model.encoding)})
-    writer = db.messages.begin_stream(session_id)
+    # the reply is counted once, on its final text, whatever way it ends
+    writer = db.messages.begin_stream(session_id, count=lambda text: {enc: count_text(text, enc)})
     served_name = ctx.session.model if ctx.session else ctx.model.name  # as the user named it
 
     def chunk(text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self, cast
 
@@ -303,16 +303,20 @@ class MessageRepository:
     # --- streaming -----------------------------------------------------------------
 
     def begin_stream(
-        self, session_id: int, role: str = "assistant", name: str | None = None
+        self, session_id: int, role: str = "assistant", name: str | None = None,
+        count: Callable[[str], Mapping[str, int]] | None = None,
     ) -> StreamWriter:
         """Store an empty message in 'streaming' status and return a writer that fills
-        it in as chunks arrive."""
+        it in as chunks arrive. `count` gives the final text's {encoding: tokens}, stored
+        with it when the reply ends."""
         message = self.append(
             session_id, Message(role=role, content="", name=name, status="streaming")
         )
-        return StreamWriter(self._db, message)
+        return StreamWriter(self._db, message, count)
 
     def _write_stream(self, message_id: int, **values: Any) -> Message:
+        # cached counts describe a text: a new text keeps only the counts made for it
+        values.setdefault("token_counts", {})
         with self._db.write() as orm:
             query = update(MessageRow).where(MessageRow.id == message_id).values(**values)
             if not _rows_updated(orm, query):
@@ -323,14 +327,18 @@ class MessageRepository:
 class StreamWriter:
     """Stores a reply while it streams: append() keeps chunks in memory and writes the
     text so far at most every FLUSH_INTERVAL seconds, so a crash loses at most that much;
-    finish(), fail() or interrupt() write the end state. As a context manager it marks
-    the message interrupted (cancelled) or failed (an exception) if not finished."""
+    finish(), fail() or interrupt() write the end state, with the final text's counts
+    when the writer was given `count` (a partial text keeps none: they would be stale
+    once more arrives). As a context manager it marks the message interrupted
+    (cancelled) or failed (an exception) if not finished."""
 
     FLUSH_INTERVAL = 0.25
 
-    def __init__(self, db: Database, message: Message) -> None:
+    def __init__(self, db: Database, message: Message,
+                 count: Callable[[str], Mapping[str, int]] | None = None) -> None:
         self._db = db
         self.message = message
+        self._count = count
         self._parts: list[str] = []
         self._length = 0
         self._flushed_length = 0
@@ -401,7 +409,9 @@ class StreamWriter:
     def _end(self, **values: Any) -> Message:
         if self.done:
             return self.message
-        self._store(content=self.text, **values)
+        text = self.text
+        counts = {k: int(v) for k, v in self._count(text).items()} if self._count else {}
+        self._store(content=text, token_counts=counts, **values)
         self.done = True
         return self.message
 

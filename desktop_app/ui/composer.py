@@ -1,8 +1,10 @@
-"""The composer: where a message is written, with its live token count, Send
-(Ctrl+Enter) and Stop (Esc) while a reply streams."""
+"""The composer: where a message is written, with its live figure (its tokens in the
+request, chat framing included: the gauge's Current input row), Send (Ctrl+Enter) and
+Stop (Esc) while a reply streams."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.counting import Counting
 from desktop_app.ui.palette import blend, is_dark, warning_color
 from desktop_app.ui.theme import mute, paint_top_rule
 
@@ -68,6 +71,7 @@ class Composer(QFrame):
         self._over = False
         self._can_send = True
         self._why_not = ""
+        self._counting = Counting()
 
         self.editor = _Editor()
         self.editor.setObjectName("ComposerEditor")
@@ -136,17 +140,24 @@ class Composer(QFrame):
         """The message was stored: the composer starts afresh."""
         self.editor.clear()
 
+    def set_counting(self, counting: Counting) -> None:
+        """How the request counts: the chat framing a count's hover text names."""
+        self._counting = counting
+
     def set_count(self, tokens: int | None, exact: bool = True, note: str = "") -> None:
+        """`tokens`: the message's tokens in the request, chat framing included."""
+        tip = "Tokens this message adds to the request, counted as you type"
         if tokens is None:
             self.count_label.setText("Counting…")
         else:
             prefix = "" if exact else "~"
             unit = "token" if tokens == 1 else "tokens"
             self.count_label.setText(f"{prefix}{tokens:,} {unit}")
-        self.count_label.setToolTip(
-            "Tokens in this message, counted as you type"
-            + ("" if exact else " (estimated: this model's own tokenizer is not shipped)")
-        )
+            if tokens:
+                tip = replace(self._counting.split("user", tokens), exact=exact).describe()
+        if not exact:
+            tip += "\n(estimated: this model's own tokenizer is not shipped)"
+        self.count_label.setToolTip(tip)
         self.hint_label.setText(note)
 
     def set_over(self, over: bool) -> None:

@@ -1,6 +1,7 @@
 """The conversation's list model: the loaded page of a session's messages (oldest
-first), each one's state in the next request and its token count, and the actions a
-message offers (shared by the card's hover buttons and the view's context menu)."""
+first), each one's state in the next request and its figure (its tokens in the next
+request, chat framing included), and the actions a message offers (shared by the
+card's hover buttons and the view's context menu)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
+from desktop_app.core.counting import Counting
+
 if TYPE_CHECKING:
+    from desktop_app.core.counting import Cost
     from desktop_app.core.records import Message
 
 MessageRole = Qt.ItemDataRole.UserRole + 1
@@ -50,8 +54,7 @@ class ConversationModel(QAbstractListModel):
         self.messages: list[Message] = []
         self.has_more = False
         self.inclusion: Mapping[int, tuple[str, str]] = {}
-        self.encoding = "o200k_base"
-        self.exact = True
+        self.counting = Counting()
 
     # --- Qt model API ---------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
@@ -121,9 +124,17 @@ class ConversationModel(QAbstractListModel):
         self.inclusion = inclusion
         self._all_changed()
 
-    def set_counting(self, encoding: str, exact: bool) -> None:
-        self.encoding, self.exact = encoding, exact
+    def set_counting(self, counting: Counting) -> None:
+        self.counting = counting
         self._all_changed()
+
+    @property
+    def encoding(self) -> str:
+        return self.counting.encoding
+
+    @property
+    def exact(self) -> bool:
+        return self.counting.exact
 
     def _all_changed(self) -> None:
         if self.messages:
@@ -133,5 +144,12 @@ class ConversationModel(QAbstractListModel):
     def state_of(self, m: Message) -> tuple[str, str] | None:
         return self.inclusion.get(m.id) if m.id is not None else None
 
+    def cost_of(self, m: Message) -> Cost | None:
+        """The message's tokens in the next request and their split; None until its
+        content is counted."""
+        return self.counting.of_message(m)
+
     def tokens_of(self, m: Message) -> int | None:
-        return m.token_counts.get(self.encoding)
+        """The figure its card shows: content and chat framing, as the request has it."""
+        cost = self.counting.of_message(m)
+        return None if cost is None else cost.total

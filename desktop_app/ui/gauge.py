@@ -53,6 +53,7 @@ from desktop_app.ui.palette import GAUGE_ORDER, is_dark
 
 if TYPE_CHECKING:
     from desktop_app.core.budget import BudgetPlan, BudgetReport
+    from desktop_app.core.counting import Counting
     from desktop_app.services.windows import ResolvedWindow
 
 ANIMATION_MS = 120
@@ -89,6 +90,7 @@ class BudgetGauge(QWidget):
         self._window_text = ""  # plain text: it may name a provider the user typed
         self._window_tag = ""
         self._title = "Context window"
+        self._framing_source = ""  # whose chat framing the messages are counted with
 
         self._anim = QVariantAnimation(self)
         self._anim.setStartValue(0.0)
@@ -123,12 +125,19 @@ class BudgetGauge(QWidget):
             window = float(report.window)
             target = [(s.extent / window, s.filled / window) for s in self._segments]
             self._over = [s.over for s in self._segments]
-            self._texts = report_texts(report, self._segments, uncertainty, is_dark(self))
+            self._texts = report_texts(report, self._segments, uncertainty, is_dark(self),
+                                       self._framing_source)
             if self._window_tag:
                 self._texts.subtitle += f" · {self._window_tag}"
         self._describe()
         self._relayout()
         self._move_to(target)
+
+    def set_counting(self, counting: Counting) -> None:
+        """How messages are counted: the tooltips name the chat framing."""
+        self._framing_source = counting.framing.source
+        if self._report is not None:
+            self.set_report(self._report, self._uncertainty)
 
     def set_allocation(self, plan: BudgetPlan) -> None:
         """Show a plan's allocation alone, every segment solid: a profile preview."""

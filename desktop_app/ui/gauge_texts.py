@@ -50,8 +50,9 @@ def empty_texts() -> GaugeTexts:
 
 
 def report_texts(report: BudgetReport, segments: list[SegmentState], uncertainty: float | None,
-                 dark: bool) -> GaugeTexts:
-    """The strings for a budget report whose segments are `segments`."""
+                 dark: bool, framing_source: str = "") -> GaugeTexts:
+    """The strings for a budget report whose segments are `segments`; `framing_source`
+    names the chat framing its messages are counted with."""
     texts = GaugeTexts()
     window = report.window
     texts.percent = f"{format_percent(report.utilization)} used"
@@ -77,7 +78,8 @@ def report_texts(report: BudgetReport, segments: list[SegmentState], uncertainty
             numbers = f"{format_tokens(seg.used)} / {format_tokens(seg.budget)}"
         texts.rows.append(LegendText(seg.component, seg.label, numbers,
                                      short_numbers(seg, report), seg.over))
-        texts.tooltips[seg.component] = tooltip_for(seg, report, uncertainty, dark)
+        texts.tooltips[seg.component] = tooltip_for(seg, report, uncertainty, dark,
+                                                    framing_source)
     desc = f"{texts.percent} of a {format_tokens(window)}-token window. "
     desc += f"Over budget: {', '.join(over)}." if over else "All components within budget."
     texts.description = desc
@@ -112,7 +114,7 @@ def short_numbers(seg: SegmentState, report: BudgetReport) -> str:
 
 
 def tooltip_for(seg: SegmentState, report: BudgetReport, uncertainty: float | None,
-                dark: bool) -> str:
+                dark: bool, framing_source: str = "") -> str:
     window = report.window
     lines = [f"<b>{seg.label}</b>"]
     if seg.component == "free":
@@ -130,6 +132,9 @@ def tooltip_for(seg: SegmentState, report: BudgetReport, uncertainty: float | No
     lines.append(f"{format_tokens(seg.used)} of {format_tokens(seg.budget)} tokens used ({pct})")
     share = report.plan.profile.fractions.get(seg.component, 0.0)
     lines.append(f"Allocation: {format_percent(share)} of the {format_tokens(window)}-token window")
+    if framing_source:  # the same figures the messages' cards and the panels show
+        lines.append(f"Each message as sent: content + chat framing "
+                     f"({html.escape(framing_source, quote=False)})")
     if seg.component == "history" and report.lent_to_history:
         lines.append(f"Includes {format_tokens(report.lent_to_history)} tokens lent by "
                      "under-used components")

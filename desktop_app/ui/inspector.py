@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.tokens import count_text
+from desktop_app.core.counting import Counting
 from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import (
     LABELS,
@@ -72,10 +72,14 @@ def content_text(chat: dict[str, Any]) -> str:
 
 
 class _Row:
-    __slots__ = ("component", "number", "reason", "role", "state", "text", "tokens")
+    """A message in the table. `tokens` is its figure in the request, chat framing
+    included (None: counted when first shown)."""
+
+    __slots__ = ("component", "name", "number", "reason", "role", "state", "text", "tokens")
 
     def __init__(self, number: int | None, component: str, role: str, tokens: int | None,
-                 text: str, state: str = "", reason: str = "") -> None:
+                 text: str, state: str = "", reason: str = "", name: str | None = None
+                 ) -> None:
         self.number = number
         self.component = component
         self.role = role
@@ -83,6 +87,7 @@ class _Row:
         self.text = text
         self.state = state
         self.reason = reason
+        self.name = name
 
 
 class _RowsModel(QAbstractTableModel):
@@ -92,15 +97,15 @@ class _RowsModel(QAbstractTableModel):
         super().__init__(parent)
         self._columns = list(columns)
         self._rows: list[_Row] = []
-        self._encoding = "o200k_base"
+        self.counting = Counting()
         self._chips: dict[str, QPixmap] = {}
         self._muted = QColor()
         self._dark = False
 
-    def set_rows(self, rows: list[_Row], encoding: str) -> None:
+    def set_rows(self, rows: list[_Row], counting: Counting) -> None:
         self.beginResetModel()
         self._rows = rows
-        self._encoding = encoding
+        self.counting = counting
         self.endResetModel()
 
     def set_theme(self, dark: bool, muted: QColor, chip_size: int) -> None:
@@ -120,8 +125,12 @@ class _RowsModel(QAbstractTableModel):
 
     def tokens(self, row: _Row) -> int:
         if row.tokens is None:  # counted when first shown; count_text keeps the result
-            row.tokens = count_text(row.text, self._encoding)
+            row.tokens = self.counting.of_text(row.role, row.text, row.name).total
         return row.tokens
+
+    def tokens_tip(self, row: _Row) -> str:
+        """How the row's figure splits into content and chat framing."""
+        return self.counting.split(row.role, self.tokens(row), row.name).describe()
 
     def rowCount(self, parent: _Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
@@ -163,6 +172,8 @@ class _RowsModel(QAbstractTableModel):
         elif role == Qt.ItemDataRole.ToolTipRole:
             if column == "Reason":
                 return row.reason
+            if column == "Tokens":
+                return self.tokens_tip(row)
             if column in ("Content", "Component", "Role"):
                 return tooltip_text(row.text) or "(empty)"
         elif role == Qt.ItemDataRole.DecorationRole and column == "Component":
@@ -190,6 +201,7 @@ class ContextInspector(QWidget):
         super().__init__(parent)
         self._request: AssembledRequest | None = None
         self._messages: list[Message] = []
+        self._counting = Counting()
 
         self._totals = QLabel("Nothing assembled yet.")
         self._totals.setTextFormat(Qt.TextFormat.RichText)
@@ -239,22 +251,30 @@ class ContextInspector(QWidget):
 
     # --- public API --------------------------------------------------------------------
 
+    def set_counting(self, counting: Counting) -> None:
+        """How messages are counted (encoding, exactness, chat framing): the figures of
+        the messages left out, and the split every row explains on hover."""
+        self._counting = counting
+        if self._request is not None:
+            self.set_request(self._request, self._messages, counting.encoding)
+
     def set_request(self, req: AssembledRequest | None, messages: Sequence[Message],
                     encoding: str = "o200k_base") -> None:
         """Show what `req` sends. `messages` are the session's messages the request was
-        assembled from (same order as its inclusion list); `encoding` counts the ones
-        left out that carry no cached count."""
+        assembled from (same order as its inclusion list); the ones left out are shown
+        with the figure they would cost in the request (under `encoding`)."""
         self._request = req
         self._messages = list(messages)
+        counting = self._counting.under(encoding)
         if req is None:
-            self.sent_model.set_rows([], encoding)
-            self.left_out_model.set_rows([], encoding)
+            self.sent_model.set_rows([], counting)
+            self.left_out_model.set_rows([], counting)
             self._totals.setText("Nothing assembled yet.")
             self._status.clear()
             self._update_titles()
             return
-        self.sent_model.set_rows(self._sent_rows(req), encoding)
-        self.left_out_model.set_rows(self._left_out_rows(req, encoding), encoding)
+        self.sent_model.set_rows(self._sent_rows(req), counting)
+        self.left_out_model.set_rows(self._left_out_rows(req, counting), counting)
         self._update_totals(req)
         self._update_titles()
         self._detail.clear()
@@ -271,6 +291,12 @@ class ContextInspector(QWidget):
         m = self.left_out_model
         return [((r.number or 0) - 1, r.state, r.reason)
                 for r in (m.row(i) for i in range(m.rowCount()))]
+
+    def left_out_tokens(self) -> dict[int, int]:
+        """{message index: its figure} per message left out (shown in its Tokens cell)."""
+        m = self.left_out_model
+        return {(r.number or 0) - 1: m.tokens(r)
+                for r in (m.row(i) for i in range(m.rowCount()))}
 
     def totals_text(self) -> str:
         return self._totals.text()
@@ -296,18 +322,20 @@ class ContextInspector(QWidget):
                 i = next(paired, None)
                 if i is not None:
                     number, state = i + 1, req.states[i]
+            name = chat.get("name")
             rows.append(_Row(number, comp, str(chat.get("role", "")), tokens,
-                             content_text(chat), state))
+                             content_text(chat), state, name=str(name) if name else None))
         return rows
 
-    def _left_out_rows(self, req: AssembledRequest, encoding: str) -> list[_Row]:
+    def _left_out_rows(self, req: AssembledRequest, counting: Counting) -> list[_Row]:
         rows = []
         for i, (state, reason) in enumerate(zip(req.states, req.reasons, strict=False)):
             if state not in ("summarized", "dropped") or i >= len(self._messages):
                 continue
             m = self._messages[i]
-            rows.append(_Row(i + 1, "history", m.role, m.token_counts.get(encoding),
-                             m.content, state, reason))
+            cost = counting.of_message(m)  # what it would cost, as its card says
+            rows.append(_Row(i + 1, "history", m.role, None if cost is None else cost.total,
+                             m.content, state, reason, m.name))
         return rows
 
     def _update_totals(self, req: AssembledRequest) -> None:

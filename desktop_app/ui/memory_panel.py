@@ -1,6 +1,8 @@
 """Key-value memory as an editable table: key, value, pinned, scope and each fact's
-token cost. Edits are shown at once and sent to the controller as signals; the
-controller stores them and later calls set_facts with what the store holds."""
+share of the memory message, with the message's figure in the request beneath (its
+header, every fact and the chat framing: the gauge's Memory row). Edits are shown at
+once and sent to the controller as signals; the controller stores them and later calls
+set_facts with what the store holds."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.counting import Cost, Counting
 from desktop_app.core.records import MemoryFact
 from desktop_app.core.tokens import count_text
 from desktop_app.ui.gauge import format_tokens
@@ -36,8 +39,14 @@ UNSAVED_SESSION = -1
 
 
 def fact_tokens(fact: MemoryFact, encoding: str) -> int:
-    """What a fact costs in the memory message: its "key: value" line and the newline."""
+    """A fact's part of the memory message: its "key: value" line and the newline. The
+    parts do not add up to the message exactly (it is counted whole, with its header
+    and framing): MemoryPanel shows the message's own figure as the total."""
     return count_text(fact.line() + "\n", encoding)
+
+
+PART_HELP = ("This fact's line, a part of the memory message. The total below is the "
+             "whole message as sent: its header, every line and the chat framing.")
 
 
 class MemoryModel(QAbstractTableModel):
@@ -67,8 +76,9 @@ class MemoryModel(QAbstractTableModel):
     def fact(self, row: int) -> MemoryFact:
         return self._facts[row]
 
-    def total_tokens(self) -> int:
-        return sum(self._tokens)
+    @property
+    def encoding(self) -> str:
+        return self._encoding
 
     def has_key(self, key: str) -> bool:
         return any(f.key == key for f in self._facts)
@@ -99,7 +109,7 @@ class MemoryModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.DisplayRole:
                 return COLUMNS[section]
             if role == Qt.ItemDataRole.ToolTipRole and section == TOKENS:
-                return "What the fact adds to every request that carries memory"
+                return PART_HELP
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
@@ -134,6 +144,8 @@ class MemoryModel(QAbstractTableModel):
             if col == SCOPE:
                 return ("Shared by every session" if fact.session_id is None
                         else "Only this session")
+            if col == TOKENS:
+                return PART_HELP
         elif role == Qt.ItemDataRole.TextAlignmentRole and col == TOKENS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -188,6 +200,7 @@ class MemoryPanel(QWidget):
         super().__init__(parent)
         self.model = MemoryModel(self)
         self._session_id: int | None = None
+        self._counting = Counting()
         self.view = QTableView()
         self.view.setModel(self.model)
         self.view.setAccessibleName("Memory facts")
@@ -257,6 +270,11 @@ class MemoryPanel(QWidget):
 
     # --- public API --------------------------------------------------------------------
 
+    def set_counting(self, counting: Counting) -> None:
+        """How the request counts (encoding, exactness, chat framing): the total."""
+        self._counting = counting
+        self._update_summary()
+
     def set_facts(self, facts: list[MemoryFact], encoding: str,
                   session_id: int | None = None) -> None:
         """Show `facts`, costed in `encoding`. `session_id` is the open session's id,
@@ -264,6 +282,13 @@ class MemoryPanel(QWidget):
         self._session_id = session_id
         self.model.set_facts(facts, encoding)
         self._update_summary()
+
+    def cost(self) -> Cost:
+        """The memory message these facts make, as the request sends it."""
+        return self._counting.under(self.model.encoding).memory(self.model.facts())
+
+    def total_text(self) -> str:
+        return self._summary.text()
 
     def facts(self) -> list[MemoryFact]:
         return self.model.facts()
@@ -327,13 +352,16 @@ class MemoryPanel(QWidget):
         if n == 0:
             self._summary.setText("No facts yet. Add one below, or let the memory strategy "
                                   "extract them.")
+            self._summary.setToolTip("")
         else:
             pinned = sum(1 for f in self.model.facts() if f.pinned)
-            text = f"{n} fact{'s' if n != 1 else ''} · {format_tokens(self.model.total_tokens())}"
-            text += " tokens"
+            cost = self.cost()
+            text = (f"{n} fact{'s' if n != 1 else ''} · {format_tokens(cost.total)} tokens "
+                    "in the request")
             if pinned:
                 text += f" · {pinned} pinned"
             self._summary.setText(text)
+            self._summary.setToolTip(cost.describe("header and facts") + "\n" + PART_HELP)
         muted = blend(self.palette().color(self.foregroundRole()),
                       self.palette().color(self.backgroundRole()), 0.7)
         self._summary.setStyleSheet(f"color: {muted.name()};")

@@ -265,6 +265,14 @@ class MessageDelegate(QStyledItemDelegate):
             self._paint_retry_line(painter, lay, m, doc.size().height(), dark, pal)
         painter.restore()
 
+    def token_tag(self, index: QModelIndex) -> tuple[str, QRect]:
+        """The token tag the card at `index` shows, and where (viewport coordinates)."""
+        m: Message = index.data(MessageRole)
+        model: ConversationModel = index.model()  # type: ignore[assignment]
+        tokens_text, badge_text = self._header_texts(m, model)
+        lay = _Layout(self._view.visualRect(index), self.header_fm)
+        return tokens_text, lay.right_items(tokens_text, badge_text)[0]
+
     def _header_texts(self, m: Message, model: ConversationModel) -> tuple[str, str | None]:
         n = model.tokens_of(m)
         tokens_text = "… tok" if n is None else ("" if model.exact else "~") + format_token_tag(n)
@@ -340,10 +348,8 @@ class MessageDelegate(QStyledItemDelegate):
             if state:
                 text = f"{STATE_HELP.get(state[0], state[0])}.\nWhy: {state[1]}"
         elif what == "tokens":
-            n = model.tokens_of(m)
-            how = "exact" if model.exact else "estimated"
-            text = (f"{n:,} tokens of content ({how}, {model.encoding})" if n is not None
-                    else "Counting…")
+            cost = model.cost_of(m)
+            text = cost.describe() if cost is not None else "Counting…"
         elif what in ACTION_LABELS:
             text = ACTION_LABELS[what]
         if text:

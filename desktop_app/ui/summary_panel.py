@@ -1,5 +1,7 @@
 """The rolling summary, editable: what it says, which messages it replaced, how it was
-made, what it costs and how much of the original information it kept."""
+made, what it costs in the request (the summary message with its header and chat
+framing: the gauge's Summary row) against what the messages it replaced would, and how
+much of the original information it kept."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.tokens import count_text
+from desktop_app.core.counting import Cost, Counting
 from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import blend, is_dark, ok_color, warning_color
 
@@ -57,7 +59,9 @@ class SummaryPanel(QWidget):
         super().__init__(parent)
         self._summary: Summary | None = None
         self._encoding = "o200k_base"
-        self._replaced_tokens: int | None = None
+        self._counting = Counting()
+        self._replaced: list[Message] = []
+        self._replaced_sum: int | None = None  # their figures' sum, once per set_summary
 
         self._empty = QLabel(_EMPTY_TEXT)
         self._empty.setWordWrap(True)
@@ -118,6 +122,13 @@ class SummaryPanel(QWidget):
 
     # --- public API --------------------------------------------------------------------
 
+    def set_counting(self, counting: Counting) -> None:
+        """How the request counts (encoding, exactness, chat framing)."""
+        self._counting = counting
+        self._replaced_sum = None
+        if self._summary is not None:
+            self._text_changed()
+
     def set_summary(self, summary: Summary | None, encoding: str = "o200k_base",
                     replaced: Sequence[Message] | None = None) -> None:
         """Show `summary` (None: the empty state). `replaced`, when given, are the
@@ -136,10 +147,8 @@ class SummaryPanel(QWidget):
             self.editor.clear()
             self.editor.blockSignals(False)
             return
-        self._replaced_tokens = None
-        if replaced:
-            self._replaced_tokens = sum(m.token_counts.get(encoding) or
-                                        count_text(m.content, encoding) for m in replaced)
+        self._replaced = list(replaced or [])
+        self._replaced_sum = None
         self._method.setText(method_label(summary))
         self._range.setText(range_label(summary, replaced))
         self._retention.setText(self._retention_text(summary))
@@ -174,24 +183,40 @@ class SummaryPanel(QWidget):
 
     def revert(self) -> None:
         if self._summary is not None:
-            self.set_summary(self._summary, self._encoding)
+            self.set_summary(self._summary, self._encoding, self._replaced)
 
     def token_text(self) -> str:
         return self._tokens.text()
+
+    def cost(self) -> Cost:
+        """The summary message the text in the editor makes, as the request sends it."""
+        return self._counting.under(self._encoding).summary(self.text())
 
     def retention_text(self) -> str:
         return self._retention.text()
 
     # --- internals ---------------------------------------------------------------------
 
+    def _replaced_tokens(self) -> int:
+        """What the replaced messages would cost in the request: their figures."""
+        if self._replaced_sum is None:
+            counting = self._counting.under(self._encoding)
+            self._replaced_sum = sum(
+                (counting.of_message(m) or counting.of_text(m.role, m.content, m.name)).total
+                for m in self._replaced)
+        return self._replaced_sum
+
     def _text_changed(self) -> None:
-        tokens = count_text(self.text(), self._encoding)
-        text = f"{format_tokens(tokens)}"
-        if self._replaced_tokens:
-            ratio = self._replaced_tokens / tokens if tokens else 0
-            text += (f" in place of {format_tokens(self._replaced_tokens)}"
+        cost = self.cost()
+        tokens = cost.total
+        text = f"{format_tokens(tokens)} in the request"
+        replaced = self._replaced_tokens()
+        if replaced:
+            ratio = replaced / tokens if tokens else 0
+            text += (f", in place of {format_tokens(replaced)}"
                      + (f" ({ratio:.1f}× smaller)" if ratio >= 1.05 else ""))
         self._tokens.setText(text)
+        self._tokens.setToolTip(cost.describe("header and summary"))
         dirty = self.is_dirty()
         self.save_button.setEnabled(dirty)
         self.revert_button.setEnabled(dirty)

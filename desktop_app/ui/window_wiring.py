@@ -60,7 +60,10 @@ def connect_window(window: MainWindow) -> None:
     c.messageChanged.connect(w.conversation.update_message)
     c.messageReplaced.connect(w.conversation.replace_message)
     c.inclusionChanged.connect(w.conversation.conversation.set_inclusion)
+    # how a message's figure is counted (framing included): one signal, every view
     c.countingChanged.connect(w.conversation.conversation.set_counting)
+    c.countingChanged.connect(w.composer.set_counting)
+    c.countingChanged.connect(w.gauge.set_counting)
     c.requestChanged.connect(w.remember_request_messages)
     c.windowChanged.connect(w.gauge.set_window)
     c.reportChanged.connect(w.gauge.set_report)
@@ -90,6 +93,9 @@ def connect_panels(window: MainWindow) -> None:
     r.profile_editor.profileSaved.connect(c.panels.save_profile)
     r.profile_editor.profileDeleted.connect(c.panels.delete_profile)
     r.inspector.messageSelected.connect(window.reveal_request_message)
+    c.countingChanged.connect(r.inspector.set_counting)
+    c.countingChanged.connect(r.memory_panel.set_counting)
+    c.countingChanged.connect(r.summary_panel.set_counting)
     c.requestChanged.connect(r.inspector.set_request)
     c.requestChanged.connect(
         lambda req, _m, _e: r.profile_editor.set_window(req.report.window))
