@@ -191,3 +191,19 @@ def test_the_budget_uses_what_the_server_really_serves() -> None:
     assert "the catalog says 128,000" in settle_window(128000, None, served)[1][0]
     assert settle_window(128000, 2048, served) == (2048, [])  # the user asked for less
     assert settle_window(128000, None, ContextWindow(None, "unknown")) == (128000, [])
+
+
+def test_ollama_names_the_vocabulary_of_a_model_whose_name_says_nothing(
+        openai_server: OpenAITestServer) -> None:
+    from desktop_app.llm.server_counting import discover_counting
+
+    openai_server.ollama_show["my-assistant:latest"] = {"model_info": {
+        **LLAMA_INFO, "general.architecture": "qwen2", "tokenizer.ggml.model": "gpt2",
+        "tokenizer.ggml.pre": "qwen2"}, "parameters": ""}
+    found = discover_counting(config_for(openai_server, "ollama"), "my-assistant:latest")
+    assert found is not None and (found.tokenizer, found.template) == ("qwen2", None)
+    assert "Ollama" in found.source
+    # a vocabulary we do not ship: nothing is claimed
+    openai_server.ollama_show["gemma-tune"] = {"model_info": {
+        "general.architecture": "gemma3", "tokenizer.ggml.pre": "default"}}
+    assert discover_counting(config_for(openai_server, "ollama"), "gemma-tune") is None

@@ -83,6 +83,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
         for w in connection.warnings:
             warn(w)
         learned = resolver.learn(connection.provider, model, connection.served)
+        counting = connection.counting
+        if counting is not None:
+            learned = resolver.learn_counting(connection.provider, model, counting.tokenizer,
+                                              counting.template) or learned
         if learned and not args.base_url:
             resolver.save(db)
 
@@ -96,6 +100,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
         try:
             outcome = run_turn(db, connection.client, session.id, message, resolve,
                                on_chunk=chunk, on_notice=warn)
+            sample = outcome.framing_sample
+            if (sample and resolver.learn_framing(connection.provider, model, *sample)
+                    and not args.base_url):
+                resolver.save(db)
             if outcome.reply is not None and outcome.reply.content:
                 sys.stdout.write("\n")
             if outcome.user_stored:

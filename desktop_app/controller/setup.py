@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from desktop_app.controller.app_controller import AppController
     from desktop_app.core.cancel import CancelToken
     from desktop_app.core.providers import ProviderConfig
+    from desktop_app.llm.server_counting import ServerCounting
     from desktop_app.services.folding import FoldResult
 
 log = logging.getLogger(__name__)
@@ -89,16 +90,18 @@ class SetupController:
         provider = serving_provider(self.state.providers, model, self.state.default_provider)
         db, resolver = self.state.db, self.state.resolver
         if (provider is None or provider.preset == "openai" or db is None
-                or resolver.served(provider.name, model) is not None):
+                or not resolver.should_ask(provider.name, model)):
             return
         connections = self.connections
 
         def ask() -> bool:
             from desktop_app.llm.providers import discover_context_window
+            from desktop_app.llm.server_counting import discover_counting
 
             key = connections.keystore().get(provider.name, provider.preset)
             found = discover_context_window(provider, model, key)
-            return _learn(db, resolver, provider.name, model, found.tokens)
+            counting = discover_counting(provider, model, key)
+            return _learn(db, resolver, provider.name, model, found.tokens, counting)
 
         def done(changed: bool) -> None:
             if changed:
@@ -116,14 +119,17 @@ class SetupController:
         db, resolver, connections = self.state.db, self.state.resolver, self.connections
 
         def job() -> TurnOutcome:
-            known = resolver.served(name, model) is not None
-            connection = connections.get(db, model, name, discover=not known)
+            ask = name is None or resolver.should_ask(name, model)
+            connection = connections.get(db, model, name, discover=ask)
             for warning in connection.warnings:
                 on_notice(warning)
-            _learn(db, resolver, connection.provider, model, connection.served)
+            _learn(db, resolver, connection.provider, model, connection.served,
+                   connection.counting)
             outcome = run_turn(db, connection.client, session_id, text,
                                lambda n: resolver.model(n, provider), on_chunk=on_chunk,
                                on_notice=on_notice, cancel=cancel)
+            if outcome.framing_sample and name is not None:
+                _learn_framing(db, resolver, name, model, outcome.framing_sample)
             failed = outcome.outcome in (Outcome.FAILED, Outcome.INTERRUPTED)
             if failed and not (outcome.reply and outcome.reply.content):
                 set_aside(db, outcome)
@@ -266,13 +272,31 @@ class SetupController:
 
 
 def _learn(db: Any, resolver: WindowResolver, provider: str | None, model: str,
-           served: int | None) -> bool:
-    """Remember a served window (and store it for the next start); True if it changed."""
-    if provider is None or not resolver.learn(provider, model, served):
+           served: int | None, counting: ServerCounting | None = None) -> bool:
+    """Remember a served window and the server's vocabulary and template (and store them
+    for the next start); True if anything changed."""
+    if provider is None:
         return False
+    resolver.asked(provider, model)
+    changed = resolver.learn(provider, model, served)
+    if counting is not None:
+        changed = resolver.learn_counting(provider, model, counting.tokenizer,
+                                          counting.template) or changed
+    if changed:
+        _save(db, resolver)
+    return changed
+
+
+def _learn_framing(db: Any, resolver: WindowResolver, provider: str, model: str,
+                   sample: tuple[int, int]) -> None:
+    """One turn's report of the server's framing (services.turn.framing_sample)."""
+    if resolver.learn_framing(provider, model, *sample):
+        _save(db, resolver)
+
+
+def _save(db: Any, resolver: WindowResolver) -> None:
     try:
         resolver.save(db)
-    except Exception as exc:  # noqa: BLE001 - the figure is still used this run
-        log.info("could not store the served window: %s", exc)
-    return True
+    except Exception as exc:  # noqa: BLE001 - the figures are still used this run
+        log.info("could not store what the server said: %s", exc)
 

@@ -578,6 +578,7 @@ def assemble(
     }
     rendered = rendered_prompt_tokens([s[1] for s in sections], model) if sections else None
     if rendered is not None:
+        rendered += model.learned_framing.tokens(len(sections))
         if rendered > limit and taken and _slack < rendered - limit:
             return assemble(inp, summarizer, extractor, _slack=rendered - limit)
         priming = rendered - sum(used.values())

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from desktop_app.core.framing_fit import NONE as NO_DELTA
+from desktop_app.core.framing_fit import FramingDelta
 from desktop_app.paths import resource
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ class ModelInfo:
     warning: str | None = None
     template: str | None = None  # its chat template (core.chat_template), when we have it
     family: str | None = None  # the tokenizer family, in words, when known
+    # what the server's framing adds to our count, learned from its reports
+    learned_framing: FramingDelta = NO_DELTA
 
     def cost(self, prompt_tokens: int, completion_tokens: int = 0) -> float:
         """Dollar cost of one request at list prices."""
@@ -45,7 +49,7 @@ class ModelInfo:
     def chat_exact(self) -> bool:
         """Are chat requests counted exactly: the model's own tokenizer, and its chat
         framing known (OpenAI's published rule for its models, else the template)?"""
-        return self.exact and (self.template is not None
+        return self.exact and (self.template is not None or self.learned_framing.exact
                                or self.provider not in ("local", "unknown"))
 
     def counting_source(self) -> str:

@@ -21,11 +21,16 @@ from desktop_app.core.tokenizers import (  # noqa: F401 - EncodingError, get_enc
 
 @lru_cache(maxsize=200_000)
 def count_text(text: str, encoding: str = "o200k_base") -> int:
-    """Tokens in `text` under `encoding`. Cached per (text, encoding): no text is
-    counted twice. Special-token strings in user text count as ordinary text."""
+    """Tokens in `text` under `encoding`, as a server reading it in a prompt counts them.
+    Cached per (text, encoding): no text is counted twice. OpenAI's API reads special-
+    token strings in a message as ordinary text; the local servers (llama.cpp, Ollama,
+    vLLM) parse them as the special tokens they name, so for the makers' tokenizers a
+    "<|im_end|>" in a message is one token, as there."""
     if not text:
         return 0
-    return len(get_encoding(encoding).encode_ordinary(text))
+    if SPECS[encoding].openai:
+        return len(get_encoding(encoding).encode_ordinary(text))
+    return len(get_encoding(encoding).encode(text, allowed_special="all"))
 
 
 def encode(text: str, encoding: str = "o200k_base") -> list[int]:
@@ -103,14 +108,28 @@ def chat_framing(model: ModelInfo | str) -> ChatFraming:
     """The chat framing `model` is billed with (a ModelInfo or a model name): its chat
     template's, measured, when we have the template and the tokenizer; else OpenAI's."""
     info = lookup_model(model) if isinstance(model, str) else model
+    framing = OPENAI_FRAMING
     if info.template and info.exact:
-        framing = template_framing(info.template, info.encoding, _dt.date.today())
-        if framing is not None:
-            return framing
+        framing = template_framing(info.template, info.encoding, _dt.date.today()) or framing
     name = model if isinstance(model, str) else model.name
-    if name.lower().startswith("gpt-3.5-turbo-0301"):
-        return _OPENAI_0301_FRAMING
-    return OPENAI_FRAMING
+    if framing is OPENAI_FRAMING and name.lower().startswith("gpt-3.5-turbo-0301"):
+        framing = _OPENAI_0301_FRAMING
+    return _with_learned(framing, info)
+
+
+def _with_learned(framing: ChatFraming, info: ModelInfo) -> ChatFraming:
+    """`framing` plus what the server was seen to add (core.framing_fit)."""
+    delta = info.learned_framing
+    if not (delta.fixed or delta.per_message):
+        return framing
+    from dataclasses import replace
+
+    return replace(
+        framing, reply_priming=framing.reply_priming + delta.fixed,
+        per_message=framing.per_message + delta.per_message,
+        role_heads=tuple((r, n + delta.per_message) for r, n in framing.role_heads),
+        source=f"{framing.source}, corrected by what the server reported "
+               f"({delta.samples} turn{'s' if delta.samples != 1 else ''})")
 
 
 def count_prompt(text: str, encoding: str) -> int:
@@ -251,6 +270,7 @@ def count_chat(
     info = lookup_model(model) if isinstance(model, str) else model
     exact_prompt = rendered_prompt_tokens(messages, info) if not tools else None
     if exact_prompt is not None:
+        exact_prompt += info.learned_framing.tokens(len(messages))
         return TokenCount(exact_prompt, True, info.encoding, info.name, info.warning)
     framing = chat_framing(info)
     starts_with_system = bool(messages) and messages[0].get("role") == "system"

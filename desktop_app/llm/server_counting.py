@@ -83,10 +83,17 @@ def matching_tokenizer(ids: Sequence[int], candidates: Sequence[str] | None = No
     return None
 
 
+# llama.cpp's names for the pre-tokenizers of the vocabularies we ship, as GGUF files
+# (and Ollama's /api/show) give them in tokenizer.ggml.pre
+_PRE_TOKENIZERS = {"llama-bpe": "llama3", "llama4": "llama4", "qwen2": "qwen2",
+                   "tekken": "tekken"}
+
+
 def discover_counting(config: ProviderConfig, model: str, api_key: str | None = None,
                       timeout: float = 5.0) -> ServerCounting | None:
-    """Ask a llama.cpp-style server for its vocabulary (by tokenizing PROBE) and its
-    chat template (/props); None when it has neither endpoint."""
+    """Ask the server which vocabulary and chat template it serves `model` with: a
+    llama.cpp-style server by tokenizing PROBE and reading /props, Ollama by its model
+    file's tokenizer.ggml.pre (/api/show). None when it says neither."""
     http = _http()
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     root = config.server_root
@@ -95,7 +102,7 @@ def discover_counting(config: ProviderConfig, model: str, api_key: str | None = 
             tokenized = session.post(f"{root}/tokenize",
                                      json={"content": PROBE, "add_special": False})
             if tokenized.status_code != 200:
-                return None
+                return _ollama_counting(session, root, model)
             ids = tokenized.json().get("tokens")
             if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
                 return None
@@ -133,3 +140,17 @@ def count_text_on_server(config: ProviderConfig, model: str, text: str,
             return int(body["count"]) if isinstance(body.get("count"), int) else None
     except (http.HTTPError, ValueError, KeyError, TypeError):
         return None
+
+
+def _ollama_counting(session: Any, root: str, model: str) -> ServerCounting | None:
+    """Ollama's model info names the GGUF pre-tokenizer; its chat template is a Go
+    template, not the maker's Jinja, so the framing is learned from its reports."""
+    shown = session.post(f"{root}/api/show", json={"model": model, "name": model})
+    if shown.status_code != 200:
+        return None
+    info = shown.json().get("model_info") or {}
+    tokenizer = _PRE_TOKENIZERS.get(str(info.get("tokenizer.ggml.pre") or ""))
+    if tokenizer is None:
+        return None
+    return ServerCounting(tokenizer, None, False,
+                          f"Ollama's model file names the {tokenizer} vocabulary")

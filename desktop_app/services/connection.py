@@ -13,6 +13,7 @@ from desktop_app.core.catalog import lookup_model
 if TYPE_CHECKING:
     from desktop_app.llm.client import ChatClient
     from desktop_app.llm.keys import KeyStore
+    from desktop_app.llm.server_counting import ServerCounting
     from desktop_app.store.database import Database
 
 DEFAULT_PROVIDER_SETTING = "default_provider"
@@ -30,6 +31,7 @@ class Connection:
     context_window: int | None = None  # what to budget with, when it differs from the catalog
     warnings: list[str] = field(default_factory=list)
     served: int | None = None  # the window the server said it serves, if it said
+    counting: ServerCounting | None = None  # its vocabulary and template, if it said
 
 
 def connect(db: Database, model: str, *, provider: str | None = None, base_url: str | None = None,
@@ -69,16 +71,19 @@ def connect(db: Database, model: str, *, provider: str | None = None, base_url: 
         raise ConnectionSetupError(exc.message) from None
 
     warnings = list(client.warnings)
-    window = served = None
+    window = served = counting = None
     catalog = lookup_model(model).context_window
     if discover and config.preset != "openai":
+        from desktop_app.llm.server_counting import discover_counting
+
         server = discover_context_window(config, model, key)
         served = server.tokens
         window, found = settle_window(catalog, config.window_override(model), server)
         warnings.extend(found)
+        counting = discover_counting(config, model, key)
     else:
         window = config.window_override(model)
     if config.needs_key and keys.message:
         warnings.append(keys.message)
     return Connection(client, config.name, window if window != catalog else None, warnings,
-                      served)
+                      served, counting)

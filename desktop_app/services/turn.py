@@ -22,6 +22,7 @@ from desktop_app.services.request import ResolveModel, load_context, next_reques
 
 if TYPE_CHECKING:
     from desktop_app.core.assemble import AssembledRequest
+    from desktop_app.core.catalog import ModelInfo
     from desktop_app.llm.client import ChatClient
     from desktop_app.llm.errors import ContextTooLongError
     from desktop_app.store.database import Database
@@ -47,6 +48,10 @@ class TurnOutcome:
     reply: Message | None = None  # stored reply (complete, partial or failed)
     request: AssembledRequest | None = None  # what was sent
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # (messages sent, tokens the server counted beyond ours): what its framing adds,
+    # for the resolver to learn (windows.WindowResolver.learn_framing); None when the
+    # turn cannot tell (no usage, a cut prompt, a tokenizer we only approximate)
+    framing_sample: tuple[int, int] | None = None
 
     @property
     def user_stored(self) -> bool:
@@ -149,16 +154,32 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
     cost = None
     if result.prompt_tokens is not None:
         cost = ctx.model.cost(result.prompt_tokens, result.completion_tokens or 0)
+    sample = None
     if not result.truncated:  # a cut prompt says nothing about how the server counts
         _calibrate(db, ctx.model.name, result.prompt_tokens, request.tokens)
+        sample = framing_sample(ctx.model, request, result.prompt_tokens)
     if result.window_full:
         reason = result.window_full
         reply = writer.cut_short(reason, result.prompt_tokens, result.completion_tokens, cost)
         _record_usage(db, served_name, request, reply)
-        return TurnOutcome(Outcome.INTERRUPTED, reason, user, reply, request, tuple(warnings))
+        return TurnOutcome(Outcome.INTERRUPTED, reason, user, reply, request, tuple(warnings),
+                           sample)
     reply = writer.finish(result.prompt_tokens, result.completion_tokens, cost)
     _record_usage(db, served_name, request, reply)
-    return TurnOutcome(Outcome.COMPLETED, "", user, reply, request, tuple(warnings))
+    return TurnOutcome(Outcome.COMPLETED, "", user, reply, request, tuple(warnings), sample)
+
+
+def framing_sample(model: ModelInfo, request: AssembledRequest, reported: int | None
+                   ) -> tuple[int, int] | None:
+    """What the server's report says about its framing: (messages sent, its count minus
+    ours before any learned correction). Only when we count the contents exactly (the
+    model's own tokenizer): with an approximate tokenizer the difference is mostly text,
+    which the ratio calibration learns instead."""
+    if reported is None or not model.exact or not request.messages:
+        return None
+    n = len(request.messages)
+    ours = request.tokens - model.learned_framing.tokens(n)
+    return n, int(reported) - ours
 
 
 def retry_window(err: ContextTooLongError, request: AssembledRequest) -> int:
