@@ -122,6 +122,8 @@ def _turns(db_path: Path, url: str, session_model: str, resolver: WindowResolver
                                lambda n: resolver.model(n, provider))
             assert outcome.outcome in (Outcome.COMPLETED, Outcome.INTERRUPTED), outcome.reason
             assert outcome.request is not None and outcome.reply is not None
+            # llama.cpp never cuts a prompt silently: no false alarm, learned or not
+            assert not any("cut the prompt" in w for w in outcome.warnings), outcome.warnings
             pairs.append((outcome.request.tokens, outcome.reply.prompt_tokens))
             if outcome.framing_sample:
                 resolver.learn_framing(provider.name, session_model, *outcome.framing_sample)

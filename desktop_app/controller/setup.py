@@ -96,7 +96,7 @@ class SetupController:
 
         def ask() -> bool:
             from desktop_app.llm.providers import discover_context_window
-            from desktop_app.llm.server_counting import discover_counting
+            from desktop_app.services.connection import discover_counting
 
             key = connections.keystore().get(provider.name, provider.preset)
             found = discover_context_window(provider, model, key)

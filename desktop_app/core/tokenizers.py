@@ -173,6 +173,13 @@ for _spec in (
     SPECS[_spec.name] = _spec
 
 
+# llama.cpp's names for the pre-tokenizers of the vocabularies we ship, as GGUF model files
+# (tokenizer.ggml.pre) and Ollama's /api/show give them: the same name means the same
+# split pattern, which is as much a part of a tokenizer as its vocabulary.
+PRE_TOKENIZERS = {"llama-bpe": "llama3", "llama4": "llama4", "qwen2": "qwen2",
+                  "tekken": "tekken", "gpt-2": "r50k_base"}
+
+
 class EncodingError(RuntimeError):
     """A shipped tokenizer is unknown, missing or does not match its pinned hash."""
 

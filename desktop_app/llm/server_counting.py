@@ -83,12 +83,6 @@ def matching_tokenizer(ids: Sequence[int], candidates: Sequence[str] | None = No
     return None
 
 
-# llama.cpp's names for the pre-tokenizers of the vocabularies we ship, as GGUF files
-# (and Ollama's /api/show) give them in tokenizer.ggml.pre
-_PRE_TOKENIZERS = {"llama-bpe": "llama3", "llama4": "llama4", "qwen2": "qwen2",
-                   "tekken": "tekken"}
-
-
 def discover_counting(config: ProviderConfig, model: str, api_key: str | None = None,
                       timeout: float = 5.0) -> ServerCounting | None:
     """Ask the server which vocabulary and chat template it serves `model` with: a
@@ -148,8 +142,10 @@ def _ollama_counting(session: Any, root: str, model: str) -> ServerCounting | No
     shown = session.post(f"{root}/api/show", json={"model": model, "name": model})
     if shown.status_code != 200:
         return None
+    from desktop_app.core.tokenizers import PRE_TOKENIZERS
+
     info = shown.json().get("model_info") or {}
-    tokenizer = _PRE_TOKENIZERS.get(str(info.get("tokenizer.ggml.pre") or ""))
+    tokenizer = PRE_TOKENIZERS.get(str(info.get("tokenizer.ggml.pre") or ""))
     if tokenizer is None:
         return None
     return ServerCounting(tokenizer, None, False,

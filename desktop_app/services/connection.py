@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from desktop_app.core.catalog import lookup_model
 
 if TYPE_CHECKING:
+    from desktop_app.core.providers import ProviderConfig
     from desktop_app.llm.client import ChatClient
     from desktop_app.llm.keys import KeyStore
     from desktop_app.llm.server_counting import ServerCounting
@@ -74,8 +75,6 @@ def connect(db: Database, model: str, *, provider: str | None = None, base_url: 
     window = served = counting = None
     catalog = lookup_model(model).context_window
     if discover and config.preset != "openai":
-        from desktop_app.llm.server_counting import discover_counting
-
         server = discover_context_window(config, model, key)
         served = server.tokens
         window, found = settle_window(catalog, config.window_override(model), server)
@@ -87,3 +86,24 @@ def connect(db: Database, model: str, *, provider: str | None = None, base_url: 
         warnings.append(keys.message)
     return Connection(client, config.name, window if window != catalog else None, warnings,
                       served, counting)
+
+
+def discover_counting(config: ProviderConfig, model: str, key: str | None = None
+                      ) -> ServerCounting | None:
+    """How the server counts `model`: what it says itself (llama.cpp's /tokenize and
+    /props, Ollama's model info), else what the model file says when the server is on
+    this computer and keeps its files where we can find them (Ollama, LM Studio)."""
+    from desktop_app.llm.server_counting import ServerCounting
+    from desktop_app.llm.server_counting import discover_counting as ask_server
+    from desktop_app.services.model_files import counting_from_file, local_model_file
+
+    said = ask_server(config, model, key)
+    if said is not None and said.tokenizer and (said.template or said.counts_chats):
+        return said
+    path = local_model_file(config, model)
+    from_file = counting_from_file(path) if path is not None else None
+    if from_file is None or not (from_file.tokenizer or (said and said.tokenizer)):
+        return said
+    return ServerCounting(from_file.tokenizer or (said.tokenizer if said else None),
+                          from_file.template, bool(said and said.counts_chats),
+                          from_file.source)
