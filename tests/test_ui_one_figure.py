@@ -193,3 +193,37 @@ def test_a_retried_reply_is_counted_on_its_final_text(qtbot, data_dir, openai_se
         tag, _tip = card_tag_and_tooltip(qtbot, window, m.id)
         assert tag == format_token_tag(figure(m)), m.role
     window.close()
+
+
+def test_a_model_the_server_names_is_counted_with_its_own_vocabulary_at_once(
+        qtbot, data_dir, tmp_path):
+    """A llama.cpp server on this computer serving a model whose name says nothing: the
+    window asks the server, learns its vocabulary (Llama 3's) and template, and every
+    card shows the same exact figure as the inspector, without reopening the session."""
+    from desktop_app.core.providers import ProviderConfig
+    from tests.reference import llama_cpp
+    from tests.reference.tiny_model import write_tiny_model
+    from tests.ui_support import conversation
+
+    model_file = write_tiny_model(
+        llama_cpp.vocab_path("llama-bpe"),
+        llama_cpp.template_path("meta-llama-Llama-3.1-8B-Instruct"), tmp_path / "m.gguf")
+    with llama_cpp.serve(model_file, 8192) as url:
+        db = open_database(data_dir)
+        try:
+            db.providers.save(ProviderConfig("here", base_url=url + "/v1", preset="llamacpp",
+                                             models=["my-local-model"]))
+            db.settings.set("default_provider", "here")
+        finally:
+            db.close()
+        seed_session(data_dir, "Local", conversation(6, words=30), model="my-local-model")
+        window = open_window(qtbot, data_dir)
+        model = window.conversation.conversation
+        qtbot.waitUntil(lambda: model.encoding == "llama3", timeout=15_000)
+        wait_idle(qtbot, window)
+        rows = [t for c, _r, t, _x in window.inspector.sent_rows() if c == "history"]
+        cards = [model.tokens_of(m) for m in model.messages]
+        assert model.exact and cards == rows and len(rows) == 6
+        assert all(card_tag_and_tooltip(qtbot, window, m.id)[0] == format_token_tag(n)
+                   for m, n in zip(model.messages, cards, strict=True))
+        window.close()

@@ -56,6 +56,7 @@ class BudgetController:
         self._assembling = False
         self._again = False
         self._full = False
+        self._counting: Counting | None = None  # what countingChanged last said
         self.timer = QTimer(app)
         self.timer.setSingleShot(True)
         self.timer.setInterval(ASSEMBLE_AFTER_TYPING_MS)
@@ -158,7 +159,11 @@ class BudgetController:
     def announce_counting(self) -> None:
         """How messages are counted, chat framing included: every view that shows a
         message's figure takes it from here."""
-        self.app.countingChanged.emit(Counting.of_model(self.model()))
+        self._announce(Counting.of_model(self.model()))
+
+    def _announce(self, counting: Counting) -> None:
+        self._counting = counting
+        self.app.countingChanged.emit(counting)
 
     # --- the keystroke path: no database, no network ---------------------------------------
     def set_draft(self, text: str) -> None:
@@ -242,6 +247,11 @@ class BudgetController:
             self._assembling = False
             if stamp.current and not self.app.closed:  # else another session is open
                 self._apply(*out)
+                # what the server said may have changed how the model counts (its own
+                # vocabulary, its template): every figure follows, now counted
+                counting = Counting.of_model(model)
+                if counting != self._counting:
+                    self._announce(counting)
             self._next()
 
         def failed(message: str) -> None:

@@ -128,6 +128,20 @@ class ConversationModel(QAbstractListModel):
         self.counting = counting
         self._all_changed()
 
+    def take_counts(self, _request: Any, counted: list[Message], encoding: str) -> None:
+        """Counts a preview made under `encoding` (a new model, or a server that named
+        its own vocabulary) for the loaded messages that lack them: the cards show
+        their figure without reopening the session."""
+        by_id = {m.id: m.token_counts.get(encoding) for m in counted if m.id is not None}
+        changed = False
+        for m in self.messages:
+            n = by_id.get(m.id)
+            if n is not None and encoding not in m.token_counts:
+                m.token_counts[encoding] = n
+                changed = True
+        if changed:
+            self._all_changed()
+
     @property
     def encoding(self) -> str:
         return self.counting.encoding

@@ -65,6 +65,7 @@ def connect_window(window: MainWindow) -> None:
     c.countingChanged.connect(w.composer.set_counting)
     c.countingChanged.connect(w.gauge.set_counting)
     c.requestChanged.connect(w.remember_request_messages)
+    c.requestChanged.connect(w.conversation.conversation.take_counts)
     c.windowChanged.connect(w.gauge.set_window)
     c.reportChanged.connect(w.gauge.set_report)
     c.costChanged.connect(w.gauge.set_cost)
