@@ -47,6 +47,12 @@ if complete; then
   exit 0
 fi
 
+for tool in cmake c++ tar; do
+  command -v "$tool" >/dev/null 2>&1 \
+    || { say "needs $tool to build (Debian: apt-get install cmake g++ ninja-build)"; exit 1; }
+done
+"$PYTHON" -m pip --version >/dev/null 2>&1 || { say "needs pip for $PYTHON"; exit 1; }
+
 mkdir -p "$CACHE"
 # One build at a time per cache folder (two test runs, or CI and a test, may race).
 if command -v flock >/dev/null 2>&1; then

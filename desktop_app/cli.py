@@ -18,12 +18,26 @@ COMMAND_MODULES = (
     "compression",  # compress, chunk
     "data",  # sessions, export, import
     "chat",  # chat
+    "compact",  # compact
     "bench",  # bench
 )
 
 
 class CliError(Exception):
     """A problem to print as one clear line, without a traceback."""
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, when it has one worth saying (not
+    None, not off, not already said in the help)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (action.required or "default" in text or default is None
+                or default is argparse.SUPPRESS or isinstance(default, bool)):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
             continue  # a command group not built yet
         module.register(subparsers)
     # `token-budget sessions --data-dir D` reads as naturally as `--data-dir D sessions`
-    for sub in subparsers.choices.values():
+    summaries = {a.dest: a.help for a in subparsers._choices_actions}
+    for name, sub in subparsers.choices.items():
+        sub.formatter_class = HelpFormatter
+        if sub.description is None and summaries.get(name):  # at least the one-line summary
+            sub.description = str(summaries[name])[:1].upper() + str(summaries[name])[1:] + "."
         if not any("--data-dir" in a.option_strings for a in sub._actions):
             sub.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS,
                              help="folder for the database (default: your user data folder)")

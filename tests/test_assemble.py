@@ -116,8 +116,8 @@ def test_budget_invariants(lengths, pinned, excluded, system_words, draft_words,
     kept = [i for i, s in enumerate(req.states) if s == "kept"]
     if kept:
         after = [i for i in range(kept[0], len(messages)) if req.states[i] in ("dropped",
-                 "summarized") and req.reasons[i] not in ("excluded by you",
-                                                          "empty message: not sent")]
+                 "summarized", "folding") and req.reasons[i] not in ("excluded by you",
+                                                                     "empty message: not sent")]
         assert not after
     if kind == "last_n":
         assert len(kept) <= last_n
@@ -157,7 +157,8 @@ def test_rolling_summary_folds_evicted_messages_offline():
     assert done.new_summary is not None and done.new_summary.text
     assert done.new_summary.last_message_id == preview.due_for_summary[-1].id
     assert any(s[0] == "summary" for s in done.sections)
-    assert done.states[0] == "summarized" and "folded" in done.reasons[0]
+    # folded by this request, not yet by a stored summary: "folding", not "summarized"
+    assert done.states[0] == "folding" and "folded" in done.reasons[0]
     # the next turn with the stored summary marks those messages as covered
     again = assemble(replace(inp, summary=done.new_summary))  # inputs are frozen
     assert again.states[0] == "summarized" and again.reasons[0] == "replaced by the rolling summary"
@@ -304,7 +305,7 @@ def test_states_and_components_are_str_enums_that_serialize_as_before():
     from desktop_app.core.assemble import INCLUSION_STATES, InclusionState
     from desktop_app.core.budget import Component
 
-    assert INCLUSION_STATES == ("kept", "summarized", "dropped", "pinned")
+    assert INCLUSION_STATES == ("kept", "summarized", "dropped", "pinned", "folding")
     assert COMPONENTS == ("system_prompt", "examples", "memory", "summary", "history",
                           "current_input", "reply_reserve")
     req = assemble(AssemblyInput("sys", make_messages([30] * 5, pinned={0}), "hi",

@@ -54,6 +54,38 @@ def test_compress_reads_standard_input(monkeypatch, capsys):
     assert code == 0 and count_text(out.rstrip("\n")) <= 60
 
 
+PROMPT = ("You are a very helpful travel assistant. Please answer briefly, in bullet points. "
+          "The user is planning a 5-day trip to Lisbon in May with a budget of $2,000. "
+          "Suggest a day-by-day plan with one restaurant per day.")
+
+
+def test_a_target_that_forces_loss_warns_and_keeps_the_instructions(tmp_path, capsys):
+    path = tmp_path / "prompt.txt"
+    path.write_text(PROMPT, encoding="utf-8")
+    code, out, err = run(capsys, "compress", str(path), "--target", "10")
+    assert code == 0 and out.strip() == "Answer briefly, in bullet points."
+    warning = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "the target of 10 tokens forces loss" in warning[0]
+    assert "“Suggest a day-by-day plan" in warning[0] and "Lisbon" in warning[0]
+    assert "50 -> 7 tokens (target 10), keeps 14% of 7 key items" in err
+    code, out, err = run(capsys, "compress", str(path), "--target", "10", "--json")
+    result = json.loads(out)
+    assert result["fits"] and 0 < result["retention"] < 0.5 and "Lisbon" in result["lost"]
+    assert result["warning"].startswith("the target of 10 tokens forces loss")
+    code, out, err = run(capsys, "compress", str(path), "--target", "1000")
+    assert code == 0 and "warning" not in err and out.rstrip("\n") == PROMPT
+
+
+def test_a_word_longer_than_a_chunk_is_noted(tmp_path, doc_file, capsys):
+    path = tmp_path / "long.txt"
+    path.write_text("Short words first. " + "Supercalifragilistic" * 6 + " and more words.",
+                    encoding="utf-8")
+    code, out, err = run(capsys, "chunk", str(path), "--tokens", "8")
+    assert code == 0 and "note: a word longer than 8 tokens had to be cut inside" in err
+    code, out, err = run(capsys, "chunk", doc_file, "--tokens", "30")
+    assert code == 0 and "note:" not in err
+
+
 def test_compress_that_cannot_fit_says_so_and_exits_1(doc_file, capsys):
     code, out, err = run(capsys, "compress", doc_file, "--target", "20", "--level", "format")
     assert code == 1 and out.strip()  # the attempt is still shown
@@ -72,7 +104,10 @@ def test_chunk_lists_overlapping_chunks(doc_file, capsys):
     chunks = result["chunks"]
     assert code == 0 and result["tokens"] == count_text(DOC) and len(chunks) == result["count"]
     assert all(c["tokens"] <= 50 for c in chunks)
-    assert all(b["start_token"] == a["end_token"] - 10 for a, b in pairwise(chunks))
+    assert all(a["end_token"] - 10 <= b["start_token"] < a["end_token"]
+               for a, b in pairwise(chunks))  # up to 10 tokens shared
+    assert all(c["whole_words"] and c["text"][:1] in " " and c["text"][-1:] in ".s"
+               for c in chunks[1:-1])  # cut between words, ideally after a sentence
     assert chunks[-1]["end_token"] == result["tokens"]
     code, out, err = run(capsys, "chunk", doc_file, "-n", "50", "-k", "10")
     assert out.count("--- chunk ") == len(chunks) and f"{len(chunks)} chunks" in err

@@ -117,7 +117,7 @@ def test_assemble_prints_the_exact_request(tmp_path, capsys):
     assert result["messages"][-1] == {"role": "user", "content": "And now?"}
     assert result["tokens"] + result["max_tokens"] <= 2000
     states = {e["state"] for e in result["inclusion"]}
-    assert {"kept", "summarized", "pinned"} <= states
+    assert {"kept", "folding", "pinned"} <= states  # folded by this request: no stored summary
     assert result["inclusion"][4]["state"] == "pinned"  # index 4: history[5] after system
     assert result["summary"]["text"]
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from desktop_app.core import instructions
 from desktop_app.core.catalog import ENCODINGS
 from desktop_app.core.optimize import (
     LEVELS,
@@ -27,7 +28,7 @@ from desktop_app.core.optimize import (
     summarize,
     to_key_values,
 )
-from desktop_app.core.tokens import count_text, encode
+from desktop_app.core.tokens import count_text, encode, get_encoding
 
 CUSTOMER = (
     "The customer's name is John Smith. He is 45 years old. He has been a customer for 5 "
@@ -164,7 +165,8 @@ def test_truncation_is_the_labelled_last_resort():
     result = compress(sentence, 12)
     assert result.level == "summarize" and result.truncated and result.fits
     assert result.text.endswith(TRUNCATION_LABEL) and result.tokens_after <= 12
-    assert result.text.startswith("quarterly report") or result.text.startswith("Quarterly report")
+    # a constraint ("must") is cut, never condensed: its wording is what it asks
+    assert result.text.startswith("The quarterly report, which covers")
     assert "truncated" in result.message
 
 
@@ -195,6 +197,96 @@ def test_suggestions_show_each_level_and_its_true_saving():
         assert s.tokens_before == count_text(DOCUMENT)
         assert s.tokens_after == count_text(s.text) and s.saving > 0
     assert suggestions("") == []
+
+
+TRAVEL = (
+    "You are a very helpful travel assistant. Please answer briefly, in bullet points. "
+    "The user is planning a 5-day trip to Lisbon in May with a budget of $2,000. "
+    "They like museums, food markets and walking tours. "
+    "Suggest a day-by-day plan with one restaurant per day. "
+    "Never recommend places that need a reservation more than a week ahead. "
+    "It is important to note that the weather in May is usually mild and sunny."
+)
+ORDERS = ("Answer briefly, in bullet points.", "Suggest a day-by-day plan with one restaurant "
+          "per day.", "Never recommend places that need a reservation more than a week ahead.")
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("Answer briefly, in bullet points.", instructions.INSTRUCTION),
+    ("Please keep answers under 100 words.", instructions.INSTRUCTION),
+    ("- Use JSON for the output.", instructions.INSTRUCTION),
+    ("2. List three options.", instructions.INSTRUCTION),
+    ("Do not mention prices.", instructions.INSTRUCTION),
+    ("Replies must cite a source.", instructions.INSTRUCTION),
+    ("You will write in French.", instructions.INSTRUCTION),
+    ("You are a helpful travel assistant.", instructions.ROLE),
+    ("Act as a strict editor.", instructions.ROLE),
+    ("The user is planning a trip.", instructions.OTHER),
+    ("Use of force is rare.", instructions.OTHER),
+    ("Answer: 42", instructions.OTHER),
+    ("Can you list them?", instructions.OTHER),
+])
+def test_instructions_roles_and_the_rest_are_told_apart(sentence, expected):
+    assert instructions.kind(sentence) == expected
+
+
+def test_key_points_and_summaries_keep_the_instructions_whole():
+    before = count_text(TRAVEL)
+    points = compress(TRAVEL, before // 2, level="keypoints")
+    assert points.fits and all(order in points.text for order in ORDERS)
+    summary = compress(TRAVEL, 25, level="summarize")
+    assert summary.fits and ORDERS[0] in summary.text and ORDERS[1] in summary.text
+    assert "You are helpful" not in summary.text  # instructions and roles are not condensed
+    tiny = compress(TRAVEL, 10)
+    assert tiny.fits and tiny.text == ORDERS[0]  # the first instruction, not the role
+
+
+def test_every_result_reports_what_it_kept_and_what_it_lost():
+    whole = compress(TRAVEL, 1000)
+    assert (whole.retention, whole.lost, whole.loss_warning) == (1.0, (), None)
+    light = compress(TRAVEL, count_text(format_compress(TRAVEL)))
+    assert light.level == "format" and light.retention == 1.0 and light.key_items >= 8
+    tiny = compress(TRAVEL, 10)
+    assert tiny.key_items == light.key_items
+    assert 0 < tiny.retention < 0.5
+    assert tiny.retention == (tiny.key_items - len(tiny.lost)) / tiny.key_items
+    assert {"Lisbon", "2,000", ORDERS[1], ORDERS[2]} <= set(tiny.lost)
+    assert tiny.lost.index(ORDERS[1]) < tiny.lost.index("Lisbon")  # instructions first
+    warning = tiny.loss_warning
+    assert warning.startswith("the target of 10 tokens forces loss: it keeps 1 of ")
+    assert "“Suggest a day-by-day plan" in warning and "Lisbon" in warning
+    for s in suggestions(TRAVEL):
+        assert s.key_items == light.key_items and 0 < s.retention <= 1
+        assert (s.retention == 1.0) == (not s.lost)
+
+
+order_sentences = st.sampled_from(ORDERS + (
+    "Always cite the source.", "Do not use emojis.", "Reply in French.",
+    "Keep every answer under 50 words.", "You must ask before booking.",
+))
+fact_sentences = st.sampled_from([
+    TOPICS["budget"], TOPICS["history"], TOPICS["memory"], TOPICS["chunks"],
+    "The hotel is near the river in Porto.", "Breakfast costs 12 euros per person.",
+    "The museum opens at 10 on Sundays.",
+])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(orders=st.lists(order_sentences, min_size=1, max_size=4, unique=True),
+       facts=st.lists(fact_sentences, min_size=1, max_size=6, unique=True),
+       data=st.data(), extra=st.integers(0, 60), level=st.sampled_from(["keypoints",
+                                                                        "summarize"]))
+def test_instructions_are_kept_before_anything_else(orders, facts, data, extra, level):
+    """When the target holds every instruction, every instruction is kept whole, however
+    salient the other sentences are; and what is lost is reported."""
+    sentences = data.draw(st.permutations(orders + facts))
+    text = " ".join(sentences)
+    target = sum(count_text(o) + 1 for o in orders) + 4 + extra
+    result = compress(text, target, level=level)
+    assert result.fits
+    assert all(o in result.text for o in orders)
+    assert not (set(orders) & set(result.lost))
+    assert result.retention == pytest.approx(1 - len(result.lost) / result.key_items)
 
 
 words = st.sampled_from([
@@ -228,9 +320,31 @@ def test_chunks_overlap_and_cover_the_document():
     ids = encode(DOCUMENT)
     assert chunks[0].start_token == 0 and chunks[-1].end_token == len(ids)
     for a, b in pairwise(chunks):
-        assert b.start_token == a.end_token - 10
-        assert a.tokens <= 60 and DOCUMENT[a.char_end] in " \n"  # cut before a word
+        assert a.end_token - 10 <= b.start_token < a.end_token  # up to 10 tokens shared
+        for edge in (a.char_end, b.char_start):  # cut between words
+            assert DOCUMENT[edge - 1].isspace() or DOCUMENT[edge].isspace()
+        assert a.tokens <= 60
     assert all(DOCUMENT[c.char_start : c.char_end] == c.text for c in chunks)
+    assert all(c.whole_words for c in chunks)
+
+
+def test_chunks_end_at_sentence_ends_when_one_is_near():
+    text = " ".join(f"Sentence number {i} talks about the budget of case {i * 7}."
+                    for i in range(40))
+    chunks = chunk_by_tokens(text, 50, 8)
+    assert len(chunks) > 3
+    assert all(c.text.rstrip().endswith(".") for c in chunks)  # never mid-sentence here
+
+
+def test_a_word_longer_than_a_chunk_is_the_only_cut_inside_a_word():
+    long_word = "Supercalifragilistic" * 6  # far more than 8 tokens, no space to cut at
+    text = f"Short words first. {long_word} and then more words."
+    chunks = chunk_by_tokens(text, 8, 2)
+    assert all(c.tokens <= 8 for c in chunks) and all(c.clean for c in chunks)
+    first, last = text.index(long_word), text.index(long_word) + len(long_word)
+    cut = [c for c in chunks if not c.whole_words]  # said so, on those chunks only
+    assert cut and all(c.char_start < last and c.char_end > first for c in cut)
+    assert chunks[0].text == "Short words first." and chunks[-1].text.endswith("more words.")
 
 
 def test_chunking_rejects_an_overlap_as_big_as_the_chunk():
@@ -250,7 +364,7 @@ chunk_text = st.lists(
 @settings(max_examples=80, deadline=None)
 @given(text=chunk_text, size=st.integers(1, 40), data=st.data(),
        encoding=st.sampled_from(ENCODINGS))
-def test_chunks_cover_the_text_with_exact_token_overlap(text, size, data, encoding):
+def test_chunks_cover_the_text_with_bounded_overlap(text, size, data, encoding):
     overlap = data.draw(st.integers(0, size - 1))
     chunks = chunk_by_tokens(text, size, overlap, encoding)
     ids = encode(text, encoding)
@@ -259,7 +373,8 @@ def test_chunks_cover_the_text_with_exact_token_overlap(text, size, data, encodi
         return
     assert chunks[0].start_token == 0 and chunks[-1].end_token == len(ids)
     for a, b in pairwise(chunks):
-        assert b.start_token == a.end_token - overlap > a.start_token
+        assert a.start_token < b.start_token and a.end_token < b.end_token  # progress
+        assert a.end_token - overlap <= b.start_token <= a.end_token  # no gap, overlap <= k
     assert all(1 <= c.tokens <= size for c in chunks)
     for c in chunks:
         if c.clean:
@@ -269,6 +384,45 @@ def test_chunks_cover_the_text_with_exact_token_overlap(text, size, data, encodi
             text[max(c.char_start, p.char_end) : c.char_end] for p, c in pairwise(chunks)
         )
         assert rebuilt == text
+
+
+prose_words = st.sampled_from([
+    "the", "budget", "tokenization", "naïve", "café", "Zürich", "日本語", "🎉", "42", "3.14",
+    "e-mail", "don't", "(aside)", "end.", "Why?", "Yes!", "—", "x7Qz!9#kL", "über-long-word",
+])
+separators = st.sampled_from([" ", "  ", "\n", "\n\n", " \t"])
+
+
+def word_gaps(text, encoding):
+    """The most tokens between two consecutive places where a cut splits no word."""
+    offsets, pos, whole = [], 0, []
+    for t in encode(text, encoding):
+        piece = get_encoding(encoding).decode_single_token_bytes(t)
+        offsets.append(pos)
+        whole.append(not 0x80 <= piece[0] <= 0xBF)  # the token starts a character
+        pos += sum(1 for b in piece if not 0x80 <= b <= 0xBF)
+    n = len(offsets)
+    cuts = [k for k, c in enumerate([*offsets, pos])
+            if k in (0, n) or (whole[k] and (text[c - 1].isspace() or text[c].isspace()))]
+    return max((b - a for a, b in pairwise(cuts)), default=0)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.tuples(prose_words, separators), min_size=1, max_size=80),
+       size=st.integers(1, 60), data=st.data(), encoding=st.sampled_from(ENCODINGS))
+def test_chunks_never_start_or_end_inside_a_word(parts, size, data, encoding):
+    """Whenever every word fits in a chunk, every cut falls between words; a chunk that
+    had to cut a word says so, and only a word longer than a chunk is ever cut."""
+    text = "".join(w + sep for w, sep in parts).strip()
+    overlap = data.draw(st.integers(0, size - 1))
+    chunks = chunk_by_tokens(text, size, overlap, encoding)
+    for c in chunks:
+        for edge in (c.char_start, c.char_end):
+            inside = 0 < edge < len(text) and not (text[edge - 1].isspace()
+                                                   or text[edge].isspace())
+            assert not inside or not c.whole_words
+    if word_gaps(text, encoding) <= size:
+        assert all(c.whole_words for c in chunks), [c.text for c in chunks]
 
 
 def test_chunks_of_ordinary_unicode_text_never_split_a_character():

@@ -93,3 +93,22 @@ def test_restore_backup_puts_the_newest_backup_back(tmp_path, capsys):
     assert "damaged file is kept as" in capsys.readouterr().out
     assert main(["--data-dir", str(tmp_path), "sessions"]) == 0
     assert "Groceries" in capsys.readouterr().out
+
+
+def test_importing_the_same_file_twice_says_so_and_again_imports_a_copy(tmp_path, capsys):
+    session_id = seed(tmp_path / "a")
+    out_file = tmp_path / "one.json"
+    assert main(["--data-dir", str(tmp_path / "a"), "export", "--session", str(session_id),
+                 "-o", str(out_file)]) == 0
+    target = ["--data-dir", str(tmp_path / "b"), "import", str(out_file)]
+    assert main(target) == 0
+    assert "imported 1 session (2 messages)" in capsys.readouterr().out
+    assert main(target) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == (f"nothing imported from {out_file}: “Groceries” was already "
+                           "imported (session 1), skipped")
+    assert "--again imports them once more" in err
+    assert main([*target, "--again"]) == 0
+    assert "imported 1 session (2 messages)" in capsys.readouterr().out
+    with open_database(tmp_path / "b") as db:
+        assert [s.title for s in db.sessions.list()] == ["Groceries", "Groceries"]

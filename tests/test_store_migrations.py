@@ -157,3 +157,18 @@ def test_usage_kept_in_settings_by_0001_moves_into_its_table(tmp_path):
         str(first.id): {"system_prompt": 9, "current_input": 28},
         str(second.id): blob[str(second.id)],
     }
+
+
+def test_0003_adds_the_record_of_imports_and_takes_it_away_again(tmp_path):
+    """Sessions imported under 0002 have no record (a repeat of their file is not
+    recognised); from 0003 on every import keeps one, and downgrading drops the table."""
+    path = tmp_path / DB_FILE
+    migrate_file(path, "0002")
+    assert "imports" not in table_names(path)
+    with open_database(tmp_path) as db:
+        session = db.sessions.create(Session(title="survivor"))
+    assert "imports" in table_names(path) and revision_of(path) == migrate.head_revision()
+    migrate_file(path, "0002", down=True)
+    assert "imports" not in table_names(path)
+    with open_database(tmp_path) as db:  # and up again, the sessions untouched
+        assert db.sessions.get(session.id).title == "survivor"

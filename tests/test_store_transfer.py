@@ -358,3 +358,53 @@ def test_profiles_this_version_lacks_are_recreated_or_replaced_by_default(db, tm
     assert db.profiles.get("research").fractions["history"] == 0.5
     assert second.profile == "default"
     assert any("somebody's profile" in note for note in result.notes)
+
+
+# --- a second import of the same conversations (issue 11) --------------------------------
+def test_a_second_import_of_the_same_file_is_recognised_and_skipped(db, tmp_path):
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps(chatgpt_export()), encoding="utf-8")
+    first = import_file(db, path)
+    assert len(first.session_ids) == 2 and first.already == []
+
+    second = import_file(db, path)  # the same file again: nothing new
+    assert second.session_ids == [] and second.messages == 0
+    assert second.already == [(first.session_ids[0], "Sourdough"),
+                              (first.session_ids[1], "Haiku")]
+    assert second.summary_line("conversations.json") == (
+        "nothing imported from conversations.json: 2 conversations were already imported "
+        f"(sessions {first.session_ids[0]}, {first.session_ids[1]}), skipped")
+    assert len(db.sessions.list(include_archived=True)) == 2
+
+    # a later export holds one more conversation: only that one is new
+    later = chatgpt_export()
+    later.append({**later[1], "title": "Limerick", "create_time": 1_700_200_000.0})
+    zipped = tmp_path / "later.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("conversations.json", json.dumps(later))
+    third = import_file(db, zipped)
+    assert len(third.session_ids) == 1 and len(third.already) == 2
+    assert db.sessions.get(third.session_ids[0]).title == "Limerick"
+    assert "; 2 conversations were already imported" in third.summary_line("later.zip")
+
+    # asked to, it imports them once more; a deleted session no longer counts
+    fourth = import_file(db, path, again=True)
+    assert len(fourth.session_ids) == 2 and fourth.already == []
+    for session_id in [*first.session_ids, *fourth.session_ids]:
+        db.sessions.delete(session_id)
+    fifth = import_file(db, path)
+    assert len(fifth.session_ids) == 2
+
+
+def test_our_own_export_imported_twice_is_recognised(db, tmp_path):
+    fill(db)
+    path = tmp_path / "all.json"
+    write_export(db, path, "json")
+    with open_database(tmp_path / "fresh") as fresh:
+        assert len(import_file(fresh, path).session_ids) == 2
+        again = import_file(fresh, path)
+        assert again.session_ids == [] and [t for _, t in again.already] == ["Trip to Lisbon",
+                                                                             "Notes"]
+        assert len(fresh.sessions.list(include_archived=True)) == 2
+        (single,) = import_file(fresh, path, again=True).session_ids[:1]
+        assert fresh.sessions.get(single).title == "Trip to Lisbon"

@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.tokens import count_text
@@ -188,3 +188,97 @@ def test_usage_chart_handles_no_turns_and_a_thousand(qtbot, artifacts_dir):
     assert chart.header_text().startswith("1,000 turns")
     assert chart.bar_at(QPointF(-5, -5)) is None
     save_shot(chart, "usage_1000.png", artifacts_dir)
+
+
+# --- issue 11: a Lab people can work in all day ------------------------------------------
+
+TRAVEL = ("You are a very helpful travel assistant. Please answer briefly, in bullet points. "
+          "The user is planning a 5-day trip to Lisbon in May with a budget of $2,000. "
+          "Suggest a day-by-day plan with one restaurant per day.")
+
+
+@pytest.mark.parametrize("keys", [(Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+                                  (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)],
+                         ids=["Esc", "Ctrl+W"])
+def test_esc_and_ctrl_w_close_the_lab(qtbot, lab, keys):
+    lab.activateWindow()
+    qtbot.waitActive(lab)
+    editor = lab.variants[0].editor
+    editor.setFocus()
+    qtbot.keyClicks(editor, "Draft")
+    qtbot.keyClick(editor, *keys)
+    assert not lab.isVisible()
+    assert lab.variants[0].text() == "Draft"  # closed, not cleared: it opens as it was
+    lab.show()
+    qtbot.waitExposed(lab)
+    assert lab.variants[0].text() == "Draft"
+
+
+def test_compressing_past_the_instructions_warns_and_suggestions_say_what_they_keep(qtbot, lab):
+    lab.variants[0].set_text(TRAVEL)
+    page = lab.compress_page
+    lab.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: len(page.suggestions()) > 0, timeout=5_000)
+    rows = {page.suggestion_list.topLevelItem(i).text(0): page.suggestion_list.topLevelItem(i)
+            for i in range(page.suggestion_list.topLevelItemCount())}
+    assert page.suggestion_list.headerItem().text(2) == "Keeps"
+    assert rows["Format compression"].text(2) == "100%"
+    losing = [s for s in page.suggestions() if s.lost]
+    for s in losing:
+        item = rows[s.label]
+        assert item.text(2).startswith(f"{s.retention:.0%}")
+        assert "Drops:" in item.toolTip(2)
+
+    page.target_spin.setValue(10)
+    page.compress_button.click()
+    new = lab.variants[-1]
+    assert new.text() == "Answer briefly, in bullet points."  # the instruction, not the role
+    status = page.compress_status.text()
+    assert ("Warning: the target of 10 tokens forces loss: keeps 1 of 7 key items (14%) and "
+            "drops 2 instructions and 4 numbers and names (hover for which)") in status
+    tip = page.compress_status.toolTip()  # which ones
+    assert "Lisbon" in tip and "Suggest a day-by-day plan" in tip and "Drops:" in tip
+
+    page.target_spin.setValue(1000)
+    page.compress_button.click()
+    assert "Warning" not in page.compress_status.text()
+
+
+def test_the_chunk_view_ranks_chunks_by_a_query(qtbot, lab):
+    topics = {
+        "refund": "Refunds are paid within 14 days when the refund policy applies to the order.",
+        "shipping": "Shipping takes three days inside the country and a week abroad.",
+        "privacy": "Personal data is kept for two years and never sold to third parties.",
+    }
+    document = "\n\n".join(" ".join([text] * 6) for text in topics.values())
+    lab.tabs.setCurrentIndex(2)
+    chunker = lab.chunk_page
+    chunker.document_edit.setPlainText(document)
+    chunker.chunk_budget.setValue(40)
+    chunker.chunk_overlap.setValue(5)
+    chunker.chunk_button.click()
+    qtbot.waitUntil(lambda: bool(chunker.chunks()), timeout=5_000)
+    assert chunker.relevance() is None
+    assert chunker.chunk_list.topLevelItem(0).text(2) == "—"
+    for c in chunker.chunks():  # never mid-word: every edge is at a space or an end
+        for edge in (c.char_start, c.char_end):
+            assert edge in (0, len(document)) or document[edge - 1].isspace() \
+                or document[edge].isspace()
+
+    chunker.query_edit.setFocus()
+    qtbot.keyClicks(chunker.query_edit, "refund policy")
+    qtbot.keyClick(chunker.query_edit, Qt.Key.Key_Return)  # Enter runs it
+    qtbot.waitUntil(lambda: chunker.relevance() is not None, timeout=5_000)
+    chunks, relevance, kept = chunker.chunks(), chunker.relevance(), chunker.kept()
+    assert len(relevance) == len(chunks) and max(relevance) == 1.0
+    assert kept and all("refund" in chunks[i].text.lower() for i in kept)
+    assert all(relevance[i] == 0 for i in range(len(chunks)) if i not in kept)
+    best = relevance.index(1.0)
+    assert chunker.chunk_list.topLevelItem(best).text(2) == "100% · kept"
+    assert "Query “refund policy”: kept" in chunker.chunk_status.text()
+
+    chunker.keep_budget.setValue(40)  # only the most relevant that fit in 40 tokens
+    chunker.chunk_button.click()
+    qtbot.waitUntil(lambda: len(chunker.kept()) < len(kept), timeout=5_000)
+    assert sum(chunker.chunks()[i].tokens for i in chunker.kept()) <= 40
+    assert "within 40" in chunker.chunk_status.text()

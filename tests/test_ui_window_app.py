@@ -40,7 +40,9 @@ def test_settings_add_a_provider_and_test_the_connection(qtbot, data_dir, openai
     db = open_database(data_dir)
     try:
         saved = db.providers.get("loopback")
-        assert saved.base_url == openai_server.base_url and saved.models == ["gpt-4o-mini"]
+        # what Test connection found joined the models typed (issue 11)
+        assert saved.base_url == openai_server.base_url
+        assert saved.models == ["gpt-4o-mini", "test-model"]
         assert db.settings.get("default_provider") == "loopback"
         # the key went to the keychain (an in-memory one in tests), never the database
         assert b"sk-test-1234567890" not in (data_dir / "token_budget.sqlite3").read_bytes()

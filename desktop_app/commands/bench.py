@@ -67,8 +67,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("bench", help="measure the app's speed figures")
+    p = subparsers.add_parser(
+        "bench", help="measure the app's speed figures",
+        description="Measure the speed figures the README lists (milliseconds, one run) "
+        "and compare them with their targets.")
     p.add_argument("--json", action="store_true", help="one JSON object of figures (ms)")
-    p.add_argument("--only", help="comma-separated suites: core,store,llm,ui")
+    p.add_argument("--only", metavar="SUITES",
+                   help="comma-separated suites out of core,store,llm,ui (default: all)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
     p.set_defaults(func=cmd_bench)

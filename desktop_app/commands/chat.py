@@ -130,15 +130,24 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("chat", help="send one message and stream the reply")
+    from desktop_app.core.history import STRATEGIES
+
+    p = subparsers.add_parser(
+        "chat", help="send one message and stream the reply",
+        description="Run one full turn through the same services as the window: build the "
+        "request under the session's profile and strategy, stream the reply to standard "
+        "output, store it, then bring the summary and memory up to date. Warnings go to "
+        "standard error.")
     p.add_argument("message", nargs="+", help="the message (or - for standard input)")
     p.add_argument("--session", type=int, help="continue this session (default: a new one)")
     p.add_argument("--model", "-m", help="the model (required for a new session)")
     p.add_argument("--provider", help="a provider set up in Settings, by name")
     p.add_argument("--base-url", help="any OpenAI-compatible server, e.g. http://localhost:11434/v1"
                    " (its key, if any, from TOKEN_BUDGET_API_KEY)")
-    p.add_argument("--profile", help="allocation profile for a new session")
-    p.add_argument("--strategy", help="history strategy for a new session")
+    p.add_argument("--profile",
+                   help="allocation profile for a new session (default: default)")
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="history strategy for a new session (default: token_window)")
     p.add_argument("--system", help="system prompt for a new session")
     p.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS,
                    help="folder for the database")

@@ -136,10 +136,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from desktop_app.store.transfer import import_file
 
     with _database(args) as db:
-        result = import_file(db, Path(args.file))
+        result = import_file(db, Path(args.file), again=args.again)
     print(result.summary_line(args.file))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    if result.already:
+        print("note: --again imports them once more, as new sessions", file=sys.stderr)
     return 0
 
 
@@ -187,7 +189,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         _cmd_import,
         "import a Token Budget JSON export or a ChatGPT conversations.json (or its zip)",
     )
-    p.add_argument("file", metavar="FILE")
+    p.description = (
+        "Import a Token Budget JSON export or a ChatGPT conversations.json (or the zip it "
+        "comes in), all or nothing. A conversation imported before is recognised and "
+        "skipped, and said so; --again imports it once more.")
+    p.add_argument("file", metavar="FILE",
+                   help="the file to import: .json, .tokenbudget or ChatGPT's .zip export")
+    p.add_argument("--again", action="store_true",
+                   help="import conversations even when they were imported before")
 
     _add(
         subparsers,

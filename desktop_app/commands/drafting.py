@@ -245,9 +245,19 @@ def cmd_assemble(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("count", help="count the tokens of a text or a chat request")
-    p.add_argument("file", nargs="?", default="-", help="text file, or - for standard input")
-    p.add_argument("--model", "-m", default=DEFAULT_MODEL)
+    from desktop_app.core.history import STRATEGIES
+
+    model_help = "whose tokenizer counts (see `token-budget models`)"
+    profiles = ", ".join(BUILTIN_PROFILES)
+    p = subparsers.add_parser(
+        "count", help="count the tokens of a text or a chat request",
+        description="Count the tokens of a text (a file or standard input), or of a chat "
+        "request with --messages (and --tools), the way the model's provider counts them. "
+        "The number is the last line of standard output; how it was counted goes to "
+        "standard error. Offline unless --base-url asks a server.")
+    p.add_argument("file", nargs="?", default="-",
+                   help="text file, or - for standard input (ignored with --messages)")
+    p.add_argument("--model", "-m", default=DEFAULT_MODEL, help=model_help)
     p.add_argument("--messages", metavar="F.json", help="a JSON list of chat messages")
     p.add_argument("--tools", metavar="F.json", help="a JSON list of tool definitions")
     p.add_argument("--base-url", metavar="URL",
@@ -255,24 +265,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="details as JSON")
     p.set_defaults(func=cmd_count)
 
-    p = subparsers.add_parser("plan", help="the budget table for a model and profile")
-    p.add_argument("--model", "-m", default=DEFAULT_MODEL)
-    p.add_argument("--profile", "-p", default="default", choices=None,
-                   help=f"one of {', '.join(BUILTIN_PROFILES)} (or a name for --fractions)")
+    p = subparsers.add_parser(
+        "plan", help="the budget table for a model and profile",
+        description="The token budget of each component (system prompt, examples, memory, "
+        "summary, history, input, reply reserve) for a model's window under an allocation "
+        "profile.")
+    p.add_argument("--model", "-m", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--profile", "-p", default="default",
+                   help=f"one of {profiles} (or a name for --fractions)")
     p.add_argument("--fractions", help='a custom profile as JSON, e.g. {"history": 0.5, ...}')
     p.add_argument("--window", type=int, help="override the model's context window")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the plan as JSON")
     p.set_defaults(func=cmd_plan)
 
-    p = subparsers.add_parser("models", help="the model catalog")
-    p.add_argument("--json", action="store_true")
+    p = subparsers.add_parser(
+        "models", help="the model catalog",
+        description="Every model in the catalog: its window, maximum output, tokenizer, "
+        "prices, and whether its counts are exact or estimated.")
+    p.add_argument("--json", action="store_true", help="the catalog as JSON")
     p.set_defaults(func=cmd_models)
 
-    p = subparsers.add_parser("assemble", help="the exact request the next turn would send")
-    p.add_argument("--model", "-m", default=DEFAULT_MODEL)
-    p.add_argument("--profile", "-p", default="default")
+    p = subparsers.add_parser(
+        "assemble", help="the exact request the next turn would send",
+        description="Build the exact next request from a chat (--messages) or a stored "
+        "session (--session) under an allocation profile and history strategy, and say "
+        "what was kept, summarized, dropped or pinned. Exit status 1 when it cannot fit.")
+    p.add_argument("--model", "-m", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--profile", "-p", default="default",
+                   help=f"allocation profile: one of {profiles} (or a name for --fractions)")
     p.add_argument("--fractions", help="a custom profile as JSON")
-    p.add_argument("--strategy", "-s", default="token_window")
+    p.add_argument("--strategy", "-s", default="token_window", choices=STRATEGIES,
+                   help="history strategy")
     p.add_argument("--last-n", type=int, default=20, help="for --strategy last_n")
     p.add_argument("--messages", metavar="F.json", help="a JSON list of chat messages")
     p.add_argument("--session", type=int, metavar="ID",

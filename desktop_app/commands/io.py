@@ -10,10 +10,25 @@ from typing import Any
 
 from desktop_app.cli import CliError
 
+STDIN_NOTICE = "token-budget: reading from standard input ({} to end)"
+
+
+def _say_when_waiting_for_a_person() -> None:
+    """Standard input on a terminal waits for typing: say so instead of seeming to hang."""
+    try:
+        interactive = sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced by something without a tty
+        interactive = False
+    if interactive:
+        keys = "Ctrl+Z then Enter" if sys.platform == "win32" else "Ctrl+D"
+        print(STDIN_NOTICE.format(keys), file=sys.stderr, flush=True)
+
 
 def read_text_input(path_or_dash: str | None) -> str:
-    """The text of a file, or of standard input for '-' or None."""
+    """The text of a file, or of standard input for '-' or None (saying so on standard
+    error when that is a terminal, where it waits for typing)."""
     if path_or_dash in (None, "-"):
+        _say_when_waiting_for_a_person()
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
         name = "standard input"
     else:

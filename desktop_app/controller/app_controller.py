@@ -5,10 +5,12 @@ methods (`controller.sessions.open(…)`, `controller.turns.send(…)`) and neve
 the store or the network itself.
 
   database  start-up, database trouble, restoring a backup      (controller/database.py)
-  sessions  the session list, the open session, its messages    (controller/sessions.py)
+  sessions  the session list, the open session, its messages,   (controller/sessions.py)
+            its system prompt and examples
   budget    model/profile/strategy, the draft, the preview        (controller/budget.py)
   turns     sending, streaming, stopping, folding after a reply  (controller/turns.py)
-  panels    memory facts, the summary, allocation profiles       (controller/panels.py)
+  panels    memory facts, the summary and Compact now, allocation (controller/panels.py)
+            profiles, the library of saved system prompts
   setup     providers, keys, connections, default settings       (controller/setup.py)"""
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class AppController(QObject):
     draftAccepted = Signal()  # the user's message is stored: the composer may clear
     errorRaised = Signal(str)
     noticeRaised = Signal(str)
+    importRepeated = Signal(object, str)  # a file's path, what was already imported
     # panels and settings
     choicesChanged = Signal(list, list, list)  # [(value, label)] models, profiles, strategies
     selectionChanged = Signal(str, str, str)  # model, profile, strategy
@@ -67,10 +70,13 @@ class AppController(QObject):
     profilesChanged = Signal(list, str)  # list[AllocationProfile], current
     memoryChanged = Signal(list, str, object)  # facts, encoding, session id
     summaryChanged = Signal(object, str, list)  # Summary | None, encoding, replaced
+    compacted = Signal(object)  # services.compaction.Compaction: what Compact now did
+    promptLibraryChanged = Signal(list)  # list[SavedPrompt]: the saved system prompts
     usageChanged = Signal(list)
     providerStateChanged = Signal(bool, str)  # can send, why not
     providersChanged = Signal(list)  # list[ProviderConfig] (keys live in the keychain)
     connectionTested = Signal(bool, str)
+    modelsFound = Signal(str, list)  # provider name, the models its server lists
 
     def __init__(self, data_dir: str | Path | None = None, parent: QObject | None = None,
                  *, keys: Any = None) -> None:
@@ -122,6 +128,7 @@ class AppController(QObject):
             return
         self.closed = True
         self.turns.stop()
+        self.sessions.save_context_now()  # a system prompt typed a moment ago
         self.sessions.drop_pending_deletes()
         self.ops.wait(15_000)
         self.database.close()
@@ -129,7 +136,8 @@ class AppController(QObject):
     @property
     def idle(self) -> bool:
         """No work under way or scheduled (for tests, benchmarks and a clean exit)."""
-        return not (self.ops.pending or self.budget.busy or self.turns.streaming)
+        return not (self.ops.pending or self.budget.busy or self.turns.streaming
+                    or self.sessions.busy)
 
     def fail(self, message: str) -> None:
         """A background operation failed: say so, in one line."""

@@ -13,7 +13,8 @@ from PySide6.QtCore import QTimer
 
 from desktop_app.core.catalog import ModelInfo, default_catalog
 from desktop_app.core.counting import Counting
-from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS
+from desktop_app.core.glossary import STRATEGY_LABELS, profile_label
+from desktop_app.core.history import STRATEGIES
 from desktop_app.services.request import Selection
 from desktop_app.services.windows import ResolvedWindow, serving_provider
 
@@ -77,7 +78,7 @@ class BudgetController:
         session = self.state.session
         if session is not None:
             return Selection.of(session)
-        d = self.state.defaults
+        d = {**self.state.defaults, **self.state.draft_choices}
         return Selection(d["model"], d["profile"], d["strategy"],
                          dict(self.state.draft_strategy_settings))
 
@@ -106,9 +107,8 @@ class BudgetController:
         session = self.state.session
         if session is not None and session.id is not None:
             self.app.sessions.change(session.id, **{field_name: value})
-        else:
-            self.state.defaults[field_name] = value
-            self.app.setup.save_setting(f"default_{field_name}", value)
+        else:  # for the session the draft starts; the defaults are Settings' to change
+            self.state.draft_choices[field_name] = value
         self.announce_selection()
         if field_name == "model":
             self.announce_counting()
@@ -142,7 +142,7 @@ class BudgetController:
         current = self.selection().model
         if current not in known:
             models.insert(0, (current, current))
-        profiles = [(p.name, p.name + ("" if p.builtin else " (yours)"))
+        profiles = [(p.name, profile_label(p.name, p.builtin) + ("" if p.builtin else " (yours)"))
                     for p in self.state.profiles.values()]
         strategies = [(k, STRATEGY_LABELS[k]) for k in STRATEGIES]
         self.app.choicesChanged.emit(models, profiles, strategies)
@@ -221,6 +221,11 @@ class BudgetController:
         self.app.costChanged.emit(model.cost(report.request_tokens, reply), session_cost)
 
     # --- the preview of the next request (on the serial worker) ----------------------------
+    def refresh_soon(self) -> None:
+        """Build the preview again once typing pauses (the session's system prompt or
+        examples were edited: they are part of every request)."""
+        self.timer.start()
+
     def refresh(self, full: bool = False) -> None:
         """Build the preview again; `full` also reloads what the panels show."""
         self._full = self._full or full

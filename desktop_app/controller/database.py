@@ -112,6 +112,7 @@ class DatabaseController:
         app.sessions.show_list(first.sessions)
         app.budget.announce_choices()
         app.budget.announce_profiles()
+        app.panels.load_prompt_library()
         ids = [s.id for s in state.sessions]
         if first.last_session in ids:
             app.sessions.open(first.last_session)

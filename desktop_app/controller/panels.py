@@ -1,6 +1,7 @@
 """The panels beside the gauge that edit stored state: memory facts, the rolling
-summary and allocation profiles. Each edit is stored off the GUI thread; the preview
-and the panels then show the stored state."""
+summary (and Compact now), allocation profiles and the library of saved system
+prompts. Each edit is stored off the GUI thread; the preview and the panels then show
+the stored state."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from desktop_app.core.records import MemoryFact
 if TYPE_CHECKING:
     from desktop_app.controller.app_controller import AppController
     from desktop_app.core.budget import AllocationProfile
+    from desktop_app.services.compaction import Compaction
+    from desktop_app.services.prompt_library import SavedPrompt
 
 
 class PanelsController:
@@ -79,6 +82,77 @@ class PanelsController:
         edited = replace(current, text=text, id=None, tokens=None, created_at=None)
         self.app.ops.run(lambda: db.summaries.add(edited),
                          lambda _r: self.app.budget.refresh(full=True), self.app.fail)
+
+    def compact(self, focus: str = "") -> None:
+        """Compact now: fold the open session's older history into its summary (by the
+        model when one is set up, else offline), with an optional focus. `compacted`
+        says what it did (None: it failed, and errorRaised says why)."""
+        app, db, session = self.app, self.state.db, self.state.session
+        if db is None or session is None or session.id is None:
+            app.errorRaised.emit("Open a session to compact its history.")
+            app.compacted.emit(None)
+            return
+        if app.turns.streaming:
+            app.errorRaised.emit("A reply is being written; compact once it is in.")
+            app.compacted.emit(None)
+            return
+        sid, stamp = session.id, app.session_scope.stamp()
+
+        def done(result: Compaction) -> None:
+            line = result.describe()
+            app.noticeRaised.emit(" ".join([line, *(n for n in result.notices if n != line)]))
+            if not stamp.current:
+                return  # another session is open: it shows when this one opens again
+            app.compacted.emit(result)
+            if result.done:
+                current = self.state.session
+                if current is not None and current.id == sid:
+                    current.strategy = result.strategy
+                app.budget.announce_selection()
+                app.sessions.invalidate_messages()
+                app.sessions.reload()
+                app.budget.refresh(full=True)
+
+        def failed(message: str) -> None:
+            app.fail(f"Compacting failed: {message}")
+            app.compacted.emit(None)
+
+        app.ops.run(app.setup.compact_job(sid, focus), done, failed, serial=False)
+
+    # --- the library of saved system prompts ----------------------------------------------
+    def load_prompt_library(self) -> None:
+        db = self.state.db
+        if db is not None:
+            from desktop_app.services import prompt_library
+
+            self.app.ops.run(lambda: prompt_library.load(db),
+                             self.app.promptLibraryChanged.emit, self.app.fail)
+
+    def save_prompt(self, name: str, text: str) -> None:
+        """Save a system prompt in the library under `name` (replacing one so named)."""
+        from desktop_app.services import prompt_library
+
+        self._library(lambda db: prompt_library.save(db, name, text),
+                      f"Saved “{' '.join(name.split())}” in the prompt library.")
+
+    def delete_prompt(self, name: str) -> None:
+        from desktop_app.services import prompt_library
+
+        self._library(lambda db: prompt_library.delete(db, name), "")
+
+    def _library(self, change: Callable[[Any], list[SavedPrompt]], notice: str) -> None:
+        db = self.state.db
+        if db is None:
+            self.app.errorRaised.emit("The database is not open; the prompt library cannot "
+                                      "be saved.")
+            return
+
+        def done(prompts: list[SavedPrompt]) -> None:
+            self.app.promptLibraryChanged.emit(prompts)
+            if notice:
+                self.app.noticeRaised.emit(notice)
+
+        self.app.ops.run(lambda: change(db), done, self.app.fail)
 
     # --- allocation profiles -------------------------------------------------------------
     def save_profile(self, profile: AllocationProfile) -> None:

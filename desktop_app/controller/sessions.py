@@ -1,6 +1,6 @@
-"""Sessions: the list, the open session and the pages of its messages, renaming,
-archiving, deleting with undo, search, import and export, and the per-message
-actions (pin, exclude, edit).
+"""Sessions: the list, the open session and the pages of its messages, its context
+(system prompt and few-shot examples), renaming, archiving, deleting with undo,
+search, import and export, and the per-message actions (pin, exclude, edit).
 
 This part owns the open session's record (`state.session`). Every write saves only
 the fields it changes and puts the stored copy in its place, so what a turn wrote
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from desktop_app.controller.app_controller import AppController
 
 UNDO_DELETE_MS = 8_000
+SAVE_CONTEXT_AFTER_MS = 600  # a system prompt or example is stored once typing pauses
+CONTEXT_FIELDS = frozenset({"system_prompt", "examples"})
 NEW_TITLE = "New session"
 
 
@@ -41,6 +43,17 @@ class SessionsController:
         self.work = SessionWork(None)
         self._oldest_position: int | None = None
         self._pending_deletes: dict[int, tuple[QTimer, Session]] = {}
+        # system prompts and examples typed but not stored yet, by session
+        self._unsaved: dict[int, dict[str, Any]] = {}
+        self._save_timer = QTimer(app)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_CONTEXT_AFTER_MS)
+        self._save_timer.timeout.connect(self.save_context_now)
+
+    @property
+    def busy(self) -> bool:
+        """An edit of a session's context is waiting to be stored."""
+        return self._save_timer.isActive()
 
     # --- the list ------------------------------------------------------------------------
     def show_list(self, sessions: list[Session]) -> None:
@@ -76,11 +89,14 @@ class SessionsController:
                                       if self.state.trouble else
                                       "The database is not open yet; try again in a moment.")
             return
-        # a new session takes the defaults from Settings and the options chosen so far
-        defaults = self.state.defaults
-        session = Session(title=title, model=defaults["model"], profile=defaults["profile"],
-                          strategy=defaults["strategy"],
+        # a new session takes the defaults from Settings, and what the pickers showed
+        # when no session was open (once: they are not the defaults)
+        chosen = {**self.state.defaults, **self.state.draft_choices}
+        session = Session(title=title, model=chosen["model"], profile=chosen["profile"],
+                          strategy=chosen["strategy"],
                           strategy_settings=dict(self.state.draft_strategy_settings))
+        self.state.draft_choices.clear()
+        self.state.draft_strategy_settings.clear()
 
         def done(created: Session) -> None:
             self.state.sessions.insert(0, created)
@@ -93,6 +109,7 @@ class SessionsController:
         """Show a session; `then()` runs once it is open (the first send of a new one)."""
         if self.state.db is None or session_id is None:
             return
+        self.save_context_now()
         if self.app.turns.streaming:
             self.app.turns.stop()
         self.app.session_scope.advance()
@@ -132,6 +149,7 @@ class SessionsController:
                      stamp=self.app.session_scope.stamp())
 
     def close(self) -> None:
+        self.save_context_now()
         self.app.session_scope.advance()
         self.state.session = None
         self._oldest_position = None
@@ -151,6 +169,32 @@ class SessionsController:
                 setattr(self.state.session, name, value)
         self.ops.run(lambda: db.sessions.change(session_id, **fields), self.accept,
                      self.app.fail)
+
+    # --- the session's context: its system prompt and few-shot examples -------------------
+    def edit_context(self, session_id: int | None, **fields: Any) -> None:
+        """The system prompt or the examples as the user types them: the gauge follows
+        once typing pauses (as it does for the draft), and the session stores them a
+        moment later (or at once when another session opens, or the window closes)."""
+        unknown = set(fields) - CONTEXT_FIELDS
+        if unknown:
+            raise ValueError(f"not a part of a session's context: {', '.join(sorted(unknown))}")
+        session = self.state.session
+        if session_id is None or session is None or session.id != session_id:
+            return  # only the open session is edited
+        if "examples" in fields:
+            fields["examples"] = [dict(e) for e in fields["examples"]]
+        for name, value in fields.items():
+            setattr(session, name, value)
+        self._unsaved.setdefault(session_id, {}).update(fields)
+        self._save_timer.start()
+        self.app.budget.refresh_soon()
+
+    def save_context_now(self) -> None:
+        """Store the context edits not stored yet."""
+        self._save_timer.stop()
+        pending, self._unsaved = self._unsaved, {}
+        for session_id, fields in pending.items():
+            self.change(session_id, **fields)
 
     def set_strategy_setting(self, session_id: int, key: str, value: Any) -> None:
         db = self.state.db
@@ -177,6 +221,9 @@ class SessionsController:
                 self.state.sessions[i] = stored
         self.app.sessionsChanged.emit(self.state.sessions)
         if self.state.session is not None and self.state.session.id == stored.id:
+            # what was typed since this copy was stored stays until it is stored too
+            for name, value in self._unsaved.get(stored.id or 0, {}).items():
+                setattr(stored, name, value)
             self.state.session = stored
             self.app.sessionOpened.emit(stored)
 
@@ -197,6 +244,7 @@ class SessionsController:
         session = next((s for s in self.state.sessions if s.id == session_id), None)
         if db is None or session is None:
             return
+        self._unsaved.pop(session_id, None)  # nothing to store in a deleted session
         self.ops.run(lambda: db.sessions.delete(session_id), None, self.app.fail)
         timer = QTimer(self.app)
         timer.setSingleShot(True)
@@ -286,7 +334,9 @@ class SessionsController:
 
         self.ops.run(job, self.app.noticeRaised.emit, self.app.fail)
 
-    def import_file(self, path: Path) -> None:
+    def import_file(self, path: Path, again: bool = False) -> None:
+        """Import a file; conversations imported before are skipped and said so (the
+        window may then offer to import them `again`, as new sessions)."""
         db = self.state.db
         if db is None:
             return
@@ -294,12 +344,14 @@ class SessionsController:
         def job() -> Any:
             from desktop_app.store.transfer import import_file
 
-            return import_file(db, path)
+            return import_file(db, path, again=again)
 
         def done(result: Any) -> None:
             notes = "; ".join(result.notes)
-            self.app.noticeRaised.emit(result.summary_line(path.name)
-                                       + (f" ({notes})" if notes else ""))
+            line = result.summary_line(path.name) + (f" ({notes})" if notes else "")
+            self.app.noticeRaised.emit(line)
+            if result.already and not result.session_ids:  # the whole file, again
+                self.app.importRepeated.emit(path, result.already_text())
             self.refresh()
 
         self.ops.run(job, done, self.app.fail)

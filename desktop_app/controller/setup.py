@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.controller.state import NO_PROVIDER
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     from desktop_app.core.cancel import CancelToken
     from desktop_app.core.providers import ProviderConfig
     from desktop_app.llm.server_counting import ServerCounting
+    from desktop_app.services.compaction import Compaction
     from desktop_app.services.folding import FoldResult
+    from desktop_app.services.request import ResolveModel
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +141,38 @@ class SetupController:
         return job
 
     def fold_job(self, session_id: int) -> Callable[[], FoldResult]:
-        db, resolver, connections = self.state.db, self.state.resolver, self.connections
-        providers, default = list(self.state.providers), self.state.default_provider
-        can_send = self.state.can_send
+        helper = self._helper(session_id)
 
         def job() -> FoldResult:
             from desktop_app.services.folding import fold_after_reply
 
+            db, client, resolve = helper()
+            return fold_after_reply(db, session_id, resolve, client)
+
+        return job
+
+    def compact_job(self, session_id: int, focus: str) -> Callable[[], Compaction]:
+        """Compact now (services.compaction), through the model when one is set up."""
+        helper = self._helper(session_id)
+
+        def job() -> Compaction:
+            from desktop_app.services.compaction import compact_now
+
+            db, client, resolve = helper()
+            return compact_now(db, session_id, resolve, client, focus=focus)
+
+        return job
+
+    def _helper(self, session_id: int) -> Callable[[], tuple[Any, Any, ResolveModel]]:
+        """For work off the GUI thread that may ask the model (a summary, facts): the
+        database, the client for the session's model (None: the offline methods do the
+        work) and how its window resolves. What it needs of the state is copied now, on
+        the GUI thread; the client is made on the worker."""
+        db, resolver, connections = self.state.db, self.state.resolver, self.connections
+        providers, default = list(self.state.providers), self.state.default_provider
+        can_send = self.state.can_send
+
+        def helper() -> tuple[Any, Any, ResolveModel]:
             model = db.sessions.get(session_id).model
             provider = serving_provider(providers, model, default)
             client = None
@@ -155,9 +183,9 @@ class SetupController:
                     client = connections.get(db, model, name, discover=not known).client
                 except Exception as exc:  # noqa: BLE001 - the offline methods fold instead
                     log.info("folding offline: %s", exc)
-            return fold_after_reply(db, session_id, lambda n: resolver.model(n, provider), client)
+            return db, client, lambda n: resolver.model(n, provider)
 
-        return job
+        return helper
 
     # --- settings ------------------------------------------------------------------------
     def settings_snapshot(self) -> dict[str, Any]:
@@ -192,6 +220,10 @@ class SetupController:
             self.app.errorRaised.emit("The database is not open; the provider cannot be saved.")
             return
         keys, resolver = self.connections.keystore(), self.state.resolver
+        before = next((p for p in self.state.providers if p.name == provider.name), None)
+        # what the server said (a Test connection, a turn) holds until it moves
+        moved = before is not None and (before.base_url, before.preset) != (
+            provider.base_url, provider.preset)
 
         def job() -> tuple[list[ProviderConfig], str | None, str | None]:
             where = keys.set(provider.name, api_key) if api_key else None
@@ -200,8 +232,9 @@ class SetupController:
             if not default:
                 default = provider.name
                 db.settings.set(DEFAULT_PROVIDER_SETTING, default)
-            resolver.forget(provider.name)  # its server may serve other windows now
-            resolver.save(db)
+            if moved:  # its server may serve other windows now
+                resolver.forget(provider.name)
+                resolver.save(db)
             return db.providers.list(), where, default
 
         def done(out: tuple[list[ProviderConfig], str | None, str | None]) -> None:
@@ -252,10 +285,19 @@ class SetupController:
         return self.connections.keystore().source(name, preset)
 
     def test_connection(self, provider: ProviderConfig, api_key: str | None = None) -> None:
-        keys = self.connections.keystore()
+        """List the server's models and read the window it serves each with (recorded,
+        as a turn would): the models go into the provider's list and the model picker
+        (at once for a provider already saved at this address; the dialog's list
+        otherwise, saved with it)."""
+        keys, db, resolver = self.connections.keystore(), self.state.db, self.state.resolver
+        stored = next((p for p in self.state.providers if p.name == provider.name), None)
+        if stored is not None and (stored.base_url, stored.preset) != (provider.base_url,
+                                                                      provider.preset):
+            stored = None  # another server under that name: the dialog's to save
 
-        def job() -> str:
+        def job() -> tuple[str, list[str], list[ProviderConfig] | None, bool]:
             from desktop_app.llm.client import ChatClient
+            from desktop_app.llm.providers import discover_context_window
 
             key = api_key or keys.get(provider.name, provider.preset)
             client = ChatClient(provider, key)
@@ -263,12 +305,50 @@ class SetupController:
                 models = client.list_models()
             finally:
                 client.close()
-            shown = ", ".join(models[:5]) + ("…" if len(models) > 5 else "")
-            return f"Connected: {len(models)} model{'s' if len(models) != 1 else ''}" + (
-                f" ({shown})" if models else "")
+            windows: dict[str, int] = {}
+            # the models the provider names first, then what else the server lists
+            named = [m for m in provider.models if m in models]
+            for model in [*named, *(m for m in models if m not in named)][:MODELS_TO_MEASURE]:
+                found = discover_context_window(provider, model, key)
+                if found.tokens:
+                    windows[model] = found.tokens
+            learned = False
+            if db is not None:
+                for model, tokens in windows.items():
+                    learned = _learn(db, resolver, provider.name, model, tokens) or learned
+            providers = None
+            if db is not None and stored is not None:
+                merged = [*stored.models, *(m for m in models if m not in stored.models)]
+                if merged != stored.models:
+                    db.providers.save(replace(stored, models=merged))
+                    providers = db.providers.list()
+            return _tested_text(models, windows), models, providers, learned
 
-        self.app.ops.run(job, lambda text: self.app.connectionTested.emit(True, text),
+        def done(out: tuple[str, list[str], list[ProviderConfig] | None, bool]) -> None:
+            text, models, providers, learned = out
+            if providers is not None:
+                self.set_providers(providers)
+            if learned:
+                self.app.budget.refresh(full=True)
+            self.app.modelsFound.emit(provider.name, models)
+            self.app.connectionTested.emit(True, text)
+
+        self.app.ops.run(job, done,
                          lambda msg: self.app.connectionTested.emit(False, msg), serial=False)
+
+
+MODELS_TO_MEASURE = 6  # a Test connection reads the served window of this many models
+
+
+def _tested_text(models: list[str], windows: dict[str, int]) -> str:
+    shown = ", ".join(models[:5]) + ("…" if len(models) > 5 else "")
+    text = f"Connected: {len(models)} model{'s' if len(models) != 1 else ''}" + (
+        f" ({shown})" if models else "")
+    if windows:
+        served = ", ".join(f"{m} {n:,}" for m, n in list(windows.items())[:3])
+        more = "…" if len(windows) > 3 else ""
+        text += f". Windows the server serves: {served}{more} tokens"
+    return text + ("." if models else ". The server lists no models.")
 
 
 def _learn(db: Any, resolver: WindowResolver, provider: str | None, model: str,

@@ -37,6 +37,9 @@ class AppState:
     can_send: bool = False
     defaults: dict[str, str] = field(default_factory=lambda: {
         "model": DEFAULT_MODEL, "profile": DEFAULT_PROFILE, "strategy": DEFAULT_STRATEGY})
-    # strategy settings chosen before any session exists; a new session takes them
+    # model, profile and strategy (and the strategy's settings) chosen with the pickers
+    # before any session exists: the session the draft starts takes them, once; they
+    # never change the defaults from Settings, which every other new session takes
+    draft_choices: dict[str, str] = field(default_factory=dict)
     draft_strategy_settings: dict[str, Any] = field(default_factory=dict)
     resolver: WindowResolver = field(default_factory=WindowResolver)

@@ -78,7 +78,7 @@ class TurnController:
 
     def retry(self, message_id: int | None) -> None:
         """Ask again for a reply that failed or was interrupted: the failed pair stays
-        visible but is excluded from later requests, and the question is sent again."""
+        visible but is set aside from later requests, and the question is sent again."""
         db, work = self.state.db, self.app.sessions.work
         if self.streaming or db is None or message_id is None:
             return
@@ -90,8 +90,8 @@ class TurnController:
             if question is None:
                 raise ValueError("there is no question before this reply to ask again")
             changed = []
-            for m in (question, messages[at]):
-                db.messages.set_excluded(m.id, True)
+            for m, why in ((question, "asked again (Retry)"), (messages[at], None)):
+                db.messages.set_aside(m.id, why)  # the turn failed: not the user's choice
                 changed.append(db.messages.get(m.id))
             work.invalidate()
             return question.content, changed

@@ -1,6 +1,8 @@
 """Builds the exact request for a turn under a session's allocation profile and history
 strategy, and says for every earlier message whether it was kept, summarized, dropped
-or pinned, and why.
+or pinned, and why. "Summarized" is said only of messages a stored summary (or the
+facts already stored in memory) stands for; messages this request folds into the
+summary, or whose facts it takes into memory, are "folding" until that is stored.
 
 The one rule that never bends: the request plus the reply reserve fits the model's
 window. When even the minimum (system prompt, pinned messages, the new input) cannot
@@ -48,16 +50,22 @@ if TYPE_CHECKING:
 
 class InclusionState(StrEnum):
     """What became of an earlier message in this request. A str, so it compares, hashes
-    and serializes as its value ("kept")."""
+    and serializes as its value ("kept").
+
+    SUMMARIZED: the stored summary, or facts already stored in memory, stand for it.
+    FOLDING: outside the history, and folded into the summary (or its facts taken into
+    memory) by this request; the stored summary covers it once the reply is in."""
 
     KEPT = "kept"
     SUMMARIZED = "summarized"
     DROPPED = "dropped"
     PINNED = "pinned"
+    FOLDING = "folding"
 
 
 INCLUSION_STATES: tuple[InclusionState, ...] = tuple(InclusionState)
-_KEPT, _SUMMARIZED, _DROPPED, _PINNED = INCLUSION_STATES  # local names for the hot loops
+# local names for the hot loops
+_KEPT, _SUMMARIZED, _DROPPED, _PINNED, _FOLDING = INCLUSION_STATES
 
 MEMORY_HEADER = "Known facts about this conversation:\n"
 SUMMARY_HEADER = "Summary of the earlier conversation:\n"
@@ -67,13 +75,19 @@ R_KEPT = "in the history window"
 R_PINNED = "pinned: always sent"
 R_EXCLUDED = "excluded by you"
 R_FAILED = "failed reply: not sent"
+# left out after a failed turn, never by the user's choice (see Message.set_aside)
+R_SET_ASIDE = "set aside: its reply failed, so it is not sent again"
+R_REPLY_SET_ASIDE = "failed or interrupted reply: set aside, not sent"
 R_EMPTY = "empty message: not sent"
 R_COVERED = "replaced by the rolling summary"
 R_LAST_N = "older than the last {n} messages"
 R_OVER = "outside the history budget ({budget:,} tokens)"
 R_FOLD_PENDING = "outside the history budget: to be folded into the summary before sending"
-R_FOLDED = "outside the history budget: folded into the summary"
+R_FOLDED = ("outside the history budget: folded into the summary this request sends "
+            "(stored once the reply is in)")
 R_MEMORY = "outside the history budget: its facts are kept in key-value memory"
+R_MEMORY_PENDING = ("outside the history budget: its facts are taken into key-value memory "
+                    "with this request")
 R_NOT_SENT = "not sent: the request does not fit"
 
 
@@ -294,10 +308,12 @@ class _Extras:
 
 @dataclass(frozen=True, slots=True)
 class _Folded:
-    """What became of the messages evicted from the history."""
+    """What became of the messages evicted from the history: `state` and `reason`, but
+    those up to `stored_upto` (an index) have their facts stored in memory already."""
 
     state: InclusionState
     reason: str
+    stored_upto: int = -1
     due_for_summary: list[Message] = field(default_factory=list)
     due_for_memory: list[Message] = field(default_factory=list)
     new_summary: Summary | None = None
@@ -332,7 +348,10 @@ def _walk_history(inp: AssemblyInput, costs: _Costs) -> _Walk:
             cost_of[i] = c = costs.message(i, m)
             pinned_cost += c
         elif m.excluded:
-            reasons[i] = R_EXCLUDED
+            if not m.set_aside:
+                reasons[i] = R_EXCLUDED
+            else:
+                reasons[i] = R_SET_ASIDE if m.role == "user" else R_REPLY_SET_ASIDE
         elif m.status == "error" and not m.content:
             reasons[i] = R_FAILED
         elif not m.content:
@@ -428,8 +447,9 @@ def _fold_evicted(inp: AssemblyInput, evicted: list[int], stop_reason: str, x: _
     """Messages the history had no room for: folded into the rolling summary and their
     facts into memory when the strategy does so and a helper is given, else marked due."""
     strategy, msgs, enc = inp.strategy, inp.messages, costs.enc
-    state = _SUMMARIZED if (strategy.summarizes or strategy.extracts) else _DROPPED
+    state = _FOLDING if (strategy.summarizes or strategy.extracts) else _DROPPED
     reason = stop_reason
+    stored_upto = -1
     due_summary: list[Message] = []
     due_memory: list[Message] = []
     new_summary: Summary | None = None
@@ -459,7 +479,7 @@ def _fold_evicted(inp: AssemblyInput, evicted: list[int], stop_reason: str, x: _
         done_upto = _index_of(msgs, inp.memory_through_id)
         due_memory = [msgs[i] for i in evicted if i > done_upto]
         if not strategy.summarizes:
-            reason = R_MEMORY
+            reason, stored_upto = R_MEMORY_PENDING, done_upto
         if extractor is not None and due_memory:
             found = extractor.extract(due_memory, {f.key: f.value for f in x.memory})
             pinned_keys = {f.key for f in x.memory if f.pinned}
@@ -475,7 +495,7 @@ def _fold_evicted(inp: AssemblyInput, evicted: list[int], stop_reason: str, x: _
                     warnings.append(
                         "new memory facts did not fit the memory budget; stored, not sent")
             due_memory = []
-    return _Folded(state, reason, due_summary, due_memory, new_summary, new_memory)
+    return _Folded(state, reason, stored_upto, due_summary, due_memory, new_summary, new_memory)
 
 
 def _sections(msgs: Sequence[Message], fixed: _Fixed, x: _Extras, cost_of: dict[int, int]
@@ -562,9 +582,12 @@ def assemble(
     stop_reason = (R_LAST_N.format(n=inp.strategy.last_n) if by_count
                    else R_OVER.format(budget=max(0, history_budget)))
     folded = _fold_evicted(inp, evicted, stop_reason, x, costs, summarizer, extractor, warnings)
+    stored_upto = folded.stored_upto
     for i in evicted:
-        states[i] = folded.state
-        reasons[i] = folded.reason
+        if i <= stored_upto:  # its facts are in memory already
+            states[i], reasons[i] = _SUMMARIZED, R_MEMORY
+        else:
+            states[i], reasons[i] = folded.state, folded.reason
 
     sections = _sections(inp.messages, fixed, x, walk.cost_of)
     priming = costs.framing.fixed(bool(sections) and sections[0][1]["role"] == "system")
@@ -626,8 +649,11 @@ def _does_not_fit(
         parts.append(f"pinned messages ({pinned_cost:,})")
     if memory_cost:
         parts.append(f"pinned memory ({memory_cost:,})")
+    # the verb agrees with what it says: "your message needs", "pinned messages need"
+    plural = len(parts) > 1 or bool(parts and parts[0].startswith("pinned messages"))
     problem = (
-        f"Does not fit: {', '.join(parts) or 'the request'} need {need:,} tokens, but "
+        f"Does not fit: {', '.join(parts) or 'the request'} {'need' if plural else 'needs'} "
+        f"{need:,} tokens, but "
         f"{inp.model.name}'s window of {plan.window:,} leaves {plan.prompt_limit:,} after the "
         f"reply reserve of {plan.reply_reserve:,}. Shorten the message, unpin messages, or "
         f"choose a model with a larger window."

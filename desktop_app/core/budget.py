@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from desktop_app.core.glossary import COMPONENT_LABELS
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -31,15 +33,6 @@ class Component(StrEnum):
 
 
 COMPONENTS: tuple[Component, ...] = tuple(Component)
-COMPONENT_LABELS: dict[str, str] = {
-    Component.SYSTEM_PROMPT: "System prompt",
-    Component.EXAMPLES: "Examples",
-    Component.MEMORY: "Memory",
-    Component.SUMMARY: "Summary",
-    Component.HISTORY: "History",
-    Component.CURRENT_INPUT: "Current input",
-    Component.REPLY_RESERVE: "Reply reserve",
-}
 # Components whose unused share elastic mode may lend to history. The reply reserve is
 # never lent: a reply needs its room whatever the prompt looks like.
 LENDERS: tuple[Component, ...] = (
@@ -112,7 +105,8 @@ BUILTIN_PROFILES: dict[str, AllocationProfile] = {
         ),
         _p(
             "pyramid",
-            "instructions 20%, critical context 30%, history 30%, auxiliary 15%, reserve 5%",
+            "system prompt 20%, examples 15%, memory 8%, summary 7%, history 30%, "
+            "current input 15%, reply reserve 5%",
             system_prompt=0.20, examples=0.15, current_input=0.15,
             history=0.30, memory=0.08, summary=0.07,
             reply_reserve=0.05,
@@ -193,6 +187,14 @@ class ComponentReport:
     component: str
     budget: int
     used: int
+    lent: int = 0  # elastic mode: the unused part of this share lent to history
+
+    @property
+    def allocation(self) -> int:
+        """The part of the window this component holds: its budget less what it lent.
+        The allocations of a report add up to at most the window (history's budget
+        counts what was lent to it, so the lenders' own shares cannot count it too)."""
+        return self.budget - self.lent
 
     @property
     def remaining(self) -> int:
@@ -296,7 +298,8 @@ def make_report(
     for c in COMPONENTS:
         budget = history_budget if c is Component.HISTORY else plan.budgets[c]
         u = plan.reply_reserve if c is Component.REPLY_RESERVE else int(used.get(c, 0))
-        components[c] = ComponentReport(c, budget, u)
+        gave = max(0, budget - u) if (lent and c in LENDERS) else 0
+        components[c] = ComponentReport(c, budget, u, gave)
     if request_tokens is None:
         request_tokens = sum(int(used.get(c, 0)) for c in COMPONENTS
                              if c is not Component.REPLY_RESERVE)

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from desktop_app.core.glossary import STRATEGY_LABELS
 from desktop_app.core.text import content_words, split_sentences
 from desktop_app.core.tokens import count_text
 
@@ -17,14 +18,6 @@ if TYPE_CHECKING:
     from desktop_app.core.records import Message
 
 STRATEGIES = ("full", "last_n", "token_window", "rolling_summary", "kv_memory", "hybrid")
-STRATEGY_LABELS = {
-    "full": "Full history",
-    "last_n": "Last N messages",
-    "token_window": "Token window",
-    "rolling_summary": "Rolling summary",
-    "kv_memory": "Key-value memory",
-    "hybrid": "Hybrid (summary + memory + window)",
-}
 SUMMARIZING = ("rolling_summary", "hybrid")
 EXTRACTING = ("kv_memory", "hybrid")
 
@@ -88,12 +81,28 @@ class FactExtractor(Protocol):
 
 
 # --- offline summarizer ----------------------------------------------------------------
+# the words of a focus that ask rather than name what to keep ("keep every decision")
+_FOCUS_ASKING = frozenset({"keep", "kept", "every", "everything", "all", "any", "remember",
+                           "preserve", "retain", "mention", "mentions", "details", "detail"})
+
+
 class ExtractiveSummarizer:
     """Folds messages into a running summary without a model: keeps the most salient
     sentences (by word frequency across the material), in their original order, within
-    the token budget."""
+    the token budget. A `focus` ("every decision about the budget") puts the sentences
+    that speak of it first."""
 
     method = "extractive"
+
+    def __init__(self, focus: str = "") -> None:
+        self.focus = frozenset(w for w in content_words(focus) if w not in _FOCUS_ASKING)
+
+    def _on_focus(self, words: Sequence[str]) -> int:
+        """How many of the focus's words a sentence speaks of ("decisions" counts for
+        "decision")."""
+        return sum(1 for f in self.focus
+                   if any(w == f or (len(f) >= 4 and w.startswith(f))
+                          or (len(w) >= 4 and f.startswith(w)) for w in words))
 
     def summarize(
         self, previous_summary: str, messages: Sequence[Message], budget_tokens: int, encoding: str
@@ -108,6 +117,8 @@ class ExtractiveSummarizer:
         def score(i: int) -> float:
             words = content_words(units[i])
             base = sum(freq[w] for w in set(words)) / (1 + len(words)) ** 0.5
+            if self.focus:  # what the user asked to keep comes before anything else
+                base += 1_000 * self._on_focus(words)
             return base + (0.5 if i < len(units) // 4 else 0)  # earlier context sets the scene
 
         chosen: set[int] = set()

@@ -52,9 +52,14 @@ class Retention:
         return len(self.retained) + len(self.lost)
 
 
-def _contains(haystack: list[str], needle: list[str]) -> bool:
-    n = len(needle)
-    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+def _joined(terms: list[str]) -> str:
+    """Terms (runs of word characters, so never holding a space) as " a b c ": a run of
+    terms is in another exactly when its joined form is a substring of the other's."""
+    return f" {' '.join(terms)} "
+
+
+def _contains(haystack: str, needle: list[str]) -> bool:
+    return _joined(needle) in haystack
 
 
 Fact = str | tuple[str, str]
@@ -79,7 +84,7 @@ def information_retention(facts: Mapping[str, str] | Iterable[Fact], text: str) 
             key, value = fact
             items.append((f"{key}: {value}", str(value)))
     all_words = words(text)
-    terms_of_text = [w for w in all_words if w not in FUNCTION_WORDS]
+    terms_of_text = _joined([w for w in all_words if w not in FUNCTION_WORDS])
     retained: list[str] = []
     lost: list[str] = []
     for label, needle in items:
@@ -88,7 +93,7 @@ def information_retention(facts: Mapping[str, str] | Iterable[Fact], text: str) 
             kept = _contains(terms_of_text, terms)
         else:  # a fact made only of function words ("it is as it was") is matched whole
             terms = words(needle)
-            kept = bool(terms) and _contains(all_words, terms)
+            kept = bool(terms) and _contains(_joined(all_words), terms)
         (retained if kept else lost).append(label)
     ratio = len(retained) / len(items) if items else 1.0
     return Retention(ratio, tuple(retained), tuple(lost))

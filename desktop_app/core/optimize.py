@@ -9,6 +9,11 @@ Levels, lightest first; each one starts from the output of the lighter ones:
   keypoints    the most salient whole sentences, in their original order, to the target
   summarize    condensed sentences chosen for coverage (no repeats), to a hard target;
                when not even one sentence fits, the best one is cut and labelled
+
+Instructions and constraints come first at every level (core/instructions.py): the two
+fixed transforms leave them as they are, and key points and summaries take them, whole,
+before any other sentence, then the role. Every result says what it kept of the text's
+key items (each instruction and role, every number and name), and what it lost.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from desktop_app.core import instructions
+from desktop_app.core.metrics import information_retention
 from desktop_app.core.text import content_words, sentence_spans
 from desktop_app.core.tokens import count_text, decode, encode, get_encoding
 
@@ -52,6 +59,9 @@ class CompressionResult:
     fits: bool  # tokens_after <= target_tokens, always from a real count
     truncated: bool = False  # the last-resort cut happened; the text says so too
     message: str | None = None
+    retention: float = 1.0  # the share of the key items (instructions, numbers, names) kept
+    lost: tuple[str, ...] = ()  # the key items the text no longer has, instructions first
+    key_items: int = 0  # how many key items the text had
 
     @property
     def ratio(self) -> float:
@@ -62,6 +72,11 @@ class CompressionResult:
     def saving(self) -> int:
         return self.tokens_before - self.tokens_after
 
+    @property
+    def loss_warning(self) -> str | None:
+        """One sentence saying what the target cost, when it cost a key item; else None."""
+        return loss_warning(self.lost, self.key_items, self.target_tokens)
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -70,10 +85,60 @@ class Suggestion:
     text: str
     tokens_before: int
     tokens_after: int
+    retention: float = 1.0  # as in CompressionResult
+    lost: tuple[str, ...] = ()
+    key_items: int = 0
 
     @property
     def saving(self) -> int:
         return self.tokens_before - self.tokens_after
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What a compressed text kept of the original's key items (core/instructions.py)."""
+
+    retention: float
+    lost: tuple[str, ...]
+    total: int
+
+
+def kept_items(reference: str, compressed: str) -> Kept:
+    """The key items of `reference` (a text after format compression, which only drops
+    filler) that `compressed` still holds: instructions first, then the rest."""
+    items = instructions.key_items(u.text for u in _units(reference))
+    found = information_retention(items, compressed)
+    order = {item: i for i, item in enumerate(items)}
+    lost = sorted(found.lost, key=lambda item: (instructions.kind(item) == 0, order[item]))
+    return Kept(found.ratio, tuple(lost), len(items))
+
+
+def _quote(item: str, limit: int = 60) -> str:
+    return f"“{item if len(item) <= limit else item[: limit - 1].rstrip() + '…'}”"
+
+
+def loss_warning(lost: Sequence[str], total: int, target: int | None = None) -> str | None:
+    """'the target of 10 tokens forces loss: it keeps 3 of 12 key items (25%) and drops
+    the instructions “…”, “…” and 3 numbers and names (Lisbon, May, 2,000)', or None
+    when nothing was lost."""
+    if not lost:
+        return None
+    orders = [item for item in lost if instructions.kind(item) != 0]
+    others = [item for item in lost if instructions.kind(item) == 0]
+    parts = []
+    if orders:
+        shown = ", ".join(_quote(item) for item in orders[:3])
+        more = f" and {len(orders) - 3} more" if len(orders) > 3 else ""
+        word = "instruction" if len(orders) == 1 else "instructions"
+        parts.append(f"the {word} {shown}{more}")
+    if others:
+        shown = ", ".join(others[:6]) + (", …" if len(others) > 6 else "")
+        word = "number or name" if len(others) == 1 else "numbers and names"
+        parts.append(f"{len(others)} {word} ({shown})")
+    what = f"the target of {target} tokens" if target is not None else "this compression"
+    kept = total - len(lost)
+    return (f"{what} forces loss: it keeps {kept} of {total} key items "
+            f"({kept / total:.0%}) and drops " + " and ".join(parts))
 
 
 @dataclass(frozen=True)
@@ -326,7 +391,8 @@ def restructure(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     pairs: list[tuple[str, str]] = []
     previous_was_fact = False
     for unit in _units(text):
-        fact = None if unit.text.startswith("```") else _fact_of(unit.text)
+        fact = (None if unit.text.startswith("```") or instructions.kind(unit.text)
+                else _fact_of(unit.text))
         sep = unit.sep
         if parts and (fact or previous_was_fact) and sep in ("", " "):
             sep = "\n"  # a fact gets a line of its own
@@ -390,11 +456,17 @@ def _fit(units: Sequence[_Unit], order: Sequence[int], target: int, encoding: st
     return kept
 
 
+def _kinds(units: Sequence[_Unit]) -> list[int]:
+    return [instructions.kind(u.text) for u in units]
+
+
 def key_points(text: str, target_tokens: int, encoding: str = "o200k_base") -> str:
-    """Level 3: the highest-scoring whole sentences that fit, in original order."""
+    """Level 3: the instructions, then the role, then the highest-scoring sentences, whole,
+    as many as fit, in original order."""
     units = _units(text)
     scores, _ = _salience(units)
-    order = sorted(range(len(units)), key=lambda i: (-scores[i], i))
+    kinds = _kinds(units)
+    order = sorted(range(len(units)), key=lambda i: (-kinds[i], -scores[i], i))
     return _join(units, _fit(units, order, target_tokens, encoding))
 
 
@@ -432,18 +504,20 @@ def summarize(text: str, target_tokens: int, encoding: str = "o200k_base") -> tu
     fits, the best one is cut at a clause or word boundary and labelled; returns
     (text, truncated)."""
     raw = _units(text)
-    units = [_Unit(condense(u.text), u.sep) for u in raw]
+    kinds = _kinds(raw)  # instructions and the role are taken first, and never condensed
+    units = [u if kinds[i] else _Unit(condense(u.text), u.sep) for i, u in enumerate(raw)]
     scores, freq = _salience(units)
     words = [set(content_words(u.text)) for u in units]
-    covered: set[str] = set()
+    order = sorted((i for i in range(len(units)) if kinds[i]),
+                   key=lambda i: (-kinds[i], -scores[i], i))
+    covered: set[str] = set().union(*(words[i] for i in order))
 
     def gain(i: int) -> float:  # the unit's score, scaled by the share of it still new
         total = sum(freq[w] for w in words[i])
         return scores[i] * sum(freq[w] for w in words[i] - covered) / total if total else 0.0
 
-    heap = [(-s, i) for i, s in enumerate(scores)]
+    heap = [(-s, i) for i, s in enumerate(scores) if not kinds[i]]
     heapq.heapify(heap)
-    order: list[int] = []
     while heap:  # lazy greedy: a unit's gain can only fall as coverage grows
         _, i = heapq.heappop(heap)
         g = gain(i)
@@ -457,7 +531,7 @@ def summarize(text: str, target_tokens: int, encoding: str = "o200k_base") -> tu
         return _join(units, kept), False
     if not units:
         return "", False
-    best = max(range(len(units)), key=lambda i: (scores[i], -i))
+    best = max(range(len(units)), key=lambda i: (kinds[i], scores[i], -i))
     cut = _truncate(units[best].text, target_tokens, encoding)
     return cut, bool(cut)
 
@@ -510,8 +584,12 @@ def _lighter_levels(text: str, encoding: str) -> tuple[str, str]:
 
 
 def _result(text: str, level: str, before: int, target: int, encoding: str,
-            truncated: bool = False, why: str | None = None) -> CompressionResult:
+            truncated: bool = False, why: str | None = None,
+            reference: str | None = None) -> CompressionResult:
+    """`reference`: the text after format compression, whose key items the result is
+    measured against (None: the text is the original, nothing was lost)."""
     after = count_text(text, encoding)
+    kept = kept_items(reference, text) if reference is not None else Kept(1.0, (), 0)
     fits = after <= target and (bool(text.strip()) or before == 0)  # "" fits nothing
     message = why
     if not fits and message is None and not text.strip():
@@ -523,7 +601,8 @@ def _result(text: str, level: str, before: int, target: int, encoding: str,
     elif truncated and message is None:
         message = (f"no whole sentence fits in {target} tokens: the most salient one was "
                    f"truncated and labelled '{TRUNCATION_LABEL.strip()}'")
-    return CompressionResult(text, level, before, after, target, fits, truncated, message)
+    return CompressionResult(text, level, before, after, target, fits, truncated, message,
+                             kept.retention, kept.lost, kept.total)
 
 
 def compress(
@@ -542,24 +621,28 @@ def compress(
         return _result(text, "none", before, target_tokens, encoding)
     formatted, structured = _lighter_levels(text, encoding)
     if level == "format" or (level == "auto" and count_text(formatted, encoding) <= target_tokens):
-        return _result(formatted, "format", before, target_tokens, encoding)
+        return _result(formatted, "format", before, target_tokens, encoding,
+                       reference=formatted)
     if level == "restructure" or (
         level == "auto" and count_text(structured, encoding) <= target_tokens
     ):
-        return _result(structured, "restructure", before, target_tokens, encoding)
+        return _result(structured, "restructure", before, target_tokens, encoding,
+                       reference=formatted)
     needed = target_tokens / before
     if level == "keypoints" or (level == "auto" and needed >= KEYPOINTS_MIN_RATIO):
         kept = key_points(structured, target_tokens, encoding)
         if kept or level == "keypoints":
             why = None if kept else (f"no whole sentence fits in {target_tokens} tokens; "
                                      "a summary can cut one")
-            return _result(kept, "keypoints", before, target_tokens, encoding, why=why)
+            return _result(kept, "keypoints", before, target_tokens, encoding, why=why,
+                           reference=formatted)
     summary, truncated = summarize(structured, target_tokens, encoding)
     why = None
     if not summary:
         why = (f"cannot fit in {target_tokens} tokens: not even one word and the "
                f"'{TRUNCATION_LABEL.strip()}' label fit")
-    return _result(summary, "summarize", before, target_tokens, encoding, truncated, why)
+    return _result(summary, "summarize", before, target_tokens, encoding, truncated, why,
+                   reference=formatted)
 
 
 def suggestions(text: str, encoding: str = "o200k_base") -> list[Suggestion]:
@@ -578,7 +661,9 @@ def suggestions(text: str, encoding: str = "o200k_base") -> list[Suggestion]:
     for level, candidate in candidates:
         after = count_text(candidate, encoding)
         if candidate and candidate not in seen and after < before:
-            out.append(Suggestion(level, LEVEL_LABELS[level], candidate, before, after))
+            kept = kept_items(formatted, candidate)
+            out.append(Suggestion(level, LEVEL_LABELS[level], candidate, before, after,
+                                  kept.retention, kept.lost, kept.total))
             seen.add(candidate)
     return out
 
@@ -593,6 +678,7 @@ class Chunk:
     char_end: int
     text: str
     clean: bool = True  # False when a cut fell inside a character (text shows U+FFFD)
+    whole_words: bool = True  # False when a word longer than a chunk had to be cut
 
     @property
     def tokens(self) -> int:
@@ -600,16 +686,20 @@ class Chunk:
 
 
 _NOT_CONTINUATION = bytes(b for b in range(256) if not 0x80 <= b <= 0xBF)
+_SENTENCE_STOPS = ".!?。！？"
+_CLOSERS = "\"')]}»”’」』）"
 
 
 def chunk_by_tokens(
     text: str, chunk_tokens: int, overlap_tokens: int = 0, encoding: str = "o200k_base"
 ) -> list[Chunk]:
-    """Split `text` into chunks of at most `chunk_tokens` tokens, each starting
-    `overlap_tokens` before the previous one ended (guide §3.3.1, in tokens rather than
-    characters). The text is encoded once and token ids are sliced. A cut never falls
-    inside a character when it can be helped, and moves back up to a tenth of a chunk
-    to land before a word."""
+    """Split `text` into chunks of at most `chunk_tokens` tokens (guide §3.3.1, in tokens
+    rather than characters), each starting up to `overlap_tokens` before the previous one
+    ended. Every cut falls between words: at the end of a sentence (or a line) when one
+    is in the second half of the chunk, else at the last space that fits. Only a word
+    longer than a whole chunk is cut inside (that chunk says so: `whole_words` False),
+    and then never inside a character when it can be helped. The text is encoded once
+    and token ids are sliced, so each chunk's count is exact."""
     if chunk_tokens < 1:
         raise OptimizeError(f"chunk size must be at least 1 token, got {chunk_tokens}")
     if not 0 <= overlap_tokens < chunk_tokens:
@@ -629,29 +719,53 @@ def chunk_by_tokens(
     for tb in token_bytes:
         chars_at.append(chars_at[-1] + len(tb) - len(tb.translate(None, _NOT_CONTINUATION)))
 
-    def safe(e: int) -> bool:  # cutting at e and at e - overlap splits no character
-        return starts[e] and starts[e - overlap_tokens]
+    def between_words(k: int) -> bool:  # a cut before token k splits no word
+        if k in (0, n):
+            return True
+        c = chars_at[k]
+        return starts[k] and (text[c - 1].isspace() or text[c].isspace())
 
-    def before_word(e: int) -> bool:
-        return e == n or token_bytes[e][:1] in (b" ", b"\n", b"\t")
+    def sentence_end(k: int) -> bool:  # ... and ends a sentence or a line
+        if not between_words(k) or k in (0, n):
+            return between_words(k)
+        c = chars_at[k]
+        before, after = text[max(0, c - 16) : c], text[c : c + 16]
+        gap = before[len(before.rstrip()) :] + after[: len(after) - len(after.lstrip())]
+        head = before.rstrip().rstrip(_CLOSERS)
+        return "\n" in gap or (bool(head) and head[-1] in _SENTENCE_STOPS)
+
+    def best_end(lowest: int, limit: int, start: int) -> int | None:
+        """The last sentence end in the chunk's second half, else the last cut between
+        words, in [lowest, limit]; None when the span holds no cut between words."""
+        half = max(lowest, start + chunk_tokens // 2)
+        for k in range(limit, half - 1, -1):
+            if sentence_end(k):
+                return k
+        return next((k for k in range(limit, lowest - 1, -1) if between_words(k)), None)
 
     chunks: list[Chunk] = []
-    start = 0
+    start = previous_end = 0
     while True:
-        end = min(start + chunk_tokens, n)
-        if end < n:
-            lowest = start + overlap_tokens + 1  # the next chunk must start after this one
-            window = max(lowest, end - max(1, chunk_tokens // 10))
-            end = next(
-                (e for e in range(end, window - 1, -1) if safe(e) and before_word(e)),
-                next((e for e in range(end, lowest - 1, -1) if safe(e)), end),
-            )
+        limit = min(start + chunk_tokens, n)
+        end = n if limit == n else best_end(max(start, previous_end) + 1, limit, start)
+        if end is None and start < previous_end:  # no room after the overlap: drop it
+            start = previous_end
+            limit = min(start + chunk_tokens, n)
+            end = n if limit == n else best_end(start + 1, limit, start)
+        if end is None:  # one word longer than a chunk: cut it, between characters if we can
+            lowest = max(start, previous_end) + 1
+            end = next((k for k in range(limit, lowest - 1, -1) if starts[k]), limit)
         piece = b"".join(token_bytes[start:end])
         chunks.append(Chunk(len(chunks), start, end, chars_at[start], chars_at[end],
-                            piece.decode("utf-8", "replace"), starts[start] and starts[end]))
+                            piece.decode("utf-8", "replace"), starts[start] and starts[end],
+                            between_words(start) and between_words(end)))
         if end >= n:
             return chunks
-        start = end - overlap_tokens
+        # the next chunk starts up to `overlap` tokens back: at a sentence, else a word
+        span = range(max(end - overlap_tokens, start + 1), end)
+        previous_end = end
+        start = next((k for k in span if sentence_end(k)),
+                     next((k for k in span if between_words(k)), end))
 
 
 # --- relevance: BM25 and the boundary filter -------------------------------------------------

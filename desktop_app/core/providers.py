@@ -13,6 +13,8 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 
+from desktop_app.core.glossary import provider_label
+
 
 class ProviderError(ValueError):
     """A provider setting that cannot work, with a message for the user."""
@@ -29,12 +31,12 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("openai", "OpenAI", "https://api.openai.com/v1", True),
-        Preset("ollama", "Ollama", "http://localhost:11434/v1", False),
-        Preset("lmstudio", "LM Studio", "http://localhost:1234/v1", False),
-        Preset("llamacpp", "llama.cpp server", "http://localhost:8080/v1", False),
-        Preset("vllm", "vLLM", "http://localhost:8000/v1", False),
-        Preset("custom", "Custom OpenAI-compatible server", "", False),
+        Preset("openai", provider_label("openai"), "https://api.openai.com/v1", True),
+        Preset("ollama", provider_label("ollama"), "http://localhost:11434/v1", False),
+        Preset("lmstudio", provider_label("lmstudio"), "http://localhost:1234/v1", False),
+        Preset("llamacpp", provider_label("llamacpp"), "http://localhost:8080/v1", False),
+        Preset("vllm", provider_label("vllm"), "http://localhost:8000/v1", False),
+        Preset("custom", provider_label("custom"), "", False),
     )
 }
 

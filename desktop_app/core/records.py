@@ -33,6 +33,13 @@ class Message:
     # content tokens per encoding, filled once and kept (the store persists them)
     token_counts: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def set_aside(self) -> bool:
+        """Left out of later requests because a turn failed, not by the user's choice: a
+        failed or interrupted reply, or the question it answered (whose `error` says
+        why; choosing Include or Exclude clears that, and the choice is the user's)."""
+        return self.excluded and (self.status in ("error", "interrupted") or bool(self.error))
+
     def to_chat(self) -> dict[str, Any]:
         """The chat-completions shape of this message."""
         out: dict[str, Any] = {"role": self.role, "content": self.content}

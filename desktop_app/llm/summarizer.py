@@ -21,6 +21,7 @@ from desktop_app.paths import MissingResourceError
 log = logging.getLogger(__name__)
 
 WORDS_PER_TOKEN = 0.75  # English prose; only used to phrase the length limit for the model
+FOCUS_LEAD = "Above all, the updated summary must keep: "
 _ECHOED_LABEL = re.compile(r"^\s*(?:updated summary|summary)\s*:\s*", re.IGNORECASE)
 
 
@@ -83,12 +84,14 @@ class ModelSummarizer:
         prompt: str | None = None,
         input_budget: int = 6000,
         cancel: Any | None = None,
+        focus: str = "",
     ) -> None:
         self.client = client  # a ChatClient, or None when no model is configured
         self.model = model
         self.prompt = prompt  # None: resources/prompts/summarize.txt
         self.input_budget = input_budget  # tokens of prompt per call (small local windows)
         self.cancel = cancel
+        self.focus = focus.strip()  # what the user asked the summary to keep, above all
         self.last_result: SummaryResult | None = None
 
     def summarize(
@@ -116,6 +119,8 @@ class ModelSummarizer:
 
         words = str(max(10, int(budget_tokens * WORDS_PER_TOKEN)))
         empty = fill(template, previous_summary="", messages="", budget_words=words)
+        if self.focus:
+            empty = f"{FOCUS_LEAD}{self.focus}\n\n{empty}"
         room = self.input_budget - count_text(empty, encoding) - budget_tokens
         summary = previous_summary.strip()
         used_prompt = used_completion = 0
@@ -127,6 +132,8 @@ class ModelSummarizer:
                 messages=render_messages(batch),
                 budget_words=words,
             )
+            if self.focus:  # the user's words, after filling: never read as placeholders
+                prompt = f"{FOCUS_LEAD}{self.focus}\n\n{prompt}"
             try:
                 reply = self.client.stream_chat(
                     [{"role": "user", "content": prompt}],
@@ -172,7 +179,8 @@ class ModelSummarizer:
 
         if reason:
             log.warning("model summary failed, using the extractive one: %s", reason)
-        text = ExtractiveSummarizer().summarize(previous_summary, messages, budget_tokens, encoding)
+        text = ExtractiveSummarizer(self.focus).summarize(previous_summary, messages,
+                                                          budget_tokens, encoding)
         warning = (
             f"the model could not summarize ({reason}); used the offline extractive summary"
             if reason

@@ -193,13 +193,20 @@ def retry_window(err: ContextTooLongError, request: AssembledRequest) -> int:
     return max(64, min(target, int(sent * 0.75)))
 
 
+SET_ASIDE_NOTE = "its reply failed"
+
+
 def set_aside(db: Database, outcome: TurnOutcome) -> None:
     """A turn that failed before any reply text: the question (kept in the composer to
     send again) and the failed reply stay visible but leave later requests, so sending
-    again does not ask the same question twice."""
-    for m in (outcome.user_message, outcome.reply):
-        if m is not None and m.id is not None:
-            db.messages.set_excluded(m.id, True)
+    again does not ask the same question twice. Set aside, not excluded: the window says
+    the turn failed, never that the user chose to leave them out."""
+    question, reply = outcome.user_message, outcome.reply
+    if question is not None and question.id is not None:
+        why = f"{SET_ASIDE_NOTE}: {outcome.reason}" if outcome.reason else SET_ASIDE_NOTE
+        db.messages.set_aside(question.id, why)
+    if reply is not None and reply.id is not None:
+        db.messages.set_aside(reply.id)
 
 
 def _record_usage(db: Database, model: str, request: AssembledRequest, reply: Message) -> None:

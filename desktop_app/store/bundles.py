@@ -4,6 +4,8 @@ a turn's reply) are indexes into the bundle's message list, so they survive new 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -13,7 +15,7 @@ from sqlalchemy import select
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
 from desktop_app.store.memory import to_fact, upsert_fact
 from desktop_app.store.messages import insert_messages
-from desktop_app.store.models import MemoryRow, ProfileRow, utc_now
+from desktop_app.store.models import ImportRow, MemoryRow, ProfileRow, SessionRow, utc_now
 from desktop_app.store.profiles import FALLBACK_PROFILE, save_profile, to_profile
 from desktop_app.store.sessions import new_session_row
 from desktop_app.store.summaries import new_summary_row
@@ -60,13 +62,53 @@ class ImportResult:
     session_ids: list[int]
     messages: int
     notes: list[str] = field(default_factory=list)  # what was skipped, renamed, kept
+    # conversations imported before and skipped: (the session they became, its title)
+    already: list[tuple[int, str]] = field(default_factory=list)
 
     def summary_line(self, file: str) -> str:
         n = len(self.session_ids)
+        if not n and self.already:
+            return f"nothing imported from {file}: {self.already_text()}"
         line = f"imported {n} session{'s' * (n != 1)} ({self.messages} messages) from {file}"
         if self.session_ids:
             line += f"; ids {', '.join(map(str, self.session_ids))}"
+        if self.already:
+            line += f"; {self.already_text()}"
         return line
+
+    def already_text(self) -> str:
+        """'“Trip” was already imported (session 3)' or 'its 12 conversations were ...'."""
+        k = len(self.already)
+        ids = ", ".join(str(i) for i, _ in self.already[:8]) + (", …" if k > 8 else "")
+        if k == 1:
+            return f"“{self.already[0][1]}” was already imported (session {ids}), skipped"
+        return f"{k} conversations were already imported (sessions {ids}), skipped"
+
+
+def conversation_hash(bundle: SessionBundle) -> str:
+    """SHA-256 of what makes a conversation itself: its title, when it began, its system
+    prompt and its messages (role, name, text). The same file imported twice gives the
+    same hashes; an export of a conversation that has grown since does not."""
+    session = bundle.session
+    doc = {
+        "title": session.title,
+        "created_at": session.created_at.isoformat() if session.created_at else None,
+        "system_prompt": session.system_prompt,
+        "messages": [[m.role, m.name, m.content] for m in bundle.messages],
+    }
+    canonical = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _imported_before(orm, digest: str) -> tuple[int, str] | None:
+    """The live session an earlier import made from this conversation, if any."""
+    row = orm.execute(
+        select(SessionRow.id, SessionRow.title)
+        .join(ImportRow, ImportRow.session_id == SessionRow.id)
+        .where(ImportRow.content_hash == digest, SessionRow.deleted_at.is_(None))
+        .order_by(SessionRow.id)
+    ).first()
+    return (int(row[0]), str(row[1])) if row else None
 
 
 def read_bundles(db: Database, session_ids: Sequence[int]) -> list[SessionBundle]:
@@ -127,11 +169,22 @@ def write_bundles(
     bundles: Sequence[SessionBundle],
     global_memory: Sequence[MemoryFact] = (),
     format: str = "token-budget",
+    source: str | None = None,
+    again: bool = False,
 ) -> ImportResult:
-    """Insert the bundles as new sessions, in one transaction: all of them or nothing."""
+    """Insert the bundles as new sessions, in one transaction: all of them or nothing.
+    With a `source` (the file's name) each new session remembers the conversation it was
+    made from, and a conversation imported before is skipped (listed in `already`)
+    unless `again`."""
     result = ImportResult(format, [], 0)
+    now = utc_now()
     with db.write() as orm:
         for bundle in bundles:
+            digest = conversation_hash(bundle) if source is not None else None
+            before = _imported_before(orm, digest) if digest and not again else None
+            if before is not None:
+                result.already.append(before)
+                continue
             session = replace(bundle.session, id=None)
             session.profile = _profile_for(orm, bundle.profile, session.profile, result.notes)
             row = new_session_row(session, utc_now())
@@ -158,6 +211,9 @@ def write_bundles(
                         reply_message_id=_pick(ids, e.reply))
                 for e in bundle.usage
             ])
+            if digest is not None:
+                orm.add(ImportRow(session_id=row.id, content_hash=digest, source=source,
+                                  format=format, imported_at=now))
             result.session_ids.append(row.id)
             result.messages += len(ids)
         kept = 0

@@ -1,6 +1,8 @@
 """Reading a ChatGPT data export (conversations.json). Each conversation is a tree of
 nodes (edits and regenerations branch it); the conversation as the user last saw it is
-the path from `current_node` back through each node's `parent` to the root."""
+the path from `current_node` back through each node's `parent` to the root. A system
+message with text (a custom GPT's or an API conversation's instructions) becomes the
+session's system prompt, never a message of its history."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from desktop_app.core.records import Message, Session
 from desktop_app.store.bundles import SessionBundle
 from desktop_app.store.validate import Fields, join
 
-KEPT_ROLES = ("system", "user", "assistant")
+KEPT_ROLES = ("user", "assistant")  # a system message becomes the system prompt
 TEXT_TYPES = ("text", "multimodal_text", "code")
 
 
@@ -67,6 +69,7 @@ def _text(content: Fields) -> str | None:
 def _conversation(conv: Fields) -> tuple[SessionBundle, int]:
     """A conversation as a bundle, and how many of its nodes were left out."""
     messages: list[Message] = []
+    system: list[str] = []  # the system prompt, from the system messages with text
     skipped = 0
     model = conv.text("default_model_slug", None)
     for _node_id, node in _branch(conv):
@@ -77,9 +80,12 @@ def _conversation(conv: Fields) -> tuple[SessionBundle, int]:
         meta = data.child("metadata", None)
         hidden = bool(meta and meta.data.get("is_visually_hidden_from_conversation"))
         text = _text(data.child("content"))
+        if role == "system":
+            if text is not None and text.strip():
+                system.append(text.strip())
+            continue  # every conversation starts with an empty hidden one: nothing to say
         if role not in KEPT_ROLES or hidden or text is None or not text.strip():
-            if role != "system":  # every conversation starts with an empty hidden one
-                skipped += 1
+            skipped += 1
             continue
         if role == "assistant" and meta is not None and not model:
             model = meta.text("model_slug", None)
@@ -87,6 +93,7 @@ def _conversation(conv: Fields) -> tuple[SessionBundle, int]:
     session = Session(
         title=conv.text("title", None) or "Imported ChatGPT conversation",
         model=model or "gpt-4o",
+        system_prompt="\n\n".join(system),
         created_at=conv.time("create_time"),
         updated_at=conv.time("update_time"),
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self, cast
 
-from sqlalchemy import String, func, insert, select, type_coerce, update
+from sqlalchemy import String, case, func, insert, select, type_coerce, update
 
 from desktop_app.core.app_records import SearchHit
 from desktop_app.core.records import MESSAGE_STATUSES, ROLES, Message
@@ -184,7 +184,18 @@ class MessageRepository:
         self._set(message_id, pinned=pinned)
 
     def set_excluded(self, message_id: int, excluded: bool = True) -> None:
-        self._set(message_id, excluded=excluded)
+        """The user's choice. A note that a failed turn set the message aside goes (a
+        complete message's error is only ever that note): the choice is now the user's."""
+        self._set(message_id, excluded=excluded,
+                  error=case((MessageRow.status == "complete", None), else_=MessageRow.error))
+
+    def set_aside(self, message_id: int, why: str | None = None) -> None:
+        """Leave a message out of later requests because its turn failed (Message.
+        set_aside); `why` is kept as its error (a failed reply keeps its own)."""
+        values: dict[str, Any] = {"excluded": True}
+        if why:
+            values["error"] = why
+        self._set(message_id, **values)
 
     def _set(self, message_id: int, **values: Any) -> None:
         with self._db.write() as orm:

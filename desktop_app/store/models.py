@@ -235,6 +235,23 @@ class TurnUsageRow(Base):
     cost: Mapped[float | None] = mapped_column(Float)
 
 
+class ImportRow(Base):
+    """A session an import made, with the hash of the conversation it was made from, so
+    that importing the same conversation again is recognised (store/transfer.py). Goes
+    with its session: a session deleted for good can be imported anew."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)  # SHA-256, hex
+    source: Mapped[str] = mapped_column(Text)  # the file's name, as the user chose it
+    format: Mapped[str] = mapped_column(String(50))  # "token-budget" or "chatgpt"
+    imported_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+
+
 class SettingRow(Base):
     __tablename__ = "settings"
 

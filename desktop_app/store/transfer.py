@@ -401,16 +401,19 @@ def parse_document(doc: Any, file: str) -> tuple[list[SessionBundle], list[Memor
     return bundles, global_memory
 
 
-def import_file(db: Database, path: Path | str) -> ImportResult:
-    """Import our JSON export or a ChatGPT conversations.json (or its zip); all or nothing."""
+def import_file(db: Database, path: Path | str, again: bool = False) -> ImportResult:
+    """Import our JSON export or a ChatGPT conversations.json (or its zip); all or nothing.
+    A conversation this database imported before is skipped (the result lists it in
+    `already`) unless `again`."""
     path = Path(path)
     name, doc = _read_json(path)
     if isinstance(doc, dict) and doc.get("format") == FORMAT_NAME:
         bundles, global_memory = parse_document(doc, name)
-        return write_bundles(db, bundles, global_memory, format=FORMAT_NAME)
+        return write_bundles(db, bundles, global_memory, format=FORMAT_NAME, source=path.name,
+                             again=again)
     if looks_like_chatgpt(doc):
         bundles, notes = parse_chatgpt(doc, name)
-        result = write_bundles(db, bundles, format="chatgpt")
+        result = write_bundles(db, bundles, format="chatgpt", source=path.name, again=again)
         result.notes[:0] = notes
         return result
     if isinstance(doc, dict) and "format" in doc:

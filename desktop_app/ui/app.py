@@ -75,7 +75,15 @@ def build_window(data_dir: str | Path | None, theme: str | None = None) -> Any:
 
 
 def run_app(args: Any) -> int:
-    """`token-budget` with no subcommand: the window."""
+    """`token-budget` with no subcommand: the window. Without a display, or without the
+    system libraries Qt's X11 plugin needs, one plain line says what to do (exit 1)
+    instead of Qt aborting the process."""
+    from desktop_app.ui.display_check import display_problem
+
+    problem = display_problem()
+    if problem:
+        print(f"token-budget: {problem}", file=sys.stderr)
+        return 1
     app = create_application()
     window = build_window(getattr(args, "data_dir", None))
     report = bool(os.environ.get(FIRST_PAINT_ENV))

@@ -66,7 +66,10 @@ class Composer(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Composer")
-        self.setAutoFillBackground(True)  # the window's colour, so the editor stands out
+        # the conversation's colour: the editor's rounded box is the only box here (a
+        # band of another colour across a wide column made a box around the box)
+        self.setBackgroundRole(QPalette.ColorRole.Base)
+        self.setAutoFillBackground(True)
         self._streaming = False
         self._over = False
         self._can_send = True

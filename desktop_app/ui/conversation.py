@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QPoint, Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QMenu, QWidget
 
 from desktop_app.ui.conversation_model import (
@@ -25,6 +25,10 @@ from desktop_app.ui.message_card import MessageDelegate, column_margin  # noqa: 
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Message
+
+
+# A new width lays the cards out again this long after the last resize (see resizeEvent).
+RELAYOUT_MS = 60
 
 
 class ConversationView(QListView):
@@ -58,6 +62,10 @@ class ConversationView(QListView):
         self._at_bottom = True  # follow new messages while the reader is at the end
         self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._restore_place)
+        self._relayout = QTimer(self)  # see resizeEvent
+        self._relayout.setSingleShot(True)
+        self._relayout.setInterval(RELAYOUT_MS)
+        self._relayout.timeout.connect(self.scheduleDelayedItemsLayout)
 
     # --- content --------------------------------------------------------------------
     def show_messages(self, messages: list[Message], has_more: bool) -> None:
@@ -134,6 +142,21 @@ class ConversationView(QListView):
             bar.setValue(maximum)
 
     # --- events ---------------------------------------------------------------------
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """A card's height follows the list's width, but QListView lays its items out
+        again only when its height changes (its flow is top to bottom). A new width (of
+        the view or of its viewport: both come here) lays the cards out again once the
+        resizing pauses: laying out a page of messages takes longer than a frame, too
+        long for every step of a splitter drag. Until then the cards keep the heights
+        of the last layout (MessageDelegate.layout_width), so none runs over the next."""
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._relayout.start()
+
+    def doItemsLayout(self) -> None:
+        self.delegate.layout_width = self.viewport().width()
+        super().doItemsLayout()
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
             self.delegate.reset_caches()

@@ -5,9 +5,12 @@ part of it that is used, plus the free rest of the window."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from desktop_app.core.budget import LENDERS, BudgetPlan, BudgetReport
 from desktop_app.ui.palette import GAUGE_ORDER, LABELS
+
+if TYPE_CHECKING:
+    from desktop_app.core.budget import BudgetPlan, BudgetReport
 
 
 @dataclass(frozen=True)
@@ -32,18 +35,15 @@ def segments_for(report: BudgetReport) -> list[SegmentState]:
     unused share moves to history, so lenders shrink to what they use and history
     grows by what was lent; the extents still add up to the window."""
     plan = report.plan
-    elastic_lending = plan.elastic and report.lent_to_history > 0
     out: list[SegmentState] = []
     allocated = 0
     for comp in GAUGE_ORDER[:-1]:
         rep = report.components[comp]
-        extent = plan.budgets[comp]
-        if elastic_lending and comp in LENDERS:
-            extent = min(rep.used, extent)
-        elif elastic_lending and comp == "history":
-            extent = rep.budget
+        # in elastic mode a lender's allocation is its share less what it lent, and
+        # history's includes what was lent: the rows add up to at most the window
+        extent = rep.allocation
         allocated += extent
-        out.append(SegmentState(comp, LABELS[comp], extent, rep.used, rep.budget, rep.over))
+        out.append(SegmentState(comp, LABELS[comp], extent, rep.used, extent, rep.over))
     free_extent = max(0, plan.window - allocated)
     out.append(SegmentState("free", LABELS["free"], free_extent, 0, free_extent, False))
     return out

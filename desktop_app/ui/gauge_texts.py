@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from desktop_app.core.glossary import profile_label
 from desktop_app.ui.figures import format_cost, format_percent, format_tokens, format_tokens_short
 from desktop_app.ui.palette import GAUGE_ORDER, LABELS, warning_color
 
@@ -91,7 +92,8 @@ def allocation_texts(plan: BudgetPlan, segments: list[SegmentState]) -> GaugeTex
     window = float(plan.window)
     free = segments[-1].extent
     return GaugeTexts(
-        subtitle=f"{format_tokens(plan.window)}-token window · {plan.profile.name}",
+        subtitle=f"{format_tokens(plan.window)}-token window · "
+                 f"{profile_label(plan.profile.name, plan.profile.builtin)}",
         status=f"{format_percent(1 - free / window)} allocated",
         rows=[LegendText(s.component, s.label, format_tokens(s.extent),
                          format_tokens_short(s.extent), False) for s in segments],
@@ -135,6 +137,10 @@ def tooltip_for(seg: SegmentState, report: BudgetReport, uncertainty: float | No
     if framing_source:  # the same figures the messages' cards and the panels show
         lines.append(f"Each message as sent: content + chat framing "
                      f"({html.escape(framing_source, quote=False)})")
+    lent = report.components[seg.component].lent
+    if lent:
+        lines.append(f"Lends its unused {format_tokens(lent)} tokens to history "
+                     "(elastic mode)")
     if seg.component == "history" and report.lent_to_history:
         lines.append(f"Includes {format_tokens(report.lent_to_history)} tokens lent by "
                      "under-used components")

@@ -23,12 +23,15 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QSplitter,
+    QStyle,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop_app.core.budget import COMPONENTS
 from desktop_app.core.counting import Counting
+from desktop_app.core.glossary import state_label
 from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import (
     LABELS,
@@ -38,12 +41,21 @@ from desktop_app.ui.palette import (
     ok_color,
     warning_color,
 )
+from desktop_app.ui.sizing import (
+    WIDEST_TOKENS,
+    column_width,
+    editor_height,
+    item_row_height,
+    scroll_bar_extent,
+    table_height,
+)
 
 if TYPE_CHECKING:
     from desktop_app.core.assemble import AssembledRequest
     from desktop_app.core.records import Message
 
 PREVIEW_CHARS = 160
+MIN_ROWS = 5  # each table shows at least this many rows (the column scrolls instead)
 TOOLTIP_CHARS = 1500
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
@@ -164,7 +176,7 @@ class _RowsModel(QAbstractTableModel):
             if column == "Tokens":
                 return format_tokens(self.tokens(row))
             if column == "State":
-                return row.state
+                return state_label(row.state)
             if column == "Reason":
                 return row.reason
             if column == "Content":
@@ -188,7 +200,12 @@ class _RowsModel(QAbstractTableModel):
 
 
 SENT_COLUMNS = ("#", "Component", "Role", "Tokens", "Content")
+# the widest value a figure column shows, and the longest name a sent row's component has
+FIGURE_SAMPLES = {"#": ("00000",), "Tokens": (WIDEST_TOKENS,)}
+COMPONENT_SAMPLES = tuple(f"{LABELS[c]} (pinned)" if c == "history" else LABELS[c]
+                          for c in COMPONENTS if c != "reply_reserve")
 LEFT_OUT_COLUMNS = ("#", "Role", "State", "Tokens", "Reason", "Content")
+LEFT_OUT_STATES = frozenset({"summarized", "folding", "dropped"})
 
 
 class ContextInspector(QWidget):
@@ -212,6 +229,13 @@ class ContextInspector(QWidget):
         self._status.setWordWrap(True)
         self._status.setAccessibleName("Does the request fit")
         self._status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # warnings (a component over its share, an example left out) in the warning
+        # colour, apart from the line that says the request fits
+        self._warnings = QLabel()
+        self._warnings.setWordWrap(True)
+        self._warnings.setAccessibleName("Warnings about the request")
+        self._warnings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._warnings.hide()
 
         self.sent_model = _RowsModel(SENT_COLUMNS, self)
         self.left_out_model = _RowsModel(LEFT_OUT_COLUMNS, self)
@@ -225,6 +249,7 @@ class ContextInspector(QWidget):
         self._detail.setReadOnly(True)
         self._detail.setAccessibleName("Full text of the selected message")
         self._detail.setPlaceholderText("The full text of the selected message appears here.")
+        self._detail.setMinimumHeight(editor_height(self._detail, 3))
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
@@ -245,6 +270,7 @@ class ContextInspector(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self._totals)
         layout.addWidget(self._status)
+        layout.addWidget(self._warnings)
         layout.addWidget(splitter, 1)
         self.setAccessibleName("Context inspector")
         self._apply_theme()
@@ -271,6 +297,8 @@ class ContextInspector(QWidget):
             self.left_out_model.set_rows([], counting)
             self._totals.setText("Nothing assembled yet.")
             self._status.clear()
+            self._warnings.clear()
+            self._warnings.hide()
             self._update_titles()
             return
         self.sent_model.set_rows(self._sent_rows(req), counting)
@@ -302,7 +330,8 @@ class ContextInspector(QWidget):
         return self._totals.text()
 
     def status_text(self) -> str:
-        return self._status.text()
+        """Whether the request fits, then its warnings, one a line."""
+        return "\n".join(t for t in (self._status.text(), self._warnings.text()) if t)
 
     def detail_text(self) -> str:
         return self._detail.toPlainText()
@@ -330,7 +359,7 @@ class ContextInspector(QWidget):
     def _left_out_rows(self, req: AssembledRequest, counting: Counting) -> list[_Row]:
         rows = []
         for i, (state, reason) in enumerate(zip(req.states, req.reasons, strict=False)):
-            if state not in ("summarized", "dropped") or i >= len(self._messages):
+            if state not in LEFT_OUT_STATES or i >= len(self._messages):
                 continue
             m = self._messages[i]
             cost = counting.of_message(m)  # what it would cost, as its card says
@@ -357,15 +386,18 @@ class ContextInspector(QWidget):
             text = req.problem or (f"Does not fit: {format_tokens(report.used)} tokens "
                                    f"for a {format_tokens(report.window)}-token window.")
         self._status.setStyleSheet(f"color: {color};")
-        lines = [text] + [f"• {w}" for w in req.warnings]
-        self._status.setText("\n".join(lines))
+        self._status.setText(text)
+        self._warnings.setStyleSheet(f"color: {warning_color(dark).name()};")
+        self._warnings.setText("\n".join(f"• {w}" for w in req.warnings))
+        self._warnings.setVisible(bool(req.warnings))
 
     def _update_titles(self) -> None:
         sent = self.sent_model.rowCount()
         left = self.left_out_model.rowCount()
         self._sent_title.setText(f"Sent · {sent} message{'s' if sent != 1 else ''}")
         if left:
-            self._left_out_title.setText(f"Left out · {left} (summarized or dropped)")
+            self._left_out_title.setText(f"Left out · {left} (summarized, to be folded "
+                                         "or dropped)")
         else:
             self._left_out_title.setText("Left out · nothing")
 
@@ -396,14 +428,35 @@ class ContextInspector(QWidget):
         widths = {"#": fm.horizontalAdvance("00000"), "Component": fm.horizontalAdvance(
             "Current input (pinned)") + fm.height() * 2, "Role": fm.horizontalAdvance(
             "assistant") + fm.height(), "Tokens": fm.horizontalAdvance("000,000") + fm.height(),
-            "State": fm.horizontalAdvance("summarized") + fm.height(),
+            "State": fm.horizontalAdvance(state_label("folding")) + fm.height(),
             "Reason": fm.horizontalAdvance("outside the history budget") + fm.height()}
         for col, title in enumerate(model._columns):
             if title in widths:
                 view.setColumnWidth(col, widths[title])
+        self._fit_view(view)
         view.selectionModel().currentRowChanged.connect(
             lambda current, _previous, m=model: self._show_detail(m, current))
         return view
+
+    def _fit_view(self, view: QTreeView) -> None:
+        """The figure columns (# and Tokens) as wide as their widest value and fixed, the
+        component's as wide as its longest name; the view at least as wide as its
+        columns up to Tokens (a figure is never cut at the view's edge, with or without
+        the scroll bar) and as tall as MIN_ROWS rows."""
+        columns = view.model()._columns  # type: ignore[attr-defined]
+        header = view.header()
+        for col, title in enumerate(columns):
+            if title in FIGURE_SAMPLES:
+                view.setColumnWidth(col, column_width(view, col, FIGURE_SAMPLES[title]))
+                header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+            elif title == "Component":  # a colour chip, then the name
+                chip = view.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize, None, view)
+                view.setColumnWidth(col, column_width(view, col, COMPONENT_SAMPLES) + chip + 4)
+        tokens = columns.index("Tokens")
+        view.setMinimumWidth(sum(view.columnWidth(c) for c in range(tokens + 1))
+                             + 2 * view.frameWidth() + scroll_bar_extent(view))
+        row = item_row_height(view, decorated="Component" in columns)
+        view.setMinimumHeight(table_height(view, MIN_ROWS, row, header.sizeHint().height()))
 
     def _show_detail(self, model: _RowsModel, current: QModelIndex) -> None:
         if not current.isValid():
@@ -415,7 +468,7 @@ class ContextInspector(QWidget):
         label = LABELS.get(row.component, row.component)
         self._detail_title.setText(
             f"{where}{label} · {row.role} · {format_tokens(model.tokens(row))} tokens"
-            + (f" · {row.state}: {row.reason}" if row.reason else ""))
+            + (f" · {state_label(row.state)}: {row.reason}" if row.reason else ""))
         self._detail.setPlainText(row.text)
         if row.number:
             self.messageSelected.emit(row.number - 1)
@@ -433,4 +486,8 @@ class ContextInspector(QWidget):
             self._apply_theme()
             if self._request is not None:
                 self._update_totals(self._request)
+        elif event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            for view in (self.sent_view, self.left_out_view):
+                self._fit_view(view)
+            self._detail.setMinimumHeight(editor_height(self._detail, 3))
         super().changeEvent(event)

@@ -1,6 +1,7 @@
 """The Prompt Lab's Compress tab: the optimizer's suggestions for a variant (each
-with what it saves, applied as one undoable edit), and compressing a variant to a
-target length as a new variant beside it. Suggestions are made on a worker thread;
+with what it saves and what it keeps of the instructions, numbers and names, applied as
+one undoable edit), and compressing a variant to a target length as a new variant beside
+it, with a warning when the target forces loss. Suggestions are made on a worker thread;
 one made for a text that has changed since is never shown."""
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTreeWidget,
     QTreeWidgetItem,
@@ -22,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.controller.operations import Scope
+from desktop_app.core.instructions import kind as instruction_kind
 from desktop_app.ui.figures import format_tokens
 from desktop_app.ui.lab_heatmap import LONG_TEXT_CHARS
 from desktop_app.ui.palette import is_dark, ok_color, warning_color
@@ -44,13 +48,18 @@ class CompressPage(QWidget):
         self.compress_variant = QComboBox()
         self.compress_variant.setAccessibleName("Variant to compress")
         self.suggestion_list = QTreeWidget()
-        self.suggestion_list.setHeaderLabels(["Suggestion", "Saves", "Preview"])
+        self.suggestion_list.setHeaderLabels(["Suggestion", "Saves", "Keeps", "Preview"])
         self.suggestion_list.setRootIsDecorated(False)
         self.suggestion_list.setAccessibleName("Compression suggestions")
         self.suggestion_list.setAlternatingRowColors(True)
+        # the list takes what is left: the result and its warning below are read in full
+        self.suggestion_list.setSizePolicy(QSizePolicy.Policy.Expanding,
+                                           QSizePolicy.Policy.Ignored)
+        self.suggestion_list.setMinimumHeight(3 * lab.fontMetrics().height())
         header = self.suggestion_list.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.suggestion_list.setColumnWidth(0, lab.fontMetrics().horizontalAdvance("M" * 22))
         self.apply_button = QPushButton("Apply")
@@ -166,14 +175,18 @@ class CompressPage(QWidget):
         self.suggestion_list.clear()
         self._suggestions = list(found)
         self.apply_button.setEnabled(False)
+        warn = warning_color(is_dark(self))
         for s in self._suggestions:
             pct = f" ({s.saving / s.tokens_before:.0%})" if s.tokens_before else ""
             item = QTreeWidgetItem([s.label, f"{format_tokens(s.saving)}{pct}",
-                                    " ".join(s.text[:400].split())])
+                                    keeps_text(s), " ".join(s.text[:400].split())])
             item.setToolTip(0, f"{s.label}: {format_tokens(s.tokens_before)} → "
                                f"{format_tokens(s.tokens_after)} tokens")
-            item.setToolTip(2, s.text[:1500])
+            item.setToolTip(2, keeps_tooltip(s))
+            item.setToolTip(3, s.text[:1500])
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if s.lost:
+                item.setForeground(2, QBrush(warn))
             self.suggestion_list.addTopLevelItem(item)
         if status or not self._suggestions:
             self.suggestion_status.setText(status)
@@ -215,6 +228,12 @@ class CompressPage(QWidget):
         if result.message:
             self._set_compress_status(f"{self.compress_status.text()} Note: {result.message}.",
                                       ok=result.fits)
+        self.compress_status.setToolTip(keeps_tooltip(result) if result.key_items else "")
+        if result.loss_warning:  # in short here; which items, in the tooltip
+            self._set_compress_status(
+                f"{self.compress_status.text()} Warning: the target of "
+                f"{format_tokens(result.target_tokens)} tokens forces loss: "
+                f"{loss_summary(result)} (hover for which).", ok=False)
 
     def _report_saving(self, variant: VariantEditor, before: int, after: int, what: str) -> None:
         saved = before - after
@@ -229,3 +248,40 @@ class CompressPage(QWidget):
         color = ok_color(dark) if ok else warning_color(dark)
         self.compress_status.setStyleSheet(f"color: {color.name()};")
         self.compress_status.setText(text)
+
+
+def keeps_text(s: Any) -> str:
+    """'100%', or '43%: drops 2 instructions' for a suggestion (or a result)."""
+    if not s.key_items:
+        return "—"
+    text = f"{s.retention:.0%}"
+    orders = sum(1 for item in s.lost if instruction_kind(item))
+    if orders:
+        text += f": drops {orders} instruction{'s' if orders != 1 else ''}"
+    return text
+
+
+def loss_summary(s: Any) -> str:
+    """'keeps 1 of 7 key items (14%) and drops 2 instructions and 4 numbers or names'."""
+    orders = sum(1 for item in s.lost if instruction_kind(item))
+    others = len(s.lost) - orders
+    drops = []
+    if orders:
+        drops.append(f"{orders} instruction{'s' if orders != 1 else ''}")
+    if others:
+        drops.append("1 number or name" if others == 1 else f"{others} numbers and names")
+    kept = s.key_items - len(s.lost)
+    return (f"keeps {kept} of {s.key_items} key items ({s.retention:.0%}) and drops "
+            + " and ".join(drops))
+
+
+def keeps_tooltip(s: Any) -> str:
+    if not s.key_items:
+        return "The text has no instructions, numbers or names to keep."
+    head = (f"Keeps {s.key_items - len(s.lost)} of {s.key_items} key items "
+            "(instructions and constraints, numbers, names).")
+    if not s.lost:
+        return head
+    lost = "\n".join(f"• {item[:120]}" for item in s.lost[:12])
+    more = f"\n… and {len(s.lost) - 12} more" if len(s.lost) > 12 else ""
+    return f"{head}\nDrops:\n{lost}{more}"

@@ -15,13 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, QUrl
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMainWindow, QSplitter, QWidget
 
 from desktop_app.ui.app import after_first_paint
 from desktop_app.ui.conversation import copy_message
 from desktop_app.ui.session_list import SessionList
+from desktop_app.ui.sizing import FIRST_SIZE, first_window_geometry
 from desktop_app.ui.theme import apply_theme
 from desktop_app.ui.window_bars import Snackbar
 from desktop_app.ui.window_budget import BudgetPanel
@@ -62,8 +63,7 @@ class MainWindow(QMainWindow):
         self._request_messages: list[Message] = []  # what the inspector's rows refer to
         self.setWindowTitle("Token Budget")
         self.setAccessibleName("Token Budget")
-        self.resize(1360, 860)
-        self.setMinimumSize(900, 560)
+        self.fit_to_screen()  # until _restore_layout brings the size it had
 
         self.centre = CentreColumn()
         # the centre's parts, as the window's own (the tests and the wiring use them)
@@ -94,8 +94,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self._widths = {"sessions": 250, "budget": 380}
-        self.splitter.setSizes([250, 730, 380])
+        self._widths = self._default_widths(self.width())
+        self.splitter.setSizes([self._widths["sessions"], 730, self._widths["budget"]])
         self.splitter.splitterMoved.connect(lambda _pos, _index: self._remember_widths())
         self.setCentralWidget(self.splitter)
         self.snackbar = Snackbar(self)  # floats over the window, outside every layout
@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         appears without waiting for them."""
         if not self.right.build_panels():
             return
+        self.context_panel = self.right.context_panel
         self.inspector = self.right.inspector
         self.memory_panel = self.right.memory_panel
         self.summary_panel = self.right.summary_panel
@@ -125,6 +126,8 @@ class MainWindow(QMainWindow):
     def on_session_opened(self, session: Session) -> None:
         if self._session is None or self._session.id != session.id:
             self.error_bar.hide()  # an error about another session
+        if self._session is not None and self._session.id != session.id:
+            self.centre.clear_notice()  # a notice about another session
         self._session = session
         self.session_list.set_current(session.id)
         self.setWindowTitle(f"{session.title} — Token Budget")
@@ -143,6 +146,7 @@ class MainWindow(QMainWindow):
 
     def on_stream_started(self, title: str) -> None:
         self.error_bar.hide()
+        self.centre.clear_notice()  # what was said about the last turn
         self.composer.set_streaming(True)
         self.live_reply.begin(title)
 
@@ -285,6 +289,27 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.controller.database.data_folder())))
 
     # --- the side panels and layout memory ------------------------------------------
+    def fit_to_screen(self, available: QRect | None = None) -> None:
+        """The first window: 1360×860 where the screen has room for it, else the
+        screen's available area (`available`: QScreen.availableGeometry, without task
+        bars and docks) less room for the frame, so that the composer and Send are on
+        screen; centred."""
+        if available is None:
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            available = (screen.availableGeometry() if screen is not None
+                         else QRect(0, 0, *FIRST_SIZE))
+        least = first_window_geometry(available, (900, 560))
+        self.setMinimumSize(least.width(), least.height())
+        place = first_window_geometry(available, minimum=(least.width(), least.height()))
+        self.resize(place.size())
+        self.move(place.topLeft())
+
+    def _default_widths(self, width: int) -> dict[str, int]:
+        """The side panels' widths before the user sets any: about a fifth of the
+        window for the sessions, the budget column at least its minimum."""
+        return {"sessions": max(200, min(260, round(width * 0.18))),
+                "budget": max(self.right.minimumWidth(), min(440, round(width * 0.3)))}
+
     def toggle_panels(self, _checked: bool) -> None:
         self._remember_widths()
         self.session_list.setVisible(self.toggle_sessions.isChecked())
@@ -312,6 +337,7 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+            self._keep_on_screen()
         for key in self._widths:
             width = s.value(f"window/{key}_width")
             if width is not None and int(width) > 0:
@@ -324,6 +350,15 @@ class MainWindow(QMainWindow):
             if shown is not None:
                 action.setChecked(str(shown).lower() in ("true", "1"))
         self._apply_widths()
+
+    def _keep_on_screen(self) -> None:
+        """A remembered size from a larger screen: shrunk to this one's available area."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None or self.isMaximized() or self.isFullScreen():
+            return
+        available = screen.availableGeometry()
+        if self.width() > available.width() or self.height() > available.height():
+            self.fit_to_screen(available)
 
     def save_layout(self) -> None:
         s = self._settings

@@ -29,6 +29,7 @@ from desktop_app.core.records import MemoryFact
 from desktop_app.core.tokens import count_text
 from desktop_app.ui.gauge import format_tokens
 from desktop_app.ui.palette import blend, is_dark, warning_color
+from desktop_app.ui.sizing import table_height
 
 COLUMNS = ("Key", "Value", "Pinned", "Scope", "Tokens")
 KEY, VALUE, PINNED, SCOPE, TOKENS = range(len(COLUMNS))
@@ -212,6 +213,7 @@ class MemoryPanel(QWidget):
         self.view.setWordWrap(False)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(round(self.fontMetrics().height() * 1.7))
+        self._fit_view()
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(KEY, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(VALUE, QHeaderView.ResizeMode.Stretch)
@@ -221,6 +223,7 @@ class MemoryPanel(QWidget):
 
         self._summary = QLabel()
         self._summary.setAccessibleName("Memory total")
+        self._summary.setWordWrap(True)  # its text never sets the column's width
         self._message = QLabel()
         self._message.setWordWrap(True)
         self._message.setAccessibleName("Memory message")
@@ -313,6 +316,12 @@ class MemoryPanel(QWidget):
             self.show_message("")
 
     # --- internals ---------------------------------------------------------------------
+
+    def _fit_view(self) -> None:
+        """The table shows at least five rows (the column scrolls instead)."""
+        self.view.setMinimumHeight(table_height(
+            self.view, 5, self.view.verticalHeader().defaultSectionSize(),
+            self.view.horizontalHeader().sizeHint().height()))
 
     def _add(self) -> None:
         key = self.key_edit.text().strip()

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
+from desktop_app.core.glossary import state_label
 from desktop_app.core.text import format_token_tag
 from desktop_app.ui import palette
 from desktop_app.ui.conversation_model import (
@@ -45,15 +46,31 @@ if TYPE_CHECKING:
 STATE_HELP = {
     "kept": "Kept: sent in full with the next request",
     "pinned": "Pinned: always sent",
-    "summarized": "Summarized: its content reaches the model through the summary or memory",
+    "summarized": "Summarized: the stored summary (or the facts kept in memory) stands for "
+                  "it; its own text is not sent",
+    "folding": "To be folded: the next request leaves it out and folds it into the summary "
+               "(or takes its facts into memory); the stored summary covers it once the "
+               "reply is in",
     "dropped": "Dropped: not sent with the next request",
 }
 STATE_COLORS = {  # (light, dark)
     "kept": ("#2e7d32", "#7bd07f"),
     "pinned": ("#3b6fb6", "#78a5ea"),
     "summarized": ("#a77a06", "#e3bd4d"),
+    "folding": ("#8a6d3b", "#c9a96e"),
     "dropped": ("#7c838d", "#9aa0a8"),
 }
+
+
+def card_title(m: Message) -> str:
+    """Who wrote it, and whether it is left out: by the user (excluded) or because its
+    turn failed (set aside)."""
+    title = ROLE_TITLES.get(m.role, m.role)
+    if m.set_aside:
+        return title + "  ·  set aside"
+    if m.excluded:
+        return title + "  ·  excluded"
+    return title
 
 
 def column_margin(width: int, inset: int = 0) -> int:
@@ -130,6 +147,11 @@ class MessageDelegate(QStyledItemDelegate):
         self.documents = DocumentCache()
         self._heights: dict[Any, int] = {}
         self._heights_width = -1
+        # The width the view last laid the cards out at (ConversationView.doItemsLayout
+        # sets it): heights are given for it until the next layout, so that every card's
+        # rect agrees with where the layout put it, and a new width never makes one card
+        # run over the next (painting keeps to the card).
+        self.layout_width: int | None = None
         self._fonts_for(view.font())
 
     # --- fonts and caches -----------------------------------------------------------
@@ -140,6 +162,7 @@ class MessageDelegate(QStyledItemDelegate):
         self.title_font = QFont(self.header_font)
         self.title_font.setWeight(QFont.Weight.DemiBold)
         self.header_fm = QFontMetrics(self.header_font)
+        self.title_fm = QFontMetrics(self.title_font)
 
     def reset_caches(self) -> None:
         self.documents.clear()
@@ -169,7 +192,7 @@ class MessageDelegate(QStyledItemDelegate):
     # --- size -----------------------------------------------------------------------
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         m: Message = index.data(MessageRole)
-        width = self._view.viewport().width()
+        width = self.layout_width or self._view.viewport().width()
         if width != self._heights_width:
             self._heights.clear()
             self._heights_width = width
@@ -194,6 +217,7 @@ class MessageDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
 
         painter.save()
+        painter.setClipRect(option.rect)  # a card whose height waits for the next layout
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         base = pal.color(QPalette.ColorRole.Base)
         accent = pal.color(QPalette.ColorRole.Highlight)
@@ -220,9 +244,7 @@ class MessageDelegate(QStyledItemDelegate):
         muted = palette.blend(text_color, base, 0.6)
         painter.setFont(self.title_font)
         painter.setPen(text_color)
-        title = ROLE_TITLES.get(m.role, m.role)
-        if m.excluded:
-            title += "  ·  excluded"
+        title = card_title(m)
         painter.drawText(lay.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          title)
         painter.setFont(self.header_font)
@@ -241,7 +263,7 @@ class MessageDelegate(QStyledItemDelegate):
             painter.setPen(color)
             painter.drawText(badge_rect, Qt.AlignmentFlag.AlignCenter, badge_text)
         if hovered or selected:
-            for action, rect in lay.action_rects(message_actions(m), tokens_rect.left() - 10):
+            for action, rect in self._action_rects(m, lay, tokens_rect.left() - 10):
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(palette.blend(text_color, fill, 0.08))
                 painter.drawRoundedRect(QRectF(rect), 4, 4)
@@ -256,10 +278,10 @@ class MessageDelegate(QStyledItemDelegate):
         ctx.palette.setColor(QPalette.ColorRole.Text, text_color)
         clip = QRectF(0, 0, doc.textWidth(), doc.size().height())
         ctx.clip = clip
-        painter.setClipRect(clip)
+        painter.setClipRect(clip, Qt.ClipOperation.IntersectClip)
         doc.documentLayout().draw(painter, ctx)
-        painter.setClipping(False)
         painter.translate(-lay.body_left, -lay.body_top)
+        painter.setClipRect(option.rect)
 
         if needs_retry(m):
             self._paint_retry_line(painter, lay, m, doc.size().height(), dark, pal)
@@ -277,7 +299,26 @@ class MessageDelegate(QStyledItemDelegate):
         n = model.tokens_of(m)
         tokens_text = "… tok" if n is None else ("" if model.exact else "~") + format_token_tag(n)
         state = model.state_of(m)
-        return tokens_text, (state[0] if state else None)
+        return tokens_text, (state_label(state[0]) if state else None)
+
+    def header_texts(self, index: QModelIndex) -> tuple[str, str, str | None]:
+        """What the card at `index` says in its header: its title, its token tag and
+        its state badge (None before the preview says)."""
+        m: Message = index.data(MessageRole)
+        model: ConversationModel = index.model()  # type: ignore[assignment]
+        return (card_title(m), *self._header_texts(m, model))
+
+    def _action_rects(self, m: Message, lay: _Layout, right: int) -> list[tuple[str, QRect]]:
+        """The hover actions that fit between the card's title and its token count, the
+        first ones first (a narrow card shows fewer; the context menu has them all)."""
+        title_right = lay.header.left() + self.title_fm.horizontalAdvance(card_title(m)) + 10
+        actions = message_actions(m)
+        while actions:
+            rects = lay.action_rects(actions, right)
+            if rects[0][1].left() >= title_right:
+                return rects
+            actions = actions[:-1]
+        return []
 
     def _retry_rect(self, lay: _Layout, body_height: float) -> QRect:
         top = lay.body_top + int(body_height) + 6
@@ -315,7 +356,7 @@ class MessageDelegate(QStyledItemDelegate):
             return "badge"
         if tokens_rect.contains(pos):
             return "tokens"
-        for action, rect in lay.action_rects(message_actions(m), tokens_rect.left() - 10):
+        for action, rect in self._action_rects(m, lay, tokens_rect.left() - 10):
             if rect.contains(pos):
                 return action
         if needs_retry(m):

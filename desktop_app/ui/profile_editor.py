@@ -29,6 +29,7 @@ from desktop_app.core.budget import (
     plan_budget,
     validate_fractions,
 )
+from desktop_app.core.glossary import profile_label
 from desktop_app.ui.gauge import BudgetGauge, format_tokens
 from desktop_app.ui.palette import blend, component_color, is_dark, ok_color, warning_color
 
@@ -161,7 +162,8 @@ class ProfileEditor(QWidget):
         self.profile_combo.blockSignals(True)
         self.profile_combo.clear()
         for p in sorted(profiles, key=lambda p: (not p.builtin, p.name.lower())):
-            self.profile_combo.addItem(f"{p.name} (built in)" if p.builtin else p.name, p.name)
+            self.profile_combo.addItem(f"{profile_label(p.name)} (built in)" if p.builtin
+                                       else p.name, p.name)
         self.profile_combo.blockSignals(False)
         if current in self._profiles:
             self.load_profile(current)

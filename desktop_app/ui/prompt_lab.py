@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.controller.operations import Operations
 from desktop_app.core.catalog import Catalog, ModelInfo, default_catalog
+from desktop_app.core.glossary import provider_label
 from desktop_app.ui.lab_chunk import ChunkPage
 from desktop_app.ui.lab_compare import ComparePage, signed, signed_percent
 from desktop_app.ui.lab_compress import CompressPage
@@ -72,7 +74,7 @@ class PromptLab(QWidget):
             menu = providers.get(model.provider)
             if menu is None:
                 menu = providers[model.provider] = self.models_menu.addMenu(
-                    model.provider.capitalize())
+                    provider_label(model.provider))
             action = menu.addAction(model.name)
             action.setCheckable(True)
             action.setChecked(model.name in DEFAULT_MODELS)
@@ -117,6 +119,9 @@ class PromptLab(QWidget):
         layout.addLayout(bar)
         layout.addWidget(main, 1)
         self.setAccessibleName("Prompt Lab")
+        # its own window: Esc and Ctrl+W close it, as they close a dialog or a tab
+        self.close_shortcuts = [QShortcut(QKeySequence(key), self, self.close)
+                                for key in ("Esc", "Ctrl+W")]
 
         self.add_button.clicked.connect(lambda: self.add_variant())
         self.heatmap_check.toggled.connect(self._heatmap_toggled)

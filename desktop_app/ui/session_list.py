@@ -178,6 +178,8 @@ class SessionList(QFrame):
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().currentChanged.connect(self._on_current)
         self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        # titles are elided to the column's width: it never scrolls sideways
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.setItemDelegate(TwoLineDelegate(self.view))
         self.view.viewport().setBackgroundRole(QPalette.ColorRole.Window)
         self.view.setMouseTracking(True)
@@ -189,6 +191,7 @@ class SessionList(QFrame):
         self.results.setModel(self.results_model)
         self.results.setFrameShape(QFrame.Shape.NoFrame)
         self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.results.setItemDelegate(TwoLineDelegate(self.results))
         self.results.viewport().setBackgroundRole(QPalette.ColorRole.Window)
         self.results.setMouseTracking(True)

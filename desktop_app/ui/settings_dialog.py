@@ -22,11 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.history import STRATEGIES, STRATEGY_LABELS
+from desktop_app.core.glossary import STRATEGY_LABELS, profile_label
+from desktop_app.core.history import STRATEGIES
 from desktop_app.core.providers import ProviderConfig, ProviderError
 from desktop_app.ui.palette import is_dark, ok_color, warning_color
 from desktop_app.ui.theme import THEME_LABELS, THEMES, mute
 
+CUSTOM_URL_EXAMPLE = "http://localhost:8080/v1"
 KEY_SOURCES = {
     "keychain": "A key is saved in the system keychain. Type a new one to replace it.",
     "session": "A key is kept in memory for this session only (no keychain available).",
@@ -57,6 +59,7 @@ class SettingsDialog(QDialog):
 
         controller.providersChanged.connect(self._fill_providers)
         controller.connectionTested.connect(self._on_tested)
+        controller.modelsFound.connect(self._on_models_found)
         controller.errorRaised.connect(self._on_error)
         self._fill_providers(controller.providers)
         if not controller.providers:
@@ -198,8 +201,12 @@ class SettingsDialog(QDialog):
             while candidate in taken:
                 candidate, n = f"{name}-{n}", n + 1
             self.name_edit.setText(candidate)
-        if url:
+        # each kind its own address: another kind's preset gives way (a custom server
+        # starts empty, with an example), an address the user typed stays
+        typed = self.url_edit.text().strip().rstrip("/")
+        if not typed or typed in {u for _l, u, _n in self._presets.values() if u}:
             self.url_edit.setText(url)
+        self.url_edit.setPlaceholderText(url or CUSTOM_URL_EXAMPLE)
         self._show_key_source(self.name_edit.text().strip(), name)
 
     def _config(self) -> ProviderConfig | None:
@@ -242,6 +249,15 @@ class SettingsDialog(QDialog):
         self.test_button.setEnabled(False)
         self.controller.setup.test_connection(config, self.key_edit.text().strip() or None)
 
+    def _on_models_found(self, provider: str, models: list[str]) -> None:
+        """What Test connection found joins the provider's list (and, once saved, the
+        model picker)."""
+        if provider != self.name_edit.text().strip():
+            return
+        listed = [m.strip() for m in self.models_edit.text().split(",") if m.strip()]
+        listed += [m for m in models if m not in listed]
+        self.models_edit.setText(", ".join(listed))
+
     def _on_tested(self, ok: bool, text: str) -> None:
         self.test_button.setEnabled(True)
         self._set_status(text, ok=ok, warn=not ok)
@@ -269,11 +285,13 @@ class SettingsDialog(QDialog):
             lambda _i: self.controller.setup.set_default("model", self.default_model.currentText()))
         self.default_profile = QComboBox()
         self.default_profile.setAccessibleName("Default profile")
-        self.default_profile.addItems(snapshot["profiles"])
-        self.default_profile.setCurrentText(snapshot["default_profile"])
+        for name in snapshot["profiles"]:
+            self.default_profile.addItem(profile_label(name), name)
+        self.default_profile.setCurrentIndex(
+            max(0, self.default_profile.findData(snapshot["default_profile"])))
         self.default_profile.activated.connect(
             lambda _i: self.controller.setup.set_default(
-                "profile", self.default_profile.currentText()))
+                "profile", self.default_profile.currentData()))
         self.default_strategy = QComboBox()
         self.default_strategy.setAccessibleName("Default history strategy")
         for kind in STRATEGIES:

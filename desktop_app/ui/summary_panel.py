@@ -1,7 +1,8 @@
 """The rolling summary, editable: what it says, which messages it replaced, how it was
 made, what it costs in the request (the summary message with its header and chat
 framing: the gauge's Summary row) against what the messages it replaced would, and how
-much of the original information it kept."""
+much of the original information it kept. Compact now folds the older history into it
+on request, with an optional focus, and says what that freed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -24,9 +26,11 @@ from PySide6.QtWidgets import (
 from desktop_app.core.counting import Cost, Counting
 from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import blend, is_dark, ok_color, warning_color
+from desktop_app.ui.sizing import editor_height
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Message, Summary
+    from desktop_app.services.compaction import Compaction
 
 _EMPTY_TEXT = ("No summary yet. With the rolling summary or hybrid strategy, older messages "
                "that no longer fit are folded into a summary here.")
@@ -54,6 +58,7 @@ class SummaryPanel(QWidget):
     """Edit and save the session's rolling summary."""
 
     summaryEdited = Signal(str)
+    compactRequested = Signal(str)  # the focus ("" for none)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,6 +76,7 @@ class SummaryPanel(QWidget):
         self.editor.setAccessibleName("Rolling summary")
         self.editor.setPlaceholderText("The summary of earlier messages.")
         self.editor.setTabChangesFocus(True)
+        self.editor.setMinimumHeight(editor_height(self.editor, 5))
 
         self._method = QLabel()
         self._range = QLabel()
@@ -91,6 +97,7 @@ class SummaryPanel(QWidget):
 
         self._status = QLabel()
         self._status.setAccessibleName("Summary status")
+        self._status.setWordWrap(True)  # a long status never widens the column
         self.revert_button = QPushButton("Revert")
         self.revert_button.setToolTip("Throw away your edits and show the stored summary")
         self.save_button = QPushButton("Save")
@@ -101,6 +108,25 @@ class SummaryPanel(QWidget):
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.save_button)
 
+        self.compact_focus = QLineEdit()
+        self.compact_focus.setAccessibleName("Compact focus")
+        self.compact_focus.setPlaceholderText(
+            "Focus (optional): keep every decision about the budget")
+        self.compact_focus.setToolTip("What the summary must keep, above all")
+        self.compact_button = QPushButton("Compact now")
+        self.compact_button.setToolTip(
+            "Fold the older history into the summary now (by the model when one is set up, "
+            "else offline); the newest messages stay as they are")
+        self.compact_status = QLabel()
+        self.compact_status.setAccessibleName("Compact result")
+        self.compact_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.compact_status.setWordWrap(True)
+        self.compact_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.compact_status.hide()
+        compact_row = QHBoxLayout()
+        compact_row.addWidget(self.compact_focus, 1)
+        compact_row.addWidget(self.compact_button)
+
         title = QLabel("Rolling summary")
         font = QFont(title.font())
         font.setBold(True)
@@ -108,14 +134,18 @@ class SummaryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(self._form_widget)
-        layout.addWidget(self._empty)
+        layout.addWidget(self._empty, 1)  # with no summary, it takes the room (top-aligned)
         layout.addWidget(self.editor, 1)
         layout.addLayout(buttons)
+        layout.addLayout(compact_row)
+        layout.addWidget(self.compact_status)
         self.setAccessibleName("Summary")
 
         self.editor.textChanged.connect(self._text_changed)
         self.save_button.clicked.connect(self.save)
         self.revert_button.clicked.connect(self.revert)
+        self.compact_button.clicked.connect(self.compact)
+        self.compact_focus.returnPressed.connect(self.compact)
         QShortcut(QKeySequence.StandardKey.Save, self.editor, self.save,
                   context=Qt.ShortcutContext.WidgetShortcut)
         self.set_summary(None)
@@ -184,6 +214,26 @@ class SummaryPanel(QWidget):
     def revert(self) -> None:
         if self._summary is not None:
             self.set_summary(self._summary, self._encoding, self._replaced)
+
+    def compact(self) -> None:
+        """Ask for Compact now; the button waits for show_compacted."""
+        if not self.compact_button.isEnabled():
+            return
+        self.compact_button.setEnabled(False)
+        self.compact_status.setText("Compacting…")
+        self.compact_status.show()
+        self.compactRequested.emit(self.compact_focus.text().strip())
+
+    def show_compacted(self, result: Compaction | None) -> None:
+        """What Compact now did (None: it did not run; the error bar says why)."""
+        self.compact_button.setEnabled(True)
+        if result is None:
+            self.compact_status.hide()
+            return
+        self.compact_status.setText(result.describe())
+        self.compact_status.show()
+        if result.done:
+            self.compact_focus.clear()
 
     def token_text(self) -> str:
         return self._tokens.text()

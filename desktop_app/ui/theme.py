@@ -9,13 +9,14 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QProxyStyle, QStyle
 
 from desktop_app.ui.palette import blend
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QApplication, QStyleOption, QWidget
 
 THEMES = ("system", "light", "dark")
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
@@ -60,6 +61,47 @@ def make_palette(dark: bool) -> QPalette:
     return p
 
 
+def indicator_outline(palette: QPalette) -> QColor:
+    """The edge of a check box or radio button: Fusion draws it a shade darker than the
+    window, which on a dark page leaves an unchecked box all but invisible."""
+    text = palette.color(QPalette.ColorRole.Text)
+    base = palette.color(QPalette.ColorRole.Base)
+    enabled = palette.currentColorGroup() != QPalette.ColorGroup.Disabled
+    return blend(text, base, 0.55 if enabled else 0.3)
+
+
+class LegibleFusion(QProxyStyle):
+    """Fusion, with check boxes and radio buttons outlined so they show on a dark page
+    (a light page keeps Fusion's own edge)."""
+
+    _OUTLINED = (QStyle.PrimitiveElement.PE_IndicatorCheckBox,
+                 QStyle.PrimitiveElement.PE_IndicatorRadioButton)
+
+    def __init__(self) -> None:
+        super().__init__("Fusion")
+
+    def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption,
+                      painter: QPainter, widget: QWidget | None = None) -> None:
+        super().drawPrimitive(element, option, painter, widget)
+        pal = option.palette  # type: ignore[attr-defined]
+        dark = pal.color(QPalette.ColorRole.Window).lightnessF() < 0.5
+        if element not in self._OUTLINED or not dark:
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(indicator_outline(pal), 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        rect = QRectF(option.rect).adjusted(0.5, 0.5, -0.5, -0.5)  # type: ignore[attr-defined]
+        if element == QStyle.PrimitiveElement.PE_IndicatorRadioButton:
+            painter.drawEllipse(rect)
+        else:
+            painter.drawRoundedRect(rect, 1.5, 1.5)
+        painter.restore()
+
+
+_style: LegibleFusion | None = None  # the application's style, once set
+
+
 def resolve_dark(theme: str) -> bool:
     if theme == "dark":
         return True
@@ -80,8 +122,10 @@ def apply_theme(app: QApplication, theme: str) -> bool:
         QGuiApplication.styleHints().setColorScheme(scheme)
         app.setPalette(app.style().standardPalette())
     else:
-        if app.style().name().lower() != "fusion":
-            app.setStyle("Fusion")
+        global _style
+        if _style is None or app.style() is not _style:
+            _style = LegibleFusion()
+            app.setStyle(_style)
         app.setPalette(make_palette(dark))
     return dark
 

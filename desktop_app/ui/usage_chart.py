@@ -89,6 +89,7 @@ class UsageChart(QWidget):
         self._rects: list[tuple[QRectF, QColor]] = []
         self._bar_slots: list[QRectF] = []  # full-height hit areas, one per bar
         self._cost_path = QPainterPath()
+        self._cost_points: list[QPointF] = []  # the running cost at each bar's centre
         self._plot = QRectF()
         self._y_ticks: list[tuple[float, str]] = []
         self._x_ticks: list[tuple[float, str]] = []
@@ -124,6 +125,11 @@ class UsageChart(QWidget):
 
     def header_text(self) -> str:
         return self._header
+
+    def cost_points(self) -> list[QPointF]:
+        """Where the running session cost is drawn: one point per bar, at its centre
+        (joined by a line when there are several; one turn is one dot)."""
+        return list(self._cost_points)
 
     def bar_rect(self, i: int) -> QRectF:
         """The full-height hover area of bar i."""
@@ -230,6 +236,11 @@ class UsageChart(QWidget):
             p.setPen(QPen(line, 1.5))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawPath(self._cost_path)
+            if len(self._cost_points) == 1:  # one turn: its figure is a dot, not a line
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(line)
+                radius = max(2.5, fm.height() * 0.18)
+                p.drawEllipse(self._cost_points[0], radius, radius)
         p.end()
 
     # --- layout ------------------------------------------------------------------------
@@ -238,6 +249,7 @@ class UsageChart(QWidget):
         self._rects, self._bar_slots, self._legend = [], [], []
         self._y_ticks, self._x_ticks = [], []
         self._cost_path = QPainterPath()
+        self._cost_points = []
         if not self._turns:
             self._bars = []
             return
@@ -311,8 +323,13 @@ class UsageChart(QWidget):
 
         self._cost_max = self._bars[-1].cumulative_cost
         if self._cost_max > 0:
-            path = QPainterPath(QPointF(plot.left(), plot.bottom()))
-            for i, bar in enumerate(self._bars):
-                path.lineTo(plot.left() + (i + 1) * slot,
-                            plot.bottom() - plot.height() * bar.cumulative_cost / self._cost_max)
+            # the running cost after each bar's turns, over the bar: a line from one to
+            # the next (never from a zero before the first turn)
+            self._cost_points = [
+                QPointF(plot.left() + (i + 0.5) * slot,
+                        plot.bottom() - plot.height() * bar.cumulative_cost / self._cost_max)
+                for i, bar in enumerate(self._bars)]
+            path = QPainterPath(self._cost_points[0])
+            for point in self._cost_points[1:]:
+                path.lineTo(point)
             self._cost_path = path

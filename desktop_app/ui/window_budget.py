@@ -1,17 +1,30 @@
 """The window's right-hand column: the model, profile and history pickers (with the
 Last N and elastic options), the live budget gauge, and the tabs of panels beneath it
-(inspector, memory, summary, profiles, usage), which are made just after the first
-paint so the window appears without waiting for them."""
+(context, inspector, memory, summary, profiles, usage), which are made just after the first
+paint so the window appears without waiting for them.
+
+The column scrolls rather than squeezing: its parts keep the heights they need (the
+panels' tables show at least five rows) and a short window scrolls them. Its minimum
+width is what its widest fixed part needs (the tab bar, every title in full, or the
+inspector's figures), measured from the font, so it never changes with what the
+panels show."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
+    QScrollArea,
+    QScrollBar,
     QSpinBox,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -20,19 +33,32 @@ from PySide6.QtWidgets import (
 from desktop_app.ui.gauge import BudgetGauge
 
 if TYPE_CHECKING:
+    from desktop_app.ui.context_panel import ContextPanel
     from desktop_app.ui.inspector import ContextInspector
     from desktop_app.ui.memory_panel import MemoryPanel
     from desktop_app.ui.profile_editor import ProfileEditor
     from desktop_app.ui.summary_panel import SummaryPanel
     from desktop_app.ui.usage_chart import UsageChart
 
-PANEL_TITLES = ("Inspector", "Memory", "Summary", "Profiles", "Usage")
+PANEL_TITLES = ("Context", "Inspector", "Memory", "Summary", "Profiles", "Usage")
+FIRST_SHOWN = PANEL_TITLES.index("Inspector")  # until the window remembers another
 
 
-class BudgetPanel(QWidget):
-    """Pickers, gauge and panels. It shows what it is given; the window wires it to
-    the controller."""
+class _ColumnLayout(QVBoxLayout):
+    """The column's layout, sized by the scroll area from its parts' minimum heights:
+    a short window scrolls just what does not fit. (With a height for its width, which
+    its word-wrapped labels would give it, the scroll area would size it from its parts'
+    preferred heights, far taller than needed, and scroll all that.)"""
 
+    def hasHeightForWidth(self) -> bool:
+        return False
+
+
+class BudgetPanel(QScrollArea):
+    """Pickers, gauge and panels, in a column that scrolls when the window is too short
+    for them. It shows what it is given; the window wires it to the controller."""
+
+    context_panel: ContextPanel
     inspector: ContextInspector
     memory_panel: MemoryPanel
     summary_panel: SummaryPanel
@@ -42,6 +68,9 @@ class BudgetPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("BudgetPanel")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.model_picker = QComboBox()
         self.model_picker.setAccessibleName("Model")
         self.model_picker.setToolTip("The model this session talks to: its window and tokenizer")
@@ -80,16 +109,26 @@ class BudgetPanel(QWidget):
         self.tabs.setObjectName("Panels")
         self.tabs.setDocumentMode(True)
         self.tabs.setAccessibleName("Budget panels")
+        # every title in full, never elided or behind scroll arrows: the column is as
+        # wide as the tab bar (see _fit_width)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
+        self.tabs.setUsesScrollButtons(False)
         for title in PANEL_TITLES:  # the panels themselves come with build_panels()
             self.tabs.addTab(QWidget(), title)
+        self.tabs.setCurrentIndex(FIRST_SHOWN)
         self.panels_built = False
 
-        layout = QVBoxLayout(self)
+        body = QWidget()
+        body.setObjectName("BudgetPanelBody")
+        layout = _ColumnLayout(body)
         layout.setContentsMargins(12, 12, 12, 8)
         layout.setSpacing(10)
         layout.addLayout(form)
         layout.addWidget(self.gauge)
         layout.addWidget(self.tabs, 1)
+        self.setWidget(body)
+        self._fit_width()
+        self._guard_wheel()
 
     def build_panels(self) -> bool:
         """Make the panels in the tabs, in place of their placeholders; False when they
@@ -97,20 +136,22 @@ class BudgetPanel(QWidget):
         if self.panels_built:
             return False
         self.panels_built = True
+        from desktop_app.ui.context_panel import ContextPanel
         from desktop_app.ui.inspector import ContextInspector
         from desktop_app.ui.memory_panel import MemoryPanel
         from desktop_app.ui.profile_editor import ProfileEditor
         from desktop_app.ui.summary_panel import SummaryPanel
         from desktop_app.ui.usage_chart import UsageChart
 
+        self.context_panel = ContextPanel()
         self.inspector = ContextInspector()
         self.memory_panel = MemoryPanel()
         self.summary_panel = SummaryPanel()
         self.profile_editor = ProfileEditor()
         self.usage_chart = UsageChart()
         current = self.tabs.currentIndex()
-        panels = (self.inspector, self.memory_panel, self.summary_panel, self.profile_editor,
-                  self.usage_chart)
+        panels = (self.context_panel, self.inspector, self.memory_panel, self.summary_panel,
+                  self.profile_editor, self.usage_chart)
         self.tabs.setUpdatesEnabled(False)
         for i, (panel, title) in enumerate(zip(panels, PANEL_TITLES, strict=True)):
             placeholder = self.tabs.widget(i)
@@ -119,7 +160,49 @@ class BudgetPanel(QWidget):
             placeholder.deleteLater()
         self.tabs.setCurrentIndex(current)
         self.tabs.setUpdatesEnabled(True)
+        self._fit_width()
+        self._guard_wheel()
         return True
+
+    # --- size -------------------------------------------------------------------------
+    def _fit_width(self) -> None:
+        """The column's minimum width: what its content needs at the least (the tab bar
+        with every title in full, the pickers, the gauge, the panels' fixed columns)
+        and room for the scroll bar, so that showing the scroll bar squeezes nothing.
+        Measured once the parts exist and again when the font or style changes; what the
+        panels show never changes it."""
+        body = self.widget()
+        if body is None:
+            return
+        body.layout().activate()
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        self.setMinimumWidth(body.minimumSizeHint().width() + bar)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit_width()
+
+    # --- the wheel --------------------------------------------------------------------
+    def _guard_wheel(self) -> None:
+        """The wheel scrolls the column: a picker, slider or spin box it passes over
+        changes only once it has the focus (clicked or tabbed to), never on the way."""
+        for control in self.widget().findChildren(QWidget):
+            if (not isinstance(control, (QAbstractSpinBox, QAbstractSlider, QComboBox))
+                    or isinstance(control, QScrollBar) or control.property("wheelGuarded")):
+                continue  # a table's scroll bar scrolls its table
+            control.setProperty("wheelGuarded", True)
+            if control.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            control.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # (the scroll area watches its own scroll bars too: those pass through)
+        if (event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget)
+                and watched.property("wheelGuarded") and not watched.hasFocus()):
+            QCoreApplication.sendEvent(self.viewport(), event)  # the column scrolls
+            return True
+        return super().eventFilter(watched, event)
 
     # --- what the controller says ------------------------------------------------------
     def show_choices(self, models: list[tuple[str, str]], profiles: list[tuple[str, str]],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -16,6 +16,8 @@ from desktop_app.ui.conversation import ConversationView, LiveReply, column_marg
 from desktop_app.ui.database_panel import DatabasePanel
 from desktop_app.ui.theme import mute
 from desktop_app.ui.window_bars import Bar
+
+NOTICE_MS = 20_000  # a notice clears itself after this long (and on send, or another session)
 
 
 class CentreColumn(QWidget):
@@ -35,7 +37,12 @@ class CentreColumn(QWidget):
         self.notice = QLabel()
         mute(self.notice)
         self.notice.setWordWrap(True)
+        self.notice.setAccessibleName("Notice")
         self.notice.hide()
+        self.notice_timer = QTimer(self)
+        self.notice_timer.setSingleShot(True)
+        self.notice_timer.setInterval(NOTICE_MS)
+        self.notice_timer.timeout.connect(self.clear_notice)
 
         self.conversation = ConversationView()
         self.conversation.setObjectName("Conversation")
@@ -75,8 +82,19 @@ class CentreColumn(QWidget):
         self.empty_label.setVisible(not has_messages)
 
     def show_notice(self, text: str) -> None:
+        """A passing remark (a warning from the turn, an export done): it clears itself
+        after a while, and when a message is sent or another session opens."""
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+        if text:
+            self.notice_timer.start()
+        else:
+            self.notice_timer.stop()
+
+    def clear_notice(self) -> None:
+        self.notice_timer.stop()
+        self.notice.clear()
+        self.notice.hide()
 
     def _line_up_column(self) -> None:
         """Banners, the live reply and the composer share the cards' column."""

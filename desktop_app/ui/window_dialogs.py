@@ -1,8 +1,9 @@
-"""The window's small dialogs: editing a stored message, the keyboard shortcuts and
-About Token Budget."""
+"""The window's small dialogs: editing a stored message, the keyboard shortcuts,
+About Token Budget, and whether to import again what was imported before."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
@@ -30,6 +31,7 @@ SHORTCUTS = (
     ("Ctrl+C", "Copy the selected message"),
     ("Ctrl+Shift+P", "Pin or unpin the selected message"),
     ("Ctrl+L", "Prompt Lab"),
+    ("Esc / Ctrl+W", "Close the Prompt Lab (in the Lab)"),
     ("Ctrl+,", "Settings"),
     ("Ctrl+1 / Ctrl+2", "Show or hide the sessions / budget panels"),
     ("Ctrl+Q", "Quit"),
@@ -73,6 +75,25 @@ def about_html(data_dir: Any) -> str:
         "tokenizers and chat templates, and their licences, are listed in "
         "resources/tokenizers/README.md and resources/chat_templates/README.md.</p>"
     )
+
+
+def ask_import_again(window: Any, path: Path, what: str) -> QMessageBox:
+    """The file held conversations imported before, which were skipped (`what` says
+    which): offer to import them once more, as new sessions. Skip is the default."""
+    box = QMessageBox(window)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Already imported")
+    box.setText(f"{what[:1].upper()}{what[1:]}.")
+    box.setInformativeText("Import them again, as new sessions beside the ones you have?")
+    again = box.addButton("Import again", QMessageBox.ButtonRole.AcceptRole)
+    skip = box.addButton("Skip", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(skip)
+    box.setEscapeButton(skip)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    again.clicked.connect(lambda: window.controller.sessions.import_file(path, again=True))
+    window.import_again_box = box
+    box.open()
+    return box
 
 
 def show_message(parent: QWidget, title: str, html: str) -> QMessageBox:

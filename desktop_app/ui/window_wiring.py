@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from desktop_app.ui.window_dialogs import ask_import_again
+
 if TYPE_CHECKING:
     from desktop_app.ui.main_window import MainWindow
 
@@ -76,6 +78,7 @@ def connect_window(window: MainWindow) -> None:
     c.streamFinished.connect(w.on_stream_finished)
     c.errorRaised.connect(w.show_error)
     c.noticeRaised.connect(w.centre.show_notice)
+    c.importRepeated.connect(lambda path, what: ask_import_again(w, path, what))
     c.providerStateChanged.connect(w.on_provider_state)
     c.choicesChanged.connect(r.show_choices)
     c.selectionChanged.connect(r.show_selection)
@@ -91,6 +94,20 @@ def connect_panels(window: MainWindow) -> None:
     r.memory_panel.factDeleted.connect(c.panels.delete_fact)
     r.memory_panel.factPinned.connect(c.panels.pin_fact)
     r.summary_panel.summaryEdited.connect(c.panels.edit_summary)
+    r.summary_panel.compactRequested.connect(c.panels.compact)
+    c.compacted.connect(r.summary_panel.show_compacted)
+    # the session's context: its system prompt, examples and the saved prompts
+    ctx = r.context_panel
+    ctx.systemPromptEdited.connect(lambda sid, text: c.sessions.edit_context(
+        sid, system_prompt=text))
+    ctx.examplesEdited.connect(lambda sid, examples: c.sessions.edit_context(
+        sid, examples=examples))
+    ctx.promptSaved.connect(c.panels.save_prompt)
+    ctx.promptDeleted.connect(c.panels.delete_prompt)
+    c.sessionOpened.connect(ctx.set_session)
+    c.sessionDeleted.connect(ctx.forget)
+    c.countingChanged.connect(ctx.set_counting)
+    c.promptLibraryChanged.connect(ctx.set_library)
     r.profile_editor.profileSaved.connect(c.panels.save_profile)
     r.profile_editor.profileDeleted.connect(c.panels.delete_profile)
     r.inspector.messageSelected.connect(window.reveal_request_message)
