@@ -97,6 +97,8 @@ def test_on_a_1366x768_screen_send_is_on_screen_and_the_layout_is_remembered(dat
     smaller = run_child(data_dir, tmp_path, 1024, 700)  # remembered on a larger screen
     assert inside(smaller["frame"], smaller["available"]), smaller
     assert inside(smaller["send"], smaller["available"]), smaller
+    # the Prompt Lab opens inside the screen too (it was 1,100 px wide on any screen)
+    assert inside(smaller["lab"], smaller["available"]), smaller
 
 
 def test_fit_to_screen_puts_send_inside_the_available_area(qtbot, data_dir):

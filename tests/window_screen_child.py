@@ -38,6 +38,10 @@ def main() -> None:
     def rect(r: QRect) -> list[int]:
         return [r.x(), r.y(), r.width(), r.height()]
 
+    window.open_prompt_lab()
+    app.processEvents()
+    lab = window._prompt_lab.frameGeometry()
+    window._prompt_lab.close()
     send = window.composer.send_button
     send_rect = QRect(send.mapToGlobal(send.rect().topLeft()), send.size())
     screen = window.screen()
@@ -48,6 +52,7 @@ def main() -> None:
         "send_visible": send.isVisible(),
         "sizes": window.splitter.sizes(),
         "right_min": window.right.minimumWidth(),
+        "lab": rect(lab),
     }), flush=True)
     window.close()
 

@@ -273,7 +273,12 @@ class MainWindow(QMainWindow):
             self._prompt_lab.setWindowFlag(Qt.WindowType.Window, True)
             self._prompt_lab.setParent(self, Qt.WindowType.Window)
             self._prompt_lab.setWindowTitle("Prompt Lab — Token Budget")
-            self._prompt_lab.resize(1100, 720)
+            # 1100×720 where the screen has room, else its available area, centred
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            available = (screen.availableGeometry() if screen is not None
+                         else QRect(0, 0, 1100, 720))
+            place = first_window_geometry(available, (1100, 720))
+            self._prompt_lab.setGeometry(place)
         self._prompt_lab.show()
         self._prompt_lab.raise_()
         self._prompt_lab.activateWindow()
