@@ -82,6 +82,9 @@ def fill(db) -> list[int]:
 def comparable(doc: dict) -> dict:
     doc = copy.deepcopy(doc)
     doc.pop("exported_at")
+    for session in doc["sessions"]:  # imported counts are dropped (recounted when needed)
+        for message in session["messages"]:
+            message["meta"]["token_counts"] = {}
     return doc
 
 

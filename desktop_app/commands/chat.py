@@ -39,6 +39,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         db = open_database(args.data_dir)
     except StoreError as exc:
         raise CliError(str(exc)) from None
+    for text in db.notices:
+        warn(text)
     try:
         if args.session is not None:
             try:
@@ -98,8 +100,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
         try:
-            outcome = run_turn(db, connection.client, session.id, message, resolve,
-                               on_chunk=chunk, on_notice=warn)
+            try:
+                outcome = run_turn(db, connection.client, session.id, message, resolve,
+                                   on_chunk=chunk, on_notice=warn)
+            except StoreError as exc:  # e.g. the question itself could not be stored
+                raise CliError(str(exc)) from None
             sample = outcome.framing_sample
             if (sample and resolver.learn_framing(connection.provider, model, *sample)
                     and not args.base_url):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop_app.cli import CliError
+from desktop_app.commands.io import json_terminal_safe, terminal_safe
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Session
@@ -34,6 +35,8 @@ def _database(args: argparse.Namespace) -> Iterator[Database]:
 
     with _store_errors():
         db = open_database(args.data_dir)
+        for note in db.notices:  # e.g. a row skipped as unreadable: the rest works
+            print(f"note: {note}", file=sys.stderr)
         try:
             yield db
         finally:
@@ -77,7 +80,7 @@ def _cmd_sessions(args: argparse.Namespace) -> int:
             }
             for s in sessions
         ]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(json_terminal_safe(json.dumps(rows, indent=2, ensure_ascii=False)))
         return 0
     if not sessions:
         print("no sessions yet")
@@ -85,14 +88,15 @@ def _cmd_sessions(args: argparse.Namespace) -> int:
     table = [("ID", "MESSAGES", "TOKENS", "MODEL", "UPDATED", "TITLE")]
     for s in sessions:
         approx = "" if lookup_model(s.model).exact else "~"
-        title = s.title + (" [archived]" if s.archived else "")
+        # what a file or a model put in a title must not drive the terminal
+        title = terminal_safe(s.title, keep="") + (" [archived]" if s.archived else "")
         updated = f"{s.updated_at:%Y-%m-%d %H:%M}" if s.updated_at else ""
         table.append(
             (
                 str(s.id),
                 f"{s.message_count:,}",
                 f"{approx}{s.token_total:,}",
-                s.model,
+                terminal_safe(s.model, keep=""),
                 updated,
                 title,
             )
@@ -124,7 +128,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         for session_id in ids or []:
             db.sessions.get(session_id)  # a clear "there is no session N" before writing
         if args.output == "-":
-            sys.stdout.write(render_export(db, fmt, ids))
+            text = render_export(db, fmt, ids)
+            safe = json_terminal_safe if fmt == "json" else terminal_safe
+            sys.stdout.write(safe(text))
             return 0
         write_export(db, Path(args.output), fmt, ids)
         count = len(ids) if ids is not None else len(db.sessions.list(include_archived=True))
@@ -149,7 +155,7 @@ def _cmd_restore_backup(args: argparse.Namespace) -> int:
     from desktop_app.store import restore_newest_backup
 
     with _store_errors():
-        result = restore_newest_backup(args.data_dir)
+        result = restore_newest_backup(args.data_dir, replace_healthy=args.replace_healthy)
     print(result.message())
     return 0
 
@@ -198,9 +204,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--again", action="store_true",
                    help="import conversations even when they were imported before")
 
-    _add(
+    p = _add(
         subparsers,
         "restore-backup",
         _cmd_restore_backup,
-        "replace the database with its newest backup (the current file is kept aside)",
+        "replace a damaged database with its newest backup (the current file is kept aside)",
+    )
+    p.add_argument(
+        "--replace-healthy",
+        action="store_true",
+        help="replace the database even though it is not damaged (it is backed up first)",
     )

@@ -4,11 +4,34 @@ binary file, text that is not UTF-8, or JSON that does not parse."""
 from __future__ import annotations
 
 import json
+import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 from desktop_app.cli import CliError
+
+# C0 controls, DEL and C1 controls (U+009B is CSI on many terminals)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str, keep: str = "\n\t") -> str:
+    """Text with its control characters (all but those in `keep`) shown as escapes, so a
+    title or message printed to a terminal cannot move the cursor, retitle the window or
+    hide text (ESC sequences)."""
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        return char if char in keep else f"\\x{ord(char):02x}"
+    return _CONTROL.sub(escape, text)
+
+
+def json_terminal_safe(text: str) -> str:
+    """JSON text with the controls JSON leaves raw (DEL, C1) written as \\u escapes: the
+    same JSON, harmless on a terminal. (json.dumps already escapes C0 inside strings.)"""
+    return _CONTROL.sub(lambda m: m.group() if m.group() in "\n\t" else
+                        f"\\u{ord(m.group()):04x}", text)
+
 
 STDIN_NOTICE = "token-budget: reading from standard input ({} to end)"
 
@@ -24,22 +47,53 @@ def _say_when_waiting_for_a_person() -> None:
         print(STDIN_NOTICE.format(keys), file=sys.stderr, flush=True)
 
 
+MAX_INPUT_BYTES = 64 << 20  # 64 MB: far beyond any window, well within memory
+
+
+def _too_large(name: str) -> CliError:
+    return CliError(f"{name}: larger than {MAX_INPUT_BYTES >> 20} MB; token-budget reads at "
+                    "most that much text (count a part of it)")
+
+
+def _read_bounded(stream: Any, name: str) -> Any:
+    data = stream.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise _too_large(name)
+    return data
+
+
 def read_text_input(path_or_dash: str | None) -> str:
     """The text of a file, or of standard input for '-' or None (saying so on standard
-    error when that is a terminal, where it waits for typing)."""
+    error when that is a terminal, where it waits for typing). At most MAX_INPUT_BYTES
+    are read: a larger file is refused before reading, an endless one (/dev/zero) after;
+    reading something that is not a regular file (a pipe, a device) is said on standard
+    error, so waiting for a writer never looks like a hang."""
     if path_or_dash in (None, "-"):
         _say_when_waiting_for_a_person()
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
         name = "standard input"
+        stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
+        data = _read_bounded(stream, name)
     else:
         path = Path(path_or_dash)
         name = str(path)
-        if not path.exists():
-            raise CliError(f"{name}: no such file")
-        if path.is_dir():
-            raise CliError(f"{name}: is a folder, not a file")
         try:
-            data = path.read_bytes()
+            info = path.stat()
+        except FileNotFoundError:
+            raise CliError(f"{name}: no such file") from None
+        except OSError as exc:
+            raise CliError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        if stat.S_ISDIR(info.st_mode):
+            raise CliError(f"{name}: is a folder, not a file")
+        regular = stat.S_ISREG(info.st_mode)
+        if regular and info.st_size > MAX_INPUT_BYTES:
+            raise _too_large(name)
+        if not regular:
+            what = "a pipe" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
+            print(f"token-budget: reading {name} ({what}: waiting for its data, at most "
+                  f"{MAX_INPUT_BYTES >> 20} MB)", file=sys.stderr, flush=True)
+        try:
+            with open(path, "rb") as handle:
+                data = _read_bounded(handle, name)
         except OSError as exc:
             raise CliError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if isinstance(data, str):

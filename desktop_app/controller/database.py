@@ -101,6 +101,8 @@ class DatabaseController:
             state.trouble = None
             app.databaseTrouble.emit(None)
         state.db = first.db
+        for note in getattr(first.db, "notices", []):  # e.g. a row skipped as unreadable
+            app.noticeRaised.emit(note[:1].upper() + note[1:] + ".")
         work = app.sessions.work
         app.ops.run(lambda: setattr(work, "db", first.db))  # ordered before its first use
         state.data_dir = Path(first.db.data_dir)

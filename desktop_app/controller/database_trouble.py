@@ -15,6 +15,7 @@ NEWER_SCHEMA = "newer_schema"
 NOT_A_DATABASE = "not_a_database"
 READ_ONLY = "read_only"
 BUSY = "busy"
+DISK_FULL = "disk_full"
 OTHER = "other"
 
 
@@ -55,6 +56,7 @@ def describe(exc: BaseException, database: Path) -> DatabaseTrouble:
     from desktop_app.store.errors import (
         CorruptDatabaseError,
         DatabaseBusyError,
+        DiskFullError,
         NewerSchemaError,
         NotADatabaseError,
         ReadOnlyDatabaseError,
@@ -80,6 +82,11 @@ def describe(exc: BaseException, database: Path) -> DatabaseTrouble:
             )
         return DatabaseTrouble(CORRUPT, "The database file is damaged", message, **common,
                                backup=backup, backup_time=taken, damaged_name=kept)
+    if isinstance(exc, DiskFullError):
+        return DatabaseTrouble(
+            DISK_FULL, "The disk is full",
+            "The disk that holds the data folder is full, so Token Budget cannot save. "
+            "Nothing is damaged. Free some space, then try again.", **common)
     if isinstance(exc, NewerSchemaError):
         return DatabaseTrouble(
             NEWER_SCHEMA, "Written by a newer Token Budget",

@@ -17,6 +17,8 @@ from desktop_app.store.database import (
 from desktop_app.store.errors import (
     CorruptDatabaseError,
     DatabaseBusyError,
+    DiskFullError,
+    HealthyDatabaseError,
     ImportFormatError,
     NewerSchemaError,
     NotADatabaseError,
@@ -30,6 +32,8 @@ __all__ = [
     "CorruptDatabaseError",
     "Database",
     "DatabaseBusyError",
+    "DiskFullError",
+    "HealthyDatabaseError",
     "ImportFormatError",
     "NewerSchemaError",
     "NotADatabaseError",

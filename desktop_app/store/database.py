@@ -8,6 +8,7 @@ written by a newer version of the app."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -23,16 +24,20 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
-from desktop_app.store import backups, migrate
+from desktop_app.store import backups, migrate, recovery
 from desktop_app.store.calibration import CalibrationRepository
 from desktop_app.store.errors import (
+    BadRowError,
     CorruptDatabaseError,
     DatabaseBusyError,
+    DiskFullError,
     NewerSchemaError,
     NotADatabaseError,
     ReadOnlyDatabaseError,
     StoreError,
+    is_disk_full,
 )
+from desktop_app.store.lock import DatabaseLock, acquire_exclusive, acquire_shared
 from desktop_app.store.memory import MemoryRepository
 from desktop_app.store.messages import MessageRepository
 from desktop_app.store.models import MessageRow
@@ -105,6 +110,17 @@ def _make_engine(path: Path) -> Engine:
 class _FileState:
     exists: bool
     revision: str | None  # the schema revision stored in the file
+    wal_missing: bool = False  # the write-ahead log was deleted while in use
+
+
+def _wal_missing(path: Path) -> bool:
+    """A WAL-mode file whose -shm is there but whose -wal is gone: a clean close removes
+    both, so the log was deleted (or not copied along) while it may have held changes."""
+    if not Path(f"{path}-shm").exists() or Path(f"{path}-wal").exists():
+        return False
+    with open(path, "rb") as handle:
+        header = handle.read(20)
+    return len(header) == 20 and header[18] == 2
 
 
 def _damaged(path: Path, detail: str) -> CorruptDatabaseError:
@@ -120,6 +136,54 @@ def _damaged(path: Path, detail: str) -> CorruptDatabaseError:
         offer = "There is no backup to restore."
     message = f"the database {path} is damaged ({detail}); it was left untouched. {offer}"
     return CorruptDatabaseError(message, path, newest)
+
+
+LOW_SPACE = 1 << 20  # an I/O error with less free space than this is a full disk
+
+
+def _disk_full(path: Path, exc: BaseException) -> bool:
+    if is_disk_full(exc):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or code & 0xFF != sqlite3.SQLITE_IOERR:
+        return False
+    try:  # SQLite reports a failed -shm or WAL extension as a plain I/O error
+        return shutil.disk_usage(path.parent).free < LOW_SPACE
+    except OSError:
+        return False
+
+
+def _fault(path: Path, exc: BaseException) -> StoreError:
+    """Name what went wrong truly: only a file SQLite finds corrupt is 'damaged'."""
+    text = str(getattr(exc, "orig", None) or exc)
+    code = getattr(getattr(exc, "orig", None) or exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if code is not None else None
+    if _disk_full(path, getattr(exc, "orig", None) or exc):
+        return DiskFullError(
+            f"the disk holding {path.parent} is full, so the database cannot be written; "
+            "free some space and try again (the file itself is fine)"
+        )
+    if primary == sqlite3.SQLITE_READONLY or "readonly" in text or "read-only" in text:
+        return ReadOnlyDatabaseError(
+            f"the database {path} (or its folder) is read-only; make it writable, or copy "
+            "it to another folder and use --data-dir (nothing is damaged)"
+        )
+    if primary == sqlite3.SQLITE_CANTOPEN:
+        return StoreError(
+            f"the database {path} could not be opened ({text}); check that the folder is "
+            "there and readable, then try again (nothing is damaged)"
+        )
+    if primary == sqlite3.SQLITE_IOERR:
+        return StoreError(
+            f"the disk reported an error while reading {path} ({text}); check the disk or "
+            "network share and try again (the file was left untouched)"
+        )
+    if "malformed json" in text.lower():
+        return BadRowError(
+            f"a stored value in {path} is not valid JSON ({text}); the rest of the database "
+            "is sound"
+        )
+    return _damaged(path, text)
 
 
 def _is_read_only(path: Path) -> bool:
@@ -169,12 +233,15 @@ def _inspect(path: Path) -> _FileState:
             raise _damaged(path, "the file is empty")
         return _FileState(True, None)
     _check_header(path, size)
+    wal_missing = _wal_missing(path)
     try:
         uri = backups.read_only_uri(path)
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
             if verdict != "ok":
+                if wal_missing:
+                    verdict += f"; its write-ahead log {path.name}-wal is missing"
                 raise _damaged(path, verdict)
             found = conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             tables = {r[0] for r in found}
@@ -189,9 +256,9 @@ def _inspect(path: Path) -> _FileState:
             raise DatabaseBusyError(
                 f"the database {path} is locked by another program; close it and try again"
             ) from exc
-        raise _damaged(path, str(exc)) from exc
+        raise _fault(path, exc) from exc
     except sqlite3.DatabaseError as exc:
-        raise _damaged(path, str(exc)) from exc
+        raise _fault(path, exc) from exc
     if revision is None and tables - {"alembic_version"}:
         names = ", ".join(sorted(tables)[:5])
         raise NotADatabaseError(
@@ -204,7 +271,7 @@ def _inspect(path: Path) -> _FileState:
             f"{revision}; this version knows up to {migrate.head_revision()}). Install the "
             "newer version to open it; the file was left untouched."
         )
-    return _FileState(True, revision)
+    return _FileState(True, revision, wal_missing)
 
 
 @contextmanager
@@ -227,10 +294,12 @@ def translate_errors(path: Path) -> Iterator[None]:
             ) from exc
         if "readonly" in text or "read-only" in text:
             raise ReadOnlyDatabaseError(f"the database {path} has become read-only") from exc
-        if "full" in text:
-            raise StoreError(f"could not write to {path}: the disk is full") from exc
-        if "malformed" in text or "not a database" in text:
-            raise _damaged(path, text) from exc
+        if _disk_full(path, getattr(exc, "orig", None) or exc):
+            raise _fault(path, exc) from exc
+        if "malformed json" in text:
+            raise _fault(path, exc) from exc
+        if "malformed" in text or "not a database" in text or "disk i/o" in text:
+            raise _fault(path, exc) from exc
         raise StoreError(f"database error in {path}: {text}") from exc
 
 
@@ -238,9 +307,11 @@ class Database:
     """An open database and its repositories. Thread-safe: each call takes its own
     connection from the pool. Close it (or use it as a context manager) when done."""
 
-    def __init__(self, path: Path, engine: Engine) -> None:
+    def __init__(self, path: Path, engine: Engine, lock: DatabaseLock | None = None) -> None:
         self.path = path
         self.engine = engine
+        self._lock = lock  # shared: a restore waits until every instance has let go
+        self.bad_rows: list[str] = []  # stored values skipped as unreadable (see bad_rows())
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(
             engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
@@ -254,6 +325,9 @@ class Database:
         self.calibration = CalibrationRepository(self)
         self.settings = SettingsRepository(self)
         self.usage = UsageRepository(self)
+        # what opening did that the user should hear of (replies restored from
+        # recovery files, store.recovery)
+        self.notices: list[str] = []
 
     @property
     def data_dir(self) -> Path:
@@ -280,8 +354,22 @@ class Database:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
 
+    def find_bad_rows(self) -> list[str]:
+        """Rows with a stored value that cannot be read (malformed JSON), one line each.
+        They are skipped where read; the rest of the database works as usual."""
+        with self.engine.connect() as conn:
+            return [
+                f"message {mid} in session {sid}: its cached token counts are not valid JSON"
+                " (they will be counted again)"
+                for mid, sid in conn.exec_driver_sql(
+                    "SELECT id, session_id FROM messages WHERE NOT json_valid(token_counts)"
+                )
+            ]
+
     def close(self) -> None:
         self.engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self) -> Self:
         return self
@@ -346,22 +434,45 @@ def open_database(data_dir: Path | str | None = None) -> Database:
     TOKEN_BUDGET_DATA_DIR, else in the user's data folder."""
     path = database_path(data_dir)
     _ensure_folder(path.parent)
-    state = _inspect(path)
-    reason = _backup_due(path, state)
-    if reason:
-        backups.make_backup(path, reason)
-    engine = _make_engine(path)
+    # held until close(): a restore waits for it. Files left by a killed backup or
+    # restore are removed while no other instance could still be writing them.
+    lock = acquire_shared(path, alone=lambda: backups.clean_partial_files(path))
+    try:
+        state = _inspect(path)
+        reason = _backup_due(path, state)
+        if reason:
+            backups.make_backup(path, reason)
+        engine = _make_engine(path)
+    except BaseException:
+        lock.release()
+        raise
     try:
         _migrate(engine, path)
-        db = Database(path, engine)
+        db = Database(path, engine, lock)
         _recover(db)
+        db.notices.extend(recovery.restore_pending(db))
+        if state.wal_missing:
+            db.notices.append(
+                f"the database's write-ahead log {path.name}-wal was missing (deleted, or "
+                "not copied along with it), so the last changes may be lost; the rest opened "
+                "normally. Copy the database together with its -wal file next time"
+            )
+        with translate_errors(path):
+            db.bad_rows = db.find_bad_rows()
+        db.notices.extend(f"skipped an unreadable value: {line}" for line in db.bad_rows)
     except BaseException:
         engine.dispose()
+        lock.release()
         raise
     return db
 
 
-def restore_newest_backup(data_dir: Path | str | None = None) -> backups.RestoreResult:
+def restore_newest_backup(
+    data_dir: Path | str | None = None, *, replace_healthy: bool = False
+) -> backups.RestoreResult:
     """Replace the database with its newest healthy backup; the current file (and its
-    WAL) is renamed aside, never deleted. Close every Database on the file first."""
-    return backups.restore_newest_backup(database_path(data_dir))
+    WAL) is renamed aside, never deleted. Refused while any instance has the file open,
+    and for a healthy file unless `replace_healthy` (which backs it up first)."""
+    path = database_path(data_dir)
+    with acquire_exclusive(path):
+        return backups.restore_newest_backup(path, replace_healthy=replace_healthy)

@@ -35,6 +35,33 @@ class CorruptDatabaseError(StoreError):
         self.newest_backup = newest_backup
 
 
+class DiskFullError(StoreError):
+    """A write failed because the disk is full: nothing is damaged, space is needed."""
+
+
+class BadRowError(StoreError):
+    """One stored value cannot be read (malformed JSON); the file itself is sound."""
+
+
+class HealthyDatabaseError(StoreError):
+    """A restore was refused: the current database is sound (replace_healthy overrides)."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL from SQLite, or ENOSPC (EDQUOT: a quota) from the operating system."""
+    import errno
+    import sqlite3
+
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return (code is not None and code & 0xFF == sqlite3.SQLITE_FULL) or (
+            "database or disk is full" in str(exc)
+        )
+    return False
+
+
 class NotFoundError(StoreError):
     """A session, message or other row that does not exist (or was deleted)."""
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, cast
 
 from sqlalchemy import String, case, func, insert, select, type_coerce, update
@@ -51,8 +53,14 @@ def _parsed_counts(raw: str) -> tuple[tuple[str, int], ...]:
 
 def _counts(raw: str | None) -> dict[str, int]:
     """A message's cached counts: most messages share a handful of distinct JSON texts,
-    so each is parsed once (a fresh dict each time: callers may change theirs)."""
-    return dict(_parsed_counts(raw)) if raw else {}
+    so each is parsed once (a fresh dict each time: callers may change theirs). Malformed
+    JSON (reported by Database.find_bad_rows) counts as no cache: it is counted again."""
+    if not raw:
+        return {}
+    try:
+        return dict(_parsed_counts(raw))
+    except (ValueError, AttributeError):
+        return {}
 
 
 def _to_message(row: Any) -> Message:
@@ -215,14 +223,14 @@ class MessageRepository:
         with self._db.write() as orm:
             stored = dict(
                 orm.execute(
-                    select(MessageRow.id, MessageRow.token_counts).where(
+                    select(MessageRow.id, type_coerce(MessageRow.token_counts, String)).where(
                         MessageRow.id.in_(list(counts))
                     )
                 ).all()
             )
             for message_id, new in counts.items():
                 if message_id in stored:
-                    merged = {**(stored[message_id] or {}), **{k: int(v) for k, v in new.items()}}
+                    merged = {**_counts(stored[message_id]), **{k: int(v) for k, v in new.items()}}
                     orm.execute(
                         update(MessageRow)
                         .where(MessageRow.id == message_id)
@@ -277,11 +285,15 @@ class MessageRepository:
         """(id, content) of the session's messages with no cached count for `encoding`."""
         with self._db.read() as orm:
             rows = orm.execute(
-                select(MessageRow.id, MessageRow.content, MessageRow.token_counts)
+                select(
+                    MessageRow.id,
+                    MessageRow.content,
+                    type_coerce(MessageRow.token_counts, String),
+                )
                 .where(MessageRow.session_id == session_id)
                 .order_by(MessageRow.position)
             )
-            return [(i, content) for i, content, counts in rows if encoding not in (counts or {})]
+            return [(i, content) for i, content, raw in rows if encoding not in _counts(raw)]
 
     def search(self, text: str, limit: int = 100) -> list[SearchHit]:
         """Messages containing `text` (case-insensitive for ASCII letters) in sessions
@@ -316,14 +328,16 @@ class MessageRepository:
     def begin_stream(
         self, session_id: int, role: str = "assistant", name: str | None = None,
         count: Callable[[str], Mapping[str, int]] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> StreamWriter:
         """Store an empty message in 'streaming' status and return a writer that fills
         it in as chunks arrive. `count` gives the final text's {encoding: tokens}, stored
-        with it when the reply ends."""
+        with it when the reply ends; `on_notice` hears (once) that writing failed and
+        the reply is kept in memory, and where it went if it could never be stored."""
         message = self.append(
             session_id, Message(role=role, content="", name=name, status="streaming")
         )
-        return StreamWriter(self._db, message, count)
+        return StreamWriter(self._db, message, count, on_notice)
 
     def _write_stream(self, message_id: int, **values: Any) -> Message:
         # cached counts describe a text: a new text keeps only the counts made for it
@@ -341,19 +355,34 @@ class StreamWriter:
     finish(), fail() or interrupt() write the end state, with the final text's counts
     when the writer was given `count` (a partial text keeps none: they would be stale
     once more arrives). As a context manager it marks the message interrupted
-    (cancelled) or failed (an exception) if not finished."""
+    (cancelled) or failed (an exception) if not finished.
+
+    No reply is lost to a fault: when a write fails (the database locked by another
+    process beyond the busy timeout, a full disk) the text stays in memory, the writer
+    says so once and tries again with growing pauses. At the end it keeps trying for up
+    to END_RETRY_SECONDS; if the reply still cannot be stored it goes to a recovery file
+    (store.recovery), which the next open of the database brings back into the session;
+    `recovery_path` says where."""
 
     FLUSH_INTERVAL = 0.25
+    RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)  # pauses between tries after a failure
+    END_RETRY_SECONDS = 30.0  # how long the end state keeps being retried
 
     def __init__(self, db: Database, message: Message,
-                 count: Callable[[str], Mapping[str, int]] | None = None) -> None:
+                 count: Callable[[str], Mapping[str, int]] | None = None,
+                 on_notice: Callable[[str], None] | None = None) -> None:
         self._db = db
         self.message = message
         self._count = count
+        self._notice = on_notice or (lambda _text: None)
         self._parts: list[str] = []
         self._length = 0
         self._flushed_length = 0
         self._last_flush = time.monotonic()
+        self._failures = 0  # writes failed in a row
+        self._retry_at = 0.0
+        self._warned = False
+        self.recovery_path: Path | None = None
         self.done = False
 
     @property
@@ -377,17 +406,42 @@ class StreamWriter:
         if chunk:
             self._parts.append(chunk)
             self._length += len(chunk)
-        if time.monotonic() - self._last_flush >= self.FLUSH_INTERVAL:
+        now = time.monotonic()
+        if now - self._last_flush >= self.FLUSH_INTERVAL and now >= self._retry_at:
             return self.flush()
         return False
 
     def flush(self) -> bool:
+        """Write the text so far; False when there was nothing new or the write failed
+        (the text stays in memory and is tried again later)."""
         if self._length == self._flushed_length:
             return False
         # 'streaming' again: another instance opening the file meanwhile marks open
         # streams interrupted, but this one is alive.
-        self._store(content=self.text, status="streaming")
+        return self._try_store(content=self.text, status="streaming")
+
+    def _try_store(self, **values: Any) -> bool:
+        try:
+            self._store(**values)
+        except NotFoundError:
+            raise
+        except StoreError as exc:
+            self._failed(exc)
+            return False
+        if self._failures:
+            self._failures = 0
+            self._retry_at = 0.0
+            self._notice("the reply is being stored again")
         return True
+
+    def _failed(self, exc: StoreError) -> None:
+        delay = self.RETRY_DELAYS[min(self._failures, len(self.RETRY_DELAYS) - 1)]
+        self._failures += 1
+        self._retry_at = time.monotonic() + delay
+        if not self._warned:
+            self._warned = True
+            self._notice(f"could not store the reply ({exc}); keeping it in memory and "
+                         "retrying")
 
     def finish(
         self,
@@ -422,9 +476,38 @@ class StreamWriter:
             return self.message
         text = self.text
         counts = {k: int(v) for k, v in self._count(text).items()} if self._count else {}
-        self._store(content=text, token_counts=counts, **values)
+        give_up = time.monotonic() + self.END_RETRY_SECONDS
+        while not self._try_store(content=text, token_counts=counts, **values):
+            if self._retry_at > give_up:
+                self._save_for_recovery(text, values)
+                break
+            time.sleep(max(0.0, self._retry_at - time.monotonic()))
         self.done = True
         return self.message
+
+    def _save_for_recovery(self, text: str, values: dict[str, Any]) -> None:
+        """The end state could not be written: keep the reply in a recovery file that
+        the next open of the database restores, and say where."""
+        from desktop_app.store import recovery
+
+        record = {"session_id": self.message.session_id, "message_id": self.message_id,
+                  "role": self.message.role, "name": self.message.name, "content": text,
+                  **{k: v for k, v in values.items()
+                     if k in ("status", "error", "prompt_tokens", "completion_tokens",
+                              "cost")}}
+        self.message = replace(self.message, content=text, token_counts={},
+                               **{k: v for k, v in record.items()
+                                  if k in ("status", "error", "prompt_tokens",
+                                           "completion_tokens", "cost")})
+        try:
+            self.recovery_path = recovery.save_reply(self._db.path, record)
+        except OSError as exc:
+            self._notice(f"the reply could not be stored nor saved to a recovery file "
+                         f"({exc.strerror or exc}); it is lost")
+            return
+        self._notice(f"the reply could not be stored; it was saved to {self.recovery_path} "
+                     "and will be restored into the session the next time the database "
+                     "opens")
 
     def _store(self, **values: Any) -> None:
         self.message = self._db.messages._write_stream(self.message_id, **values)

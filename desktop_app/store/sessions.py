@@ -9,7 +9,7 @@ import builtins
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, String, column, func, select, update, values
+from sqlalchemy import Integer, String, case, column, func, select, update, values
 
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.records import Session
@@ -203,6 +203,13 @@ class SessionRepository:
         )
 
 
+def _valid_count(path: Any) -> Any:
+    """The cached count at `path`, skipping a malformed JSON cell (json_extract would
+    fail the whole query; Database.find_bad_rows reports the row)."""
+    cell = MessageRow.token_counts
+    return case((func.json_valid(cell), func.json_extract(cell, path)), else_=None)
+
+
 def _counts(orm: OrmSession, rows: list[SessionRow]) -> dict[int, tuple[int, int]]:
     """{session id: (messages, cached tokens under the session model's encoding)} in one
     query: each session's JSON path is joined in from a VALUES list (a CTE)."""
@@ -217,7 +224,7 @@ def _counts(orm: OrmSession, rows: list[SessionRow]) -> dict[int, tuple[int, int
         select(
             MessageRow.session_id,
             func.count(MessageRow.id),
-            func.coalesce(func.sum(func.json_extract(MessageRow.token_counts, paths.c.path)), 0),
+            func.coalesce(func.sum(_valid_count(paths.c.path)), 0),
         )
         .join(paths, paths.c.sid == MessageRow.session_id)
         .group_by(MessageRow.session_id)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from desktop_app import __version__
 from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.budget import AllocationProfile, ProfileError
+from desktop_app.core.history import STRATEGIES, HistoryStrategy, StrategyError
 from desktop_app.core.records import MESSAGE_STATUSES, ROLES, MemoryFact, Message, Session, Summary
 from desktop_app.store.bundles import (
     ImportResult,
@@ -35,7 +36,7 @@ from desktop_app.store.bundles import (
 )
 from desktop_app.store.chatgpt import looks_like_chatgpt, parse_chatgpt
 from desktop_app.store.errors import ImportFormatError, StoreError
-from desktop_app.store.validate import Fields, kind
+from desktop_app.store.validate import MAX_DEPTH, Fields, check_tree, kind
 
 if TYPE_CHECKING:
     from desktop_app.store.database import Database
@@ -242,6 +243,14 @@ def write_export(
 # --- import --------------------------------------------------------------------------
 
 
+MAX_IMPORT_BYTES = 1 << 30  # 1 GiB of JSON text, the file or the zip's member unpacked
+
+
+def _too_large(name: str) -> ImportFormatError:
+    return ImportFormatError(name, "", f"the file is larger than {MAX_IMPORT_BYTES >> 20:,} MB "
+                             "of JSON; not importing it")
+
+
 def _read_json(path: Path) -> tuple[str, Any]:
     name = path.name
     try:
@@ -251,21 +260,46 @@ def _read_json(path: Path) -> tuple[str, Any]:
                 if not members:
                     raise ImportFormatError(name, "", "the zip file has no conversations.json")
                 name = f"{name}/{members[0]}"
-                raw = archive.read(members[0])
+                if archive.getinfo(members[0]).file_size > MAX_IMPORT_BYTES:
+                    raise _too_large(name)
+                with archive.open(members[0]) as member:  # the header's size may lie
+                    raw = member.read(MAX_IMPORT_BYTES + 1)
         else:
-            raw = path.read_bytes()
-    except (OSError, zipfile.BadZipFile) as exc:
+            if path.stat().st_size > MAX_IMPORT_BYTES:
+                raise _too_large(name)
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_IMPORT_BYTES + 1)
+    except (OSError, zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError,
+            ValueError) as exc:
         raise ImportFormatError(name, "", f"cannot read the file ({exc})") from exc
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise _too_large(name)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFormatError(name, f"byte {exc.start}", "the file is not UTF-8 text") from exc
+    return name, parse_json_text(text, name)
+
+
+def _no_constant(word: str) -> Any:
+    raise ValueError(f"{word} is not a number JSON allows")
+
+
+def parse_json_text(text: str, name: str) -> Any:
+    """JSON text as checked data: ImportFormatError for anything wrong (NaN and Infinity
+    included), never another exception."""
     try:
-        return name, json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ImportFormatError(
             name, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})"
         ) from exc
+    except ValueError as exc:
+        raise ImportFormatError(name, "", f"not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise ImportFormatError(name, "", f"nested more than {MAX_DEPTH} levels deep") from None
+    check_tree(doc, name)
+    return doc
 
 
 def _parse_message(f: Fields) -> Message:
@@ -287,9 +321,9 @@ def _parse_message(f: Fields) -> Message:
         message.completion_tokens = meta.integer("completion_tokens", None)
         message.cost = meta.number("cost", None)
         message.error = meta.text("error", None)
-        counts = meta.child("token_counts", None)
-        if counts is not None:
-            message.token_counts = {k: counts.integer(k) for k in counts.data}
+        # imported counts are never trusted (a wrong one would make the gauge lie):
+        # the message is counted again when it is needed
+        meta.child("token_counts", None)
     if message.status == "streaming":
         message.status = "interrupted"  # nothing is streaming into an imported message
     return message
@@ -355,11 +389,17 @@ def _parse_session(f: Fields) -> SessionBundle:
         ef = Fields(f.file, f"{f.where}.examples[{i}]", ex)
         ef.choice("role", ROLES)
         ef.text("content")
+    strategy = f.text("strategy", Session.strategy)
+    strategy_settings = f.mapping("strategy_settings", {})
+    try:
+        HistoryStrategy.from_settings(strategy, strategy_settings)
+    except StrategyError as exc:
+        f.fail("strategy_settings" if strategy in STRATEGIES else "strategy", str(exc))
     session = Session(
         title=f.text("title", "Imported session"),
         model=f.text("model", Session.model),
-        strategy=f.text("strategy", Session.strategy),
-        strategy_settings=f.mapping("strategy_settings", {}),
+        strategy=strategy,
+        strategy_settings=strategy_settings,
         profile=profile_name,
         system_prompt=f.text("system_prompt", ""),
         examples=examples,

@@ -3,6 +3,8 @@ the file, the place (a JSON path such as sessions[2].messages[14].role) and what
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -10,6 +12,39 @@ from typing import Any, NoReturn
 from desktop_app.store.errors import ImportFormatError
 
 _MISSING: Any = object()
+MAX_INT = 2**63 - 1  # what SQLite stores
+MAX_DEPTH = 64  # our format nests about 6 deep, ChatGPT's about 8
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200  # a date outside is a broken file, not history
+
+
+def check_tree(doc: Any, file: str) -> None:
+    """What no field may hold, checked once over the whole document: nesting deeper
+    than MAX_DEPTH, whole numbers SQLite cannot store, text that is not valid Unicode
+    (lone surrogates, which JSON's \\u escapes allow)."""
+    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ImportFormatError(file, where, f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key, file, where)
+                stack.append((item, join(where, key), depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, join(where, i), depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, file, where)
+        elif (isinstance(value, int) and not isinstance(value, bool)
+              and not -MAX_INT - 1 <= value <= MAX_INT):
+            raise ImportFormatError(file, where, "the number is too large to store")
+
+
+def _check_text(text: str, file: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ImportFormatError(file, where, f"invalid text (a lone surrogate at character "
+                                             f"{exc.start})") from None
 
 
 def kind(value: Any) -> str:
@@ -26,6 +61,8 @@ def kind(value: Any) -> str:
 def join(where: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{where}[{key}]"
+    if not key.isidentifier() or not key.isascii():  # quoted, control characters escaped
+        return f"{where}[{json.dumps(key)}]"
     return f"{where}.{key}" if where else key
 
 
@@ -64,6 +101,8 @@ class Fields:
             self.fail(key, f"expected a whole number, got {kind(value)}")
         if minimum is not None and value < minimum:
             self.fail(key, f"expected a number of at least {minimum}, got {value}")
+        if value > MAX_INT:
+            self.fail(key, "the number is too large")
         return value
 
     def number(self, key: str, default: Any = _MISSING) -> Any:
@@ -72,6 +111,10 @@ class Fields:
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(key, f"expected a number, got {kind(value)}")
+        if isinstance(value, int) and abs(value) > MAX_INT:
+            self.fail(key, "the number is too large")
+        if not math.isfinite(value):
+            self.fail(key, f"expected a finite number, got {value}")
         return float(value)
 
     def flag(self, key: str, default: bool = False) -> bool:
@@ -103,15 +146,22 @@ class Fields:
         value = self._get(key, None)
         if value is None:
             return None
+        moment: datetime | None = None
         try:
             if isinstance(value, int | float) and not isinstance(value, bool):
-                return datetime.fromtimestamp(value, UTC)
-            if isinstance(value, str):
+                moment = datetime.fromtimestamp(value, UTC)
+            elif isinstance(value, str):
                 moment = datetime.fromisoformat(value)
-                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                moment.astimezone(UTC)  # an offset that leaves the calendar fails here
         except (ValueError, OverflowError, OSError):
-            pass
-        self.fail(key, f"expected a date and time, got {value!r}")
+            moment = None
+        if moment is None:
+            self.fail(key, f"expected a date and time, got {str(value)[:80]!r}")
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            self.fail(key, f"the date {str(value)[:80]!r} is not between {EARLIEST_YEAR} and "
+                           f"{LATEST_YEAR}")
+        return moment
 
     def child(self, key: str, default: Any = _MISSING) -> Any:
         value = self.mapping(key, default)

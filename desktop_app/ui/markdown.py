@@ -1,6 +1,11 @@
 """Messages rendered as QTextDocuments: Markdown with readable code blocks, laid out
 once per message and width and kept in a bounded cache, so painting a screen of a long
-conversation costs a lookup per visible row."""
+conversation costs a lookup per visible row.
+
+Message text is untrusted (imported files, model replies): the documents load no
+resources (an image is shown as "[image: target]"), raw HTML is shown as text, bidi
+and zero-width controls are shown as visible markers, and a message too large to lay
+out within a frame or two is shown collapsed, as plain text (`plan`)."""
 
 from __future__ import annotations
 
@@ -16,10 +21,63 @@ from PySide6.QtGui import (
     QTextCursor,
     QTextDocument,
     QTextFormat,
+    QTextOption,
 )
 
 # Text with none of these is rendered as plain text: faster, and nothing to lose.
 _MARKDOWN_HINT = re.compile(r"[`*_#>\[|~]|^\s*(?:[-+]|\d+[.)])\s", re.MULTILINE)
+
+
+# Limits on what is rendered as Markdown (each keeps a layout to a few milliseconds);
+# a message over any of them shows its first PREVIEW_CHARS as plain text, and, when
+# expanded, its first EXPANDED_CHARS (plain text wrapped anywhere: bounded too).
+MARKDOWN_MAX_CHARS = 12_000
+MARKDOWN_MAX_LINES = 400
+MAX_LINE_CHARS = 2_000
+MAX_TABLE_ROWS = 60
+PREVIEW_CHARS = 4_000
+EXPANDED_CHARS = 50_000
+
+FEATURES = QTextDocument.MarkdownFeature(
+    QTextDocument.MarkdownFeature.MarkdownDialectGitHub.value
+    | QTextDocument.MarkdownFeature.MarkdownNoHTML.value
+)
+
+# Characters that reorder or hide text: shown as a visible marker, so that a name like
+# "gnp.exe" behind a right-to-left override does not read as "exe.png".
+_CONTROLS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+
+def reveal_controls(text: str) -> str:
+    """`text` with each bidi or zero-width control replaced by a marker like ⟨U+202E⟩."""
+    return _CONTROLS.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
+
+
+def is_oversized(text: str) -> bool:
+    """Whether `text` is too large to lay out as Markdown on the GUI thread."""
+    if len(text) > MARKDOWN_MAX_CHARS:
+        return True
+    lines = text.split("\n")
+    if len(lines) > MARKDOWN_MAX_LINES or max(map(len, lines)) > MAX_LINE_CHARS:
+        return True
+    return sum(1 for line in lines if "|" in line) > MAX_TABLE_ROWS
+
+
+class MessageDocument(QTextDocument):
+    """A document that loads nothing: every resource (image, style sheet, …) is empty.
+    `shown` and `total`: how many characters of the message it shows, of how many;
+    `collapsed`: shown cut short, with a way to show more."""
+
+    shown = 0
+    total = 0
+    collapsed = False
+
+    def loadResource(self, type: int, name: object) -> None:  # noqa: A002 - Qt's name
+        return None
+
+    @property
+    def cut(self) -> bool:
+        return self.shown < self.total
 
 
 def looks_like_markdown(text: str) -> bool:
@@ -33,21 +91,58 @@ def monospace_font(base: QFont) -> QFont:
 
 
 def render_document(
-    text: str, width: float, font: QFont, code_background: QColor
-) -> QTextDocument:
-    """A laid-out document for `text` at `width` pixels."""
-    doc = QTextDocument()
+    text: str, width: float, font: QFont, code_background: QColor, expanded: bool = False
+) -> MessageDocument:
+    """A laid-out document for `text` at `width` pixels. An oversized text (is_oversized)
+    is shown as plain text wrapped anywhere: its first PREVIEW_CHARS, or with `expanded`
+    its first EXPANDED_CHARS."""
+    doc = MessageDocument()
     doc.setDefaultFont(font)
     doc.setDocumentMargin(0)
     doc.setIndentWidth(18)  # list indent (Qt's 40 px wastes a narrow column)
-    if looks_like_markdown(text):
-        doc.setMarkdown(text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
-        if "`" in text or "    " in text or "\t" in text:
-            _style_code(doc, monospace_font(font), code_background)
+    doc.total = len(text)
+    if is_oversized(text):
+        doc.collapsed = not expanded
+        shown = text[: EXPANDED_CHARS if expanded else PREVIEW_CHARS]
+        doc.shown = len(shown)
+        option = doc.defaultTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAnywhere)
+        doc.setDefaultTextOption(option)
+        doc.setPlainText(reveal_controls(shown))
     else:
-        doc.setPlainText(text)
+        doc.shown = len(text)
+        text = reveal_controls(text)
+        if looks_like_markdown(text):
+            # Qt drops an image with no alt text, placeholder and all: give it one
+            doc.setMarkdown(text.replace("![]", "![ ]"), FEATURES)
+            if "!" in text:
+                _images_as_text(doc)
+            if "`" in text or "    " in text or "\t" in text:
+                _style_code(doc, monospace_font(font), code_background)
+        else:
+            doc.setPlainText(text)
     doc.setTextWidth(max(width, 40.0))
     return doc
+
+
+def _images_as_text(doc: QTextDocument) -> None:
+    """Each image replaced by the text "[image: target]" (nothing is ever loaded)."""
+    images: list[tuple[int, int, str]] = []
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            fmt = frag.charFormat()
+            if frag.isValid() and fmt.isImageFormat():
+                images.append((frag.position(), frag.length(), fmt.toImageFormat().name()))
+            it += 1
+        block = block.next()
+    cursor = QTextCursor(doc)
+    for position, length, name in reversed(images):
+        cursor.setPosition(position)
+        cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
+        cursor.insertText(f"[image: {name}]", QTextCharFormat())
 
 
 def _style_code(doc: QTextDocument, mono: QFont, background: QColor) -> None:
@@ -95,17 +190,18 @@ class DocumentCache:
 
     def __init__(self, capacity: int = 600) -> None:
         self.capacity = capacity
-        self._docs: OrderedDict[tuple[Hashable, int], QTextDocument] = OrderedDict()
+        self._docs: OrderedDict[tuple[Hashable, int], MessageDocument] = OrderedDict()
 
     def get(
-        self, key: Hashable, text: str, width: int, font: QFont, code_background: QColor
-    ) -> QTextDocument:
+        self, key: Hashable, text: str, width: int, font: QFont, code_background: QColor,
+        expanded: bool = False,
+    ) -> MessageDocument:
         slot = (key, width)
         doc = self._docs.get(slot)
         if doc is not None:
             self._docs.move_to_end(slot)
             return doc
-        doc = render_document(text, width, font, code_background)
+        doc = render_document(text, width, font, code_background, expanded)
         self._docs[slot] = doc
         if len(self._docs) > self.capacity:
             self._docs.popitem(last=False)

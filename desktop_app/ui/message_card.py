@@ -38,7 +38,7 @@ from desktop_app.ui.conversation_model import (
     message_actions,
     needs_retry,
 )
-from desktop_app.ui.markdown import DocumentCache
+from desktop_app.ui.markdown import DocumentCache, MessageDocument, reveal_controls
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Message
@@ -140,11 +140,13 @@ class MessageDelegate(QStyledItemDelegate):
     actionTriggered = Signal(str, object)  # action name, Message
 
     FOOTER = 26  # the "interrupted / failed" line
+    MORE = 24  # the "long message: showing the first … · Show all" line
 
     def __init__(self, view: QListView) -> None:
         super().__init__(view)
         self._view = view
         self.documents = DocumentCache()
+        self.expanded: set[Any] = set()  # keys of oversized messages shown in full
         self._heights: dict[Any, int] = {}
         self._heights_width = -1
         # The width the view last laid the cards out at (ConversationView.doItemsLayout
@@ -167,6 +169,7 @@ class MessageDelegate(QStyledItemDelegate):
     def reset_caches(self) -> None:
         self.documents.clear()
         self._heights.clear()
+        self.expanded.clear()
         self._fonts_for(self._view.font())
 
     def forget(self, m: Message) -> None:
@@ -183,11 +186,22 @@ class MessageDelegate(QStyledItemDelegate):
         return palette.blend(pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base),
                              0.10 if dark else 0.06)
 
-    def _document(self, m: Message, width: int, pal: QPalette):
+    def _document(self, m: Message, width: int, pal: QPalette) -> MessageDocument:
+        key = self._key(m)
         return self.documents.get(
-            self._key(m), m.content or " ", _Layout.text_width(width), self.body_font,
-            self._code_background(pal),
+            key, m.content or " ", _Layout.text_width(width), self.body_font,
+            self._code_background(pal), key in self.expanded,
         )
+
+    def expand(self, index: QModelIndex) -> None:
+        """Show more of an oversized message (still bounded: see markdown.EXPANDED_CHARS)."""
+        m: Message = index.data(MessageRole)
+        self.forget(m)
+        self.expanded.add(self._key(m))
+        self.sizeHintChanged.emit(index)
+
+    def _more_height(self, doc: MessageDocument) -> int:
+        return self.MORE if doc.cut else 0
 
     # --- size -----------------------------------------------------------------------
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
@@ -201,6 +215,7 @@ class MessageDelegate(QStyledItemDelegate):
         if height is None:
             doc = self._document(m, width, option.palette)
             height = int(doc.size().height()) + _Layout.HEADER + 6 + 4 + 10 + 2 * _Layout.PAD_Y
+            height += self._more_height(doc)
             if needs_retry(m):
                 height += self.FOOTER
             self._heights[key] = height
@@ -283,8 +298,11 @@ class MessageDelegate(QStyledItemDelegate):
         painter.translate(-lay.body_left, -lay.body_top)
         painter.setClipRect(option.rect)
 
+        if doc.cut:
+            self._paint_more_line(painter, lay, doc, muted, accent)
         if needs_retry(m):
-            self._paint_retry_line(painter, lay, m, doc.size().height(), dark, pal)
+            self._paint_retry_line(painter, lay, m, doc.size().height() + self._more_height(doc),
+                                   dark, pal)
         painter.restore()
 
     def token_tag(self, index: QModelIndex) -> tuple[str, QRect]:
@@ -320,6 +338,35 @@ class MessageDelegate(QStyledItemDelegate):
             actions = actions[:-1]
         return []
 
+    def _more_rects(self, lay: _Layout, doc: MessageDocument) -> tuple[QRect, QRect | None]:
+        """The "showing the first …" line under a cut message, and its Show all button
+        (None once expanded)."""
+        top = lay.body_top + int(doc.size().height()) + 4
+        line = QRect(lay.body_left, top, lay.header.width(), self.MORE - 4)
+        if not doc.collapsed:
+            return line, None
+        w = self.header_fm.horizontalAdvance("Show all") + 18
+        return line, QRect(line.right() - w + 1, line.top(), w, line.height())
+
+    def _paint_more_line(self, painter: QPainter, lay: _Layout, doc: MessageDocument,
+                         muted: QColor, accent: QColor) -> None:
+        line, button = self._more_rects(lay, doc)
+        what = "Long message, shown as plain text" if doc.collapsed else "Shown as plain text"
+        detail = f"{what}: the first {doc.shown:,} of {doc.total:,} characters"
+        if not doc.collapsed:
+            detail += " (Copy copies all)"
+        painter.setFont(self.header_font)
+        painter.setPen(muted)
+        room = line.width() - (button.width() + 12 if button is not None else 0)
+        painter.drawText(QRect(line.left(), line.top(), room, line.height()),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         self.header_fm.elidedText(detail, Qt.TextElideMode.ElideRight, room))
+        if button is not None:
+            painter.setPen(QPen(accent, 1))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(QRectF(button).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+            painter.drawText(button, Qt.AlignmentFlag.AlignCenter, "Show all")
+
     def _retry_rect(self, lay: _Layout, body_height: float) -> QRect:
         top = lay.body_top + int(body_height) + 6
         return QRect(lay.body_left, top, lay.header.width(), self.FOOTER - 6)
@@ -328,7 +375,8 @@ class MessageDelegate(QStyledItemDelegate):
                           dark: bool, pal: QPalette) -> None:
         line = self._retry_rect(lay, body_height)
         what = "Interrupted" if m.status == "interrupted" else "Failed"
-        detail = f"{what}: {m.error}" if m.error else f"{what} before the reply finished"
+        detail = (f"{what}: {reveal_controls(m.error)}" if m.error
+                  else f"{what} before the reply finished")
         warn = palette.warning_color(dark)
         painter.setFont(self.header_font)
         label = "Retry"
@@ -346,7 +394,7 @@ class MessageDelegate(QStyledItemDelegate):
 
     # --- hit testing: hover actions, retry, tooltips --------------------------------
     def hit(self, option: QStyleOptionViewItem, index: QModelIndex, pos: QPoint) -> str | None:
-        """What is under `pos`: an action name, "badge", "tokens", or None."""
+        """What is under `pos`: an action name, "badge", "tokens", "show_all", or None."""
         m: Message = index.data(MessageRole)
         model: ConversationModel = index.model()  # type: ignore[assignment]
         lay = _Layout(option.rect, self.header_fm)
@@ -359,10 +407,14 @@ class MessageDelegate(QStyledItemDelegate):
         for action, rect in self._action_rects(m, lay, tokens_rect.left() - 10):
             if rect.contains(pos):
                 return action
-        if needs_retry(m):
-            doc = self._document(m, option.rect.width(), option.palette)
-            if self._retry_rect(lay, doc.size().height()).contains(pos):
-                return "retry"
+        doc = self._document(m, option.rect.width(), option.palette)
+        if doc.collapsed:
+            button = self._more_rects(lay, doc)[1]
+            if button is not None and button.contains(pos):
+                return "show_all"
+        body = doc.size().height() + self._more_height(doc)
+        if needs_retry(m) and self._retry_rect(lay, body).contains(pos):
+            return "retry"
         return None
 
     def editorEvent(self, event: QEvent, model: Any, option: QStyleOptionViewItem,
@@ -373,6 +425,9 @@ class MessageDelegate(QStyledItemDelegate):
                 what = self.hit(option, index, event.position().toPoint())
                 if what in ACTION_LABELS:
                     self.actionTriggered.emit(what, index.data(MessageRole))
+                    return True
+                if what == "show_all":
+                    self.expand(index)
                     return True
         return super().editorEvent(event, model, option, index)
 
@@ -393,6 +448,8 @@ class MessageDelegate(QStyledItemDelegate):
             text = cost.describe() if cost is not None else "Counting…"
         elif what in ACTION_LABELS:
             text = ACTION_LABELS[what]
+        elif what == "show_all":
+            text = "Show more of this message, as plain text"
         if text:
             QToolTip.showText(event.globalPos(), text, view)
             return True

@@ -24,6 +24,8 @@ class Bar(QFrame):
         self.setObjectName(name)
         self.kind = name
         self.label = QLabel()
+        # messages come from files, servers and models: shown as they are, never as HTML
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.row = QHBoxLayout(self)

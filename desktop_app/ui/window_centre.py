@@ -27,6 +27,7 @@ class CentreColumn(QWidget):
         self.setBackgroundRole(QPalette.ColorRole.Base)
         self.setAutoFillBackground(True)
         self.banner = Bar("Banner", closable=True)
+        self.banner.label.setTextFormat(Qt.TextFormat.RichText)  # a fixed text of ours
         self.banner.label.setText(
             "<b>Drafting mode.</b> No model provider is set up yet, so nothing is sent. "
             "Everything else works offline: write, and watch the budget fill as you type."
@@ -35,6 +36,7 @@ class CentreColumn(QWidget):
         self.error_bar = Bar("ErrorBar")
         self.error_bar.label.setAccessibleName("Error message")
         self.notice = QLabel()
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)  # says what a file or server said
         mute(self.notice)
         self.notice.setWordWrap(True)
         self.notice.setAccessibleName("Notice")

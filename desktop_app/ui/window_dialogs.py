@@ -3,6 +3,7 @@ About Token Budget, and whether to import again what was imported before."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,7 @@ def about_html(data_dir: Any) -> str:
         f"<p><b>Token Budget</b> {__version__}</p>"
         "<p>See and steer what fills a language model's context window: exact token "
         "counts, allocation profiles, history strategies and a live budget gauge.</p>"
-        f"<p>Data folder: {data_dir or '(not open)'}</p>"
+        f"<p>Data folder: {html.escape(str(data_dir)) if data_dir else '(not open)'}</p>"
         "<p>Counts Llama models with Meta's own tokenizer: Built with Llama. The shipped "
         "tokenizers and chat templates, and their licences, are listed in "
         "resources/tokenizers/README.md and resources/chat_templates/README.md.</p>"

@@ -1,0 +1,129 @@
+"""Imports distrust their input (issue 12): imported token counts are dropped, zips and
+nesting are bounded, field types and ranges are checked with a one-line error, and
+random JSON never produces anything but ImportFormatError."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from desktop_app.cli import main
+from desktop_app.store import ImportFormatError, open_database, transfer
+from desktop_app.store.transfer import import_file
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_database(tmp_path / "db")
+    yield database
+    database.close()
+
+
+def doc(**session):
+    base = {"title": "t", "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    return {"format": "token-budget", "version": 1, "sessions": [{**base, **session}]}
+
+
+def write(tmp_path, data, name="in.json") -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+def test_imported_token_counts_are_dropped_not_trusted(db, tmp_path):
+    big = "word " * 5000
+    path = write(tmp_path, doc(messages=[{"role": "user", "content": big,
+                                          "meta": {"token_counts": {"o200k_base": 1}}}]))
+    result = import_file(db, path)
+    (stored,) = db.messages.all_for_session(result.session_ids[0])
+    assert stored.token_counts == {}  # before: {"o200k_base": 1}, and the gauge said "Fits"
+
+
+@pytest.mark.parametrize("session, where", [
+    ({"messages": [{"role": "user", "content": "x", "meta": {"prompt_tokens": 2**64}}]},
+     "prompt_tokens"),
+    ({"messages": [{"role": "user", "content": "x", "meta": {"cost": 10**400}}]}, "cost"),
+    ({"messages": [{"role": "user", "content": "x", "name": 5}]}, "name"),
+    ({"messages": [{"role": "user", "content": "x",
+                    "meta": {"created_at": "9999-12-31T23:59:59-23:59"}}]}, "created_at"),
+    ({"created_at": 1e15}, "created_at"),
+    ({"created_at": "0001-01-01T00:00:00"}, "created_at"),
+    ({"strategy": "last_n", "strategy_settings": {"last_n": "abc"}}, "strategy_settings"),
+    ({"strategy": "no_such"}, "strategy"),
+])
+def test_bad_fields_are_one_line_errors(db, tmp_path, session, where):
+    with pytest.raises(ImportFormatError) as err:
+        import_file(db, write(tmp_path, doc(**session)))
+    assert where in str(err.value) and "\n" not in str(err.value)
+    assert db.sessions.list() == []
+
+
+def test_lone_surrogates_nan_and_huge_integers_anywhere(db, tmp_path):
+    raw = json.dumps(doc(title="x")).replace('"title": "x"', '"title": "a\\ud800b"')
+    with pytest.raises(ImportFormatError, match="surrogate"):
+        import_file(db, write(tmp_path, raw))
+    raw = json.dumps(doc(strategy_settings={"k": 1})).replace('"k": 1', '"k": NaN')
+    with pytest.raises(ImportFormatError, match="NaN"):
+        import_file(db, write(tmp_path, raw))
+    with pytest.raises(ImportFormatError, match="too large"):
+        import_file(db, write(tmp_path, doc(strategy_settings={"k": 2**70})))
+
+
+def test_nesting_is_bounded(db, tmp_path):
+    for depth in (80, 100_000):  # past our bound, and past Python's recursion limit
+        raw = json.dumps(doc()).replace('"title": "t"',
+                                        '"title": "t", "x": ' + "[" * depth + "]" * depth)
+        with pytest.raises(ImportFormatError, match="nested"):
+            import_file(db, write(tmp_path, raw))
+
+
+def test_zip_decompressed_size_is_bounded(db, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(transfer, "MAX_IMPORT_BYTES", 1 << 20)
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("conversations.json", "[" + " " * (4 << 20) + "]")  # a zip bomb
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ImportFormatError, match="larger than 1 MB"):
+        import_file(db, path)
+    code = main(["--data-dir", str(tmp_path / "db"), "import", str(path)])
+    _, err = capsys.readouterr()
+    assert code != 0 and "larger than" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+json_leaf = st.none() | st.booleans() | st.integers(min_value=-2**80, max_value=2**80) \
+    | st.floats(allow_nan=False) | st.text(max_size=8) \
+    | st.sampled_from(["user", "assistant", "system", "text", "code", "last_n", "streaming",
+                       "2024-01-01T00:00:00", "n1", "n2", "default", "model"])
+keys = st.sampled_from(["title", "model", "messages", "role", "content", "meta", "name",
+                        "status", "token_counts", "created_at", "summaries", "memory", "usage",
+                        "profile", "fractions", "strategy", "strategy_settings", "last_n",
+                        "examples", "key", "value", "source_message", "first_message",
+                        "mapping", "current_node", "parent", "message", "author", "parts",
+                        "content_type", "create_time", "metadata", "reply_message",
+                        "components", "history", "text", "n1", "n2"]) | st.text(max_size=4)
+json_values = st.recursive(
+    json_leaf,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=6),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(sessions=st.lists(json_values, max_size=3), chatgpt=st.lists(
+    st.dictionaries(keys, json_values, max_size=6).map(lambda d: {"mapping": {}, **d}),
+    min_size=1, max_size=3), which=st.integers(0, 2), other=json_values)
+def test_fuzzed_imports_raise_only_import_errors(db, tmp_path, sessions, chatgpt, which, other):
+    data = [{"format": "token-budget", "version": 1, "sessions": sessions}, chatgpt,
+            other][which]
+    path = write(tmp_path, json.dumps(data))
+    try:
+        import_file(db, path)
+    except ImportFormatError as exc:
+        assert "\n" not in str(exc)
