@@ -11,16 +11,15 @@ from desktop_app.cli import CliError
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from desktop_app.core.providers import ProviderConfig
     from desktop_app.core.records import Session
     from desktop_app.services.connection import (
-        DEFAULT_PROVIDER_SETTING,
         ConnectionSetupError,
+        chosen_provider,
         connect,
     )
     from desktop_app.services.folding import fold_after_reply
     from desktop_app.services.turn import Outcome, run_turn
-    from desktop_app.services.windows import WindowResolver, serving_provider
+    from desktop_app.services.windows import WindowResolver
     from desktop_app.store import open_database
     from desktop_app.store.errors import StoreError
 
@@ -63,16 +62,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
         # that lists the model (else the default one); the catalog's window, the
         # provider's setting, and never more than the server serves
         resolver = WindowResolver.from_store(db)
-        if args.base_url:
-            provider = ProviderConfig("command line", base_url=args.base_url)
-        elif args.provider:
-            try:
-                provider = db.providers.get(args.provider)
-            except StoreError as exc:
-                raise CliError(str(exc)) from None
-        else:
-            provider = serving_provider(db.providers.list(), model,
-                                        db.settings.get(DEFAULT_PROVIDER_SETTING))
+        try:
+            provider = chosen_provider(db, model, provider=args.provider,
+                                       base_url=args.base_url)
+        except ConnectionSetupError as exc:
+            raise CliError(str(exc)) from None
         try:
             connection = connect(db, model, base_url=args.base_url,
                                  provider=None if args.base_url or provider is None

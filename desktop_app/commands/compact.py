@@ -13,15 +13,14 @@ from desktop_app.cli import CliError
 
 def cmd_compact(args: argparse.Namespace) -> int:
     from desktop_app.core.budget import Component
-    from desktop_app.core.providers import ProviderConfig
     from desktop_app.core.text import format_tokens
     from desktop_app.services.compaction import KEEP_RECENT, compact_now
     from desktop_app.services.connection import (
-        DEFAULT_PROVIDER_SETTING,
         ConnectionSetupError,
+        chosen_provider,
         connect,
     )
-    from desktop_app.services.windows import WindowResolver, serving_provider
+    from desktop_app.services.windows import WindowResolver
     from desktop_app.store import open_database
     from desktop_app.store.errors import StoreError
 
@@ -47,17 +46,11 @@ def cmd_compact(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         model = session.model
         resolver = WindowResolver.from_store(db)
-        provider: ProviderConfig | None
-        if args.base_url:
-            provider = ProviderConfig("command line", base_url=args.base_url)
-        elif args.provider:
-            try:
-                provider = db.providers.get(args.provider)
-            except StoreError as exc:
-                raise CliError(str(exc)) from None
-        else:
-            provider = serving_provider(db.providers.list(), model,
-                                        db.settings.get(DEFAULT_PROVIDER_SETTING))
+        try:
+            provider = chosen_provider(db, model, provider=args.provider,
+                                       base_url=args.base_url)
+        except ConnectionSetupError as exc:
+            raise CliError(str(exc)) from None
         connection = None
         if not args.offline:
             try:

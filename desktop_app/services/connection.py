@@ -35,6 +35,28 @@ class Connection:
     counting: ServerCounting | None = None  # its vocabulary and template, if it said
 
 
+def chosen_provider(db: Database, model: str, *, provider: str | None = None,
+                    base_url: str | None = None) -> ProviderConfig | None:
+    """The provider a command sends `model` to, chosen as the window chooses: a
+    --base-url, a --provider by name, else the provider that lists the model (else the
+    default one); None when none is set up."""
+    from desktop_app.core.providers import ProviderConfig, ProviderError
+    from desktop_app.services.windows import serving_provider
+
+    if base_url:
+        try:
+            return ProviderConfig("command line", base_url=base_url)
+        except ProviderError as exc:
+            raise ConnectionSetupError(str(exc)) from None
+    if provider:
+        try:
+            return db.providers.get(provider)
+        except Exception as exc:  # noqa: BLE001 - the store's NotFoundError
+            raise ConnectionSetupError(str(exc)) from None
+    return serving_provider(db.providers.list(), model,
+                            db.settings.get(DEFAULT_PROVIDER_SETTING))
+
+
 def connect(db: Database, model: str, *, provider: str | None = None, base_url: str | None = None,
             keys: KeyStore | None = None, discover: bool = True) -> Connection | None:
     """A client for `model`, or None when no provider is set up (offline drafting)."""
