@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from desktop_app.cli import main
 
@@ -144,3 +146,46 @@ def test_data_dir_is_accepted_before_or_after_the_command(tmp_path, capsys):
         code, _out, err = run(capsys, *argv)
         assert code == 0, err
     assert (tmp_path / "data").is_dir()
+
+
+def test_hostile_message_files_get_one_line_errors(tmp_path, capsys):
+    bad_name = tmp_path / "name.json"
+    bad_name.write_text(json.dumps([{"role": "user", "content": "hi", "name": 5}]))
+    assert main(["assemble", "--messages", str(bad_name)]) == 2
+    err = capsys.readouterr().err
+    assert "name must be text" in err and "Traceback" not in err and err.count("\n") == 1
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for command in (["count", "--messages", str(deep)], ["assemble", "--messages", str(deep)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "nested too deeply" in err and "Traceback" not in err
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["role", "content", "name", "tool_calls", "x"]) | st.text(max_size=5),
+        inner, max_size=4),
+    max_leaves=20)
+
+
+near_valid = st.lists(st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "system", "tool", ""]),
+     "content": json_values}, optional={"name": json_values, "tool_calls": json_values}),
+    max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=json_values | near_valid)
+def test_any_json_as_messages_gives_a_request_or_a_one_line_error(tmp_path_factory, doc):
+    import contextlib
+    import io
+
+    path = tmp_path_factory.mktemp("fuzz") / "m.json"
+    path.write_text(json.dumps(doc))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["assemble", "--messages", str(path), "--json"])
+    assert code in (0, 2), err.getvalue()
+    assert "Traceback" not in err.getvalue()

@@ -64,6 +64,8 @@ def validate_messages(data: Any, source: str) -> list[dict[str, Any]]:
             raise CliError(f"{source}: message {i} ({m['role']}) has no content")
         if not isinstance(m["content"], str | list):
             raise CliError(f"{source}: message {i} content must be text or a list of parts")
+        if m.get("name") is not None and not isinstance(m["name"], str):
+            raise CliError(f"{source}: message {i} ({m['role']}) name must be text")
     return list(data)
 
 

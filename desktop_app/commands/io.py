@@ -114,3 +114,5 @@ def read_json_input(path_or_dash: str | None) -> Any:
     except json.JSONDecodeError as exc:
         raise CliError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
                        f"{exc.msg}") from None
+    except RecursionError:
+        raise CliError(f"{name}: JSON nested too deeply to read") from None
