@@ -20,7 +20,8 @@ from desktop_app.store.errors import (
     is_disk_full,
 )
 
-KEEP = 5  # backups kept per database; older ones are deleted
+KEEP = 5  # the newest backups kept per database
+KEEP_DAYS = 7  # and beyond them, the newest of each of the last seven days that have one
 SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's companions of a database file
 
 
@@ -86,9 +87,25 @@ def make_backup(db_path: Path, reason: str) -> Path:
                 "and try again (the database itself was not changed)"
             ) from exc
         raise StoreError(f"could not back up {db_path} to {folder}: {exc}") from exc
-    for old in list_backups(db_path)[:-KEEP]:
+    for old in prunable(list_backups(db_path)):
         old.unlink(missing_ok=True)
     return target
+
+
+def prunable(backups: list[Path]) -> list[Path]:
+    """The backups a new one makes redundant, by one rule: the newest KEEP are kept, and
+    beyond them the newest backup of each of the last KEEP_DAYS days that have one."""
+    keep = set(backups[-KEEP:])
+    days: set[str] = set()
+    for backup in reversed(backups):
+        taken = backup_time(backup)
+        if taken is None or len(days) >= KEEP_DAYS:
+            continue
+        day = f"{taken:%Y-%m-%d}"
+        if day not in days:
+            days.add(day)
+            keep.add(backup)
+    return [b for b in backups if b not in keep]
 
 
 @contextmanager

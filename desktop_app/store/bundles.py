@@ -164,6 +164,14 @@ def _pick(ids: list[int], index: int | None) -> int | None:
     return ids[index] if index is not None and 0 <= index < len(ids) else None
 
 
+# An import this large is preceded by a backup: undoing it by hand would be a chore.
+LARGE_IMPORT_MESSAGES = 1000
+
+
+def _has_data(db: Database) -> bool:
+    return bool(db.sessions.list())
+
+
 def write_bundles(
     db: Database,
     bundles: Sequence[SessionBundle],
@@ -178,6 +186,8 @@ def write_bundles(
     unless `again`."""
     result = ImportResult(format, [], 0)
     now = utc_now()
+    if sum(len(b.messages) for b in bundles) >= LARGE_IMPORT_MESSAGES and _has_data(db):
+        db.backup("before-import")  # a large import is one undo away
     with db.write() as orm:
         for bundle in bundles:
             digest = conversation_hash(bundle) if source is not None else None

@@ -56,6 +56,9 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 # up with DatabaseBusyError. Writes here take milliseconds, so 5 s means "really stuck".
 BUSY_TIMEOUT_MS = 5000
 DAILY_BACKUP_AFTER = timedelta(hours=24)
+# More often when there is new work: a start finds changes made since a backup older
+# than this, and backs them up (backups.prune keeps the newest few and one a day).
+NEW_WORK_BACKUP_AFTER = timedelta(hours=2)
 
 
 def default_data_dir() -> Path:
@@ -399,7 +402,22 @@ def _backup_due(path: Path, state: _FileState) -> str | None:
     taken = backups.backup_time(newest) if newest else None
     if taken is None or datetime.now(UTC) - taken > DAILY_BACKUP_AFTER:
         return "daily"
+    if datetime.now(UTC) - taken > NEW_WORK_BACKUP_AFTER and _changed_since(path, taken):
+        return "new-work"
     return None
+
+
+def _changed_since(path: Path, when: datetime) -> bool:
+    """Was the database (or its write-ahead log, when it holds anything: a reader makes
+    an empty one) written after `when`?"""
+    for file in (path, Path(f"{path}-wal")):
+        try:
+            stat = file.stat()
+        except OSError:
+            continue
+        if stat.st_size and datetime.fromtimestamp(stat.st_mtime, UTC) > when:
+            return True
+    return False
 
 
 def _migrate(engine: Engine, path: Path) -> None:
