@@ -341,3 +341,31 @@ def test_settings_round_trip_and_refuse_secrets(db):
     with pytest.raises(StoreError, match="keychain"):
         db.settings.set("last_value", "sk-proj-abcdefghijklmnopqrstuvwxyz")
     assert db.settings.all() == {"theme": "dark", "gauge": {"elastic": True, "scale": 1.5}}
+
+
+def test_counts_for_more_messages_than_one_statement_can_name(tmp_path):
+    """SQLite bounds the variables of one statement (250,000 in Debian's build, 32,766 by
+    default): counts are read back in chunks, so any number of them is saved (here more
+    than one chunk), and `sessions` fills them for every session in one write."""
+    from desktop_app.cli import main
+    from desktop_app.core.records import Message as Msg
+    from desktop_app.core.records import Session as Sess
+    from desktop_app.store import open_database as open_db
+
+    db = open_db(tmp_path / "data")
+    try:
+        a = db.sessions.create(Sess(title="a", model="gpt-4o-mini"))
+        b = db.sessions.create(Sess(title="b", model="gpt-4"))
+        stored = db.messages.append_many(a.id, [Msg("user", f"m{i}") for i in range(12_000)])
+        db.messages.append_many(b.id, [Msg("user", "hello there")])
+        db.messages.save_token_counts_many({m.id: {"x": 1} for m in stored})
+        assert db.messages.get(stored[-1].id).token_counts == {"x": 1}
+    finally:
+        db.close()
+    assert main(["--data-dir", str(tmp_path / "data"), "sessions", "--json"]) == 0
+    db = open_db(tmp_path / "data")
+    try:
+        assert not db.messages.missing_counts(a.id, "o200k_base")
+        assert not db.messages.missing_counts(b.id, "cl100k_base")
+    finally:
+        db.close()

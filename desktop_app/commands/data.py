@@ -48,15 +48,11 @@ def _fill_missing_counts(db: Database, sessions: list[Session]) -> bool:
     from desktop_app.core.catalog import lookup_model
     from desktop_app.core.tokens import count_text
 
-    filled = False
-    for session in sessions:
-        encoding = lookup_model(session.model).encoding
-        missing = db.messages.missing_counts(session.id, encoding)
-        if missing:
-            counts = {mid: {encoding: count_text(text, encoding)} for mid, text in missing}
-            db.messages.save_token_counts_many(counts)
-            filled = True
-    return filled
+    encodings = {s.id: lookup_model(s.model).encoding for s in sessions if s.id is not None}
+    counts = {mid: {encoding: count_text(text, encoding)}
+              for mid, text, encoding in db.messages.missing_counts_for(encodings)}
+    db.messages.save_token_counts_many(counts)  # one read and one write, however many
+    return bool(counts)
 
 
 def _cmd_sessions(args: argparse.Namespace) -> int:

@@ -140,6 +140,9 @@ def _snippet(content: str, needle: str, width: int = 60) -> str:
     return ("…" if start else "") + text + ("…" if end < len(content) else "")
 
 
+_IN_CHUNK = 10_000  # ids per IN (...): well under SQLite's limit on variables
+
+
 class MessageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -217,25 +220,25 @@ class MessageRepository:
 
     def save_token_counts_many(self, counts: Mapping[int, Mapping[str, int]]) -> None:
         """Cache counts for many messages in one transaction. Ids of messages that no
-        longer exist are skipped (the message was deleted while being counted)."""
+        longer exist are skipped (the message was deleted while being counted). Read in
+        chunks (SQLite bounds the variables of one statement) and written as one
+        executemany, however many there are."""
         if not counts:
             return
+        ids = list(counts)
         with self._db.write() as orm:
-            stored = dict(
-                orm.execute(
+            stored: dict[int, Any] = {}
+            for start in range(0, len(ids), _IN_CHUNK):
+                stored.update(orm.execute(
                     select(MessageRow.id, type_coerce(MessageRow.token_counts, String)).where(
-                        MessageRow.id.in_(list(counts))
-                    )
-                ).all()
-            )
-            for message_id, new in counts.items():
-                if message_id in stored:
-                    merged = {**_counts(stored[message_id]), **{k: int(v) for k, v in new.items()}}
-                    orm.execute(
-                        update(MessageRow)
-                        .where(MessageRow.id == message_id)
-                        .values(token_counts=merged)
-                    )
+                        MessageRow.id.in_(ids[start:start + _IN_CHUNK]))).all())
+            changes = [
+                {"id": message_id,
+                 "token_counts": {**_counts(stored[message_id]),
+                                  **{k: int(v) for k, v in new.items()}}}
+                for message_id, new in counts.items() if message_id in stored]
+            if changes:
+                orm.execute(update(MessageRow), changes)  # bulk UPDATE by primary key
 
     # --- reading -------------------------------------------------------------------
 
@@ -280,6 +283,20 @@ class MessageRepository:
                 )
                 or 0
             )
+
+    def missing_counts_for(self, encodings: Mapping[int, str]) -> list[tuple[int, str, str]]:
+        """(id, content, encoding) of every message with no cached count under its
+        session's encoding, for the sessions in `encodings` ({session id: encoding}), in
+        one read however many sessions there are."""
+        out: list[tuple[int, str, str]] = []
+        with self._db.read() as orm:
+            rows = orm.execute(select(MessageRow.session_id, MessageRow.id, MessageRow.content,
+                                      type_coerce(MessageRow.token_counts, String)))
+            for sid, mid, content, raw in rows:
+                encoding = encodings.get(sid)
+                if encoding is not None and encoding not in _counts(raw):
+                    out.append((mid, content, encoding))
+        return out
 
     def missing_counts(self, session_id: int, encoding: str) -> list[tuple[int, str]]:
         """(id, content) of the session's messages with no cached count for `encoding`."""
