@@ -265,3 +265,38 @@ def test_files_left_by_a_killed_backup_are_cleaned_on_start(tmp_path):
     assert not any(p.exists() for p in leftovers)
     assert list_backups(tmp_path / DB_FILE) == real and all(p.exists() for p in real)
     assert os.listdir(folder) == [p.name for p in real]
+
+
+def test_malformed_json_in_any_column_reads_as_empty_and_is_named(tmp_path, capsys):
+    """Settings, providers, profiles and a session's strategy settings and examples: a
+    malformed cell in any of them is named at open and reads as empty; nothing fails."""
+    from desktop_app.core.providers import ProviderConfig
+
+    add_sessions(tmp_path, ["First"])
+    with open_database(tmp_path) as db:
+        db.settings.set("default_provider", "box")
+        db.providers.save(ProviderConfig("box", preset="ollama",
+                                         base_url="http://127.0.0.1:11434/v1", models=["m"]))
+    raw = sqlite3.connect(tmp_path / DB_FILE)
+    raw.execute("UPDATE sessions SET strategy_settings = '{\"last_n\": ', examples = '[{'")
+    raw.execute("UPDATE providers SET models = '[\"m\"', context_windows = 'nope'")
+    raw.execute("UPDATE settings SET value = '{oops' WHERE key = 'default_provider'")
+    raw.execute("UPDATE profiles SET fractions = '{' WHERE name = (SELECT name FROM profiles "
+                "ORDER BY name LIMIT 1)")
+    raw.commit()
+    raw.close()
+
+    with open_database(tmp_path) as db:
+        named = " ".join(db.notices)
+        assert "session 1" in named and "provider 'box'" in named
+        assert "setting 'default_provider'" in named
+        # (a built-in profile's shares are written afresh at every start: nothing to name)
+        session = db.sessions.list()[0]
+        assert session.title == "First" and session.strategy_settings == {}
+        assert session.examples == []
+        assert db.providers.get("box").models == []
+        assert db.settings.get("default_provider") is None
+        assert db.profiles.list()  # every profile still lists
+    assert main(["--data-dir", str(tmp_path), "sessions"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "damaged" not in err

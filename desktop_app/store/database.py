@@ -359,15 +359,29 @@ class Database:
 
     def find_bad_rows(self) -> list[str]:
         """Rows with a stored value that cannot be read (malformed JSON), one line each.
-        They are skipped where read; the rest of the database works as usual."""
+        They read as empty where read (models.ReadableJSON); the rest of the database
+        works as usual."""
+        checks = (
+            ("SELECT id, session_id FROM messages WHERE NOT json_valid(token_counts)",
+             "message {0} in session {1}: its cached token counts are not valid JSON "
+             "(they will be counted again)"),
+            ("SELECT id, title FROM sessions WHERE NOT json_valid(strategy_settings) "
+             "OR NOT json_valid(examples)",
+             "session {0} ({1!r}): its strategy settings or examples are not valid JSON "
+             "(read as empty)"),
+            ("SELECT name, name FROM providers WHERE NOT json_valid(models) "
+             "OR NOT json_valid(context_windows)",
+             "provider {0!r}: its models or windows are not valid JSON (read as empty)"),
+            ("SELECT name, name FROM profiles WHERE NOT json_valid(fractions)",
+             "profile {0!r}: its shares are not valid JSON (read as empty)"),
+            ("SELECT key, key FROM settings WHERE NOT json_valid(value)",
+             "setting {0!r}: its value is not valid JSON (read as unset)"),
+        )
+        found: list[str] = []
         with self.engine.connect() as conn:
-            return [
-                f"message {mid} in session {sid}: its cached token counts are not valid JSON"
-                " (they will be counted again)"
-                for mid, sid in conn.exec_driver_sql(
-                    "SELECT id, session_id FROM messages WHERE NOT json_valid(token_counts)"
-                )
-            ]
+            for query, line in checks:
+                found.extend(line.format(*row) for row in conn.exec_driver_sql(query))
+        return found
 
     def close(self) -> None:
         self.engine.dispose()

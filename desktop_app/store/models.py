@@ -41,6 +41,34 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class ReadableJSON(TypeDecorator[Any]):
+    """JSON whose malformed cell reads as an empty value of its kind instead of failing
+    every query that touches the row (a file edited by hand, a disk that lost a page):
+    the rest of the database keeps working, and Database.find_bad_rows names the row."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, empty: type | None = None) -> None:
+        super().__init__()
+        self.empty = empty  # dict or list: what a malformed cell reads as; None: None
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        import json
+
+        empty = self.empty
+
+        def process(value: Any) -> Any:
+            if value is None or not isinstance(value, str | bytes):
+                return value
+            try:
+                return json.loads(value)
+            except ValueError:
+                return empty() if empty is not None else None
+
+        return process
+
+
 class UtcTimestamp(TypeDecorator[datetime]):
     """A moment stored as ISO-8601 text in UTC ('2025-01-31T09:15:00.123456+00:00'):
     readable in any SQLite tool, sorts as text, and parses fast (datetime.fromisoformat is
@@ -75,10 +103,10 @@ class SessionRow(Base):
     title: Mapped[str] = mapped_column(Text)
     model: Mapped[str] = mapped_column(String(200))
     strategy: Mapped[str] = mapped_column(String(50))
-    strategy_settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    strategy_settings: Mapped[dict[str, Any]] = mapped_column(ReadableJSON(dict))
     profile: Mapped[str] = mapped_column(String(200))
     system_prompt: Mapped[str] = mapped_column(Text)
-    examples: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    examples: Mapped[list[dict[str, str]]] = mapped_column(ReadableJSON(list))
     created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
     archived: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
@@ -176,7 +204,7 @@ class ProfileRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    fractions: Mapped[dict[str, float]] = mapped_column(JSON)
+    fractions: Mapped[dict[str, float]] = mapped_column(ReadableJSON(dict))
     builtin: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
     description: Mapped[str] = mapped_column(Text, server_default="")
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
@@ -191,8 +219,8 @@ class ProviderRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     preset: Mapped[str] = mapped_column(String(50))
     base_url: Mapped[str] = mapped_column(Text)
-    models: Mapped[list[str]] = mapped_column(JSON)
-    context_windows: Mapped[dict[str, int]] = mapped_column(JSON)
+    models: Mapped[list[str]] = mapped_column(ReadableJSON(list))
+    context_windows: Mapped[dict[str, int]] = mapped_column(ReadableJSON(dict))
     created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
 
@@ -256,5 +284,5 @@ class SettingRow(Base):
     __tablename__ = "settings"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    value: Mapped[Any] = mapped_column(JSON)
+    value: Mapped[Any] = mapped_column(ReadableJSON())
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
