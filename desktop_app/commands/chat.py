@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from desktop_app.cli import CliError
+from desktop_app.commands.io import open_store
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -20,8 +21,6 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from desktop_app.services.folding import fold_after_reply
     from desktop_app.services.turn import Outcome, run_turn
     from desktop_app.services.windows import WindowResolver
-    from desktop_app.store import open_database
-    from desktop_app.store.errors import StoreError
 
     message = " ".join(args.message).strip()
     if message == "-":
@@ -34,18 +33,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     def warn(text: str) -> None:
         print(f"warning: {text}", file=sys.stderr, flush=True)
 
-    try:
-        db = open_database(args.data_dir)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-    for text in db.notices:
-        warn(text)
-    try:
+    with open_store(args.data_dir) as db:  # a store error anywhere: one line
         if args.session is not None:
-            try:
-                session = db.sessions.get(args.session)
-            except StoreError as exc:
-                raise CliError(str(exc)) from None
+            session = db.sessions.get(args.session)
             if args.model and args.model != session.model:
                 session = db.sessions.change(session.id, model=args.model)
         else:
@@ -94,11 +84,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
         try:
-            try:
-                outcome = run_turn(db, connection.client, session.id, message, resolve,
-                                   on_chunk=chunk, on_notice=warn)
-            except StoreError as exc:  # e.g. the question itself could not be stored
-                raise CliError(str(exc)) from None
+            outcome = run_turn(db, connection.client, session.id, message, resolve,
+                               on_chunk=chunk, on_notice=warn)
             sample = outcome.framing_sample
             if (sample and resolver.learn_framing(connection.provider, model, *sample)
                     and not args.base_url):
@@ -124,8 +111,6 @@ def cmd_chat(args: argparse.Namespace) -> int:
                   f"completion tokens (we counted {outcome.request.tokens} prompt){cost}",
                   file=sys.stderr)
         return 0
-    finally:
-        db.close()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

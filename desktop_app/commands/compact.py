@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from desktop_app.cli import CliError
+from desktop_app.commands.io import open_store
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
@@ -21,8 +22,6 @@ def cmd_compact(args: argparse.Namespace) -> int:
         connect,
     )
     from desktop_app.services.windows import WindowResolver
-    from desktop_app.store import open_database
-    from desktop_app.store.errors import StoreError
 
     if args.provider and args.base_url:
         raise CliError("give --provider or --base-url, not both")
@@ -35,16 +34,8 @@ def cmd_compact(args: argparse.Namespace) -> int:
     def warn(text: str) -> None:
         print(f"warning: {text}", file=sys.stderr, flush=True)
 
-    try:
-        db = open_database(args.data_dir)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-    try:
-        try:
-            session = db.sessions.get(args.session)
-        except StoreError as exc:
-            raise CliError(str(exc)) from None
-        model = session.model
+    with open_store(args.data_dir) as db:
+        model = db.sessions.get(args.session).model
         resolver = WindowResolver.from_store(db)
         try:
             provider = chosen_provider(db, model, provider=args.provider,
@@ -71,8 +62,6 @@ def cmd_compact(args: argparse.Namespace) -> int:
         finally:
             if client is not None:
                 client.close()
-    finally:
-        db.close()
     for text in result.notices:
         if text != result.describe():
             warn(text)

@@ -6,41 +6,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop_app.cli import CliError
-from desktop_app.commands.io import json_terminal_safe, terminal_safe
+from desktop_app.commands.io import json_terminal_safe, open_store, store_errors, terminal_safe
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Session
     from desktop_app.store import Database
-
-
-@contextmanager
-def _store_errors() -> Iterator[None]:
-    from desktop_app.store import StoreError
-
-    try:
-        yield
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-
-
-@contextmanager
-def _database(args: argparse.Namespace) -> Iterator[Database]:
-    from desktop_app.store import open_database
-
-    with _store_errors():
-        db = open_database(args.data_dir)
-        for note in db.notices:  # e.g. a row skipped as unreadable: the rest works
-            print(f"note: {note}", file=sys.stderr)
-        try:
-            yield db
-        finally:
-            db.close()
 
 
 def _fill_missing_counts(db: Database, sessions: list[Session]) -> bool:
@@ -58,7 +32,7 @@ def _fill_missing_counts(db: Database, sessions: list[Session]) -> bool:
 def _cmd_sessions(args: argparse.Namespace) -> int:
     from desktop_app.core.catalog import lookup_model
 
-    with _database(args) as db:
+    with open_store(args.data_dir) as db:
         sessions = db.sessions.list(include_archived=args.archived)
         if _fill_missing_counts(db, sessions):
             sessions = db.sessions.list(include_archived=args.archived)
@@ -120,7 +94,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     fmt = _export_format(args)
     ids = None if args.all else args.session
-    with _database(args) as db:
+    with open_store(args.data_dir) as db:
         for session_id in ids or []:
             db.sessions.get(session_id)  # a clear "there is no session N" before writing
         if args.output == "-":
@@ -137,7 +111,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from desktop_app.store.transfer import import_file
 
-    with _database(args) as db:
+    with open_store(args.data_dir) as db:
         result = import_file(db, Path(args.file), again=args.again)
     print(result.summary_line(args.file))
     for note in result.notes:
@@ -150,7 +124,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_restore_backup(args: argparse.Namespace) -> int:
     from desktop_app.store import restore_newest_backup
 
-    with _store_errors():
+    with store_errors():
         result = restore_newest_backup(args.data_dir, replace_healthy=args.replace_healthy)
     print(result.message())
     return 0

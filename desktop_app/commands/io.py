@@ -7,10 +7,15 @@ import json
 import re
 import stat
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.cli import CliError
+
+if TYPE_CHECKING:
+    from desktop_app.store import Database
 
 # C0 controls, DEL and C1 controls (U+009B is CSI on many terminals)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -116,3 +121,31 @@ def read_json_input(path_or_dash: str | None) -> Any:
                        f"{exc.msg}") from None
     except RecursionError:
         raise CliError(f"{name}: JSON nested too deeply to read") from None
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """A store's error, as the one line the command line prints."""
+    from desktop_app.store import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+@contextmanager
+def open_store(data_dir: str | Path | None) -> Iterator[Database]:
+    """The database for a command: what the store has to say at open (a reply restored,
+    a row skipped as unreadable) printed as notes, every store error as one line, and
+    closed at the end."""
+    from desktop_app.store import open_database
+
+    with store_errors():
+        db = open_database(data_dir)
+        for note in db.notices:
+            print(f"note: {note}", file=sys.stderr, flush=True)
+        try:
+            yield db
+        finally:
+            db.close()

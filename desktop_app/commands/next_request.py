@@ -44,34 +44,22 @@ def print_request(ctx: Any, request: Any) -> None:
 
 
 def cmd_assemble_session(args: argparse.Namespace) -> int:
-    from desktop_app.commands.io import read_text_input
-    from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING
+    from desktop_app.commands.io import open_store, read_text_input
+    from desktop_app.services.connection import chosen_provider
     from desktop_app.services.request import load_context, next_request
-    from desktop_app.services.windows import WindowResolver, serving_provider
-    from desktop_app.store import open_database
-    from desktop_app.store.errors import StoreError
+    from desktop_app.services.windows import WindowResolver
 
     if args.messages:
         raise CliError("give --messages or --session, not both")
     if args.input is not None and args.input_file:
         raise CliError("give --input or --input-file, not both")
     draft = read_text_input(args.input_file) if args.input_file else (args.input or "")
-    try:
-        db = open_database(getattr(args, "data_dir", None))
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-    try:
-        try:
-            session = db.sessions.get(args.session)
-        except StoreError as exc:
-            raise CliError(str(exc)) from None
+    with open_store(getattr(args, "data_dir", None)) as db:
+        session = db.sessions.get(args.session)
         resolver = WindowResolver.from_store(db)
-        provider = serving_provider(db.providers.list(), session.model,
-                                    db.settings.get(DEFAULT_PROVIDER_SETTING))
+        provider = chosen_provider(db, session.model)  # as the window and `chat` choose
         ctx = load_context(db, session.id, draft, lambda n: resolver.model(n, provider))
         request = next_request(ctx)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(request_json(ctx, request), indent=2, ensure_ascii=False))
     else:
