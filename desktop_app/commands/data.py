@@ -32,9 +32,10 @@ def _fill_missing_counts(db: Database, sessions: list[Session]) -> bool:
 def _cmd_sessions(args: argparse.Namespace) -> int:
     from desktop_app.core.catalog import lookup_model
 
-    with open_store(args.data_dir) as db:
+    with open_store(args.data_dir, read_only_ok=True) as db:
         sessions = db.sessions.list(include_archived=args.archived)
-        if _fill_missing_counts(db, sessions):
+        # on read-only media missing counts cannot be cached: totals are what is stored
+        if not db.read_only and _fill_missing_counts(db, sessions):
             sessions = db.sessions.list(include_archived=args.archived)
     if args.json:
         rows = [
@@ -94,7 +95,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     fmt = _export_format(args)
     ids = None if args.all else args.session
-    with open_store(args.data_dir) as db:
+    with open_store(args.data_dir, read_only_ok=True) as db:  # export works from read-only media
         for session_id in ids or []:
             db.sessions.get(session_id)  # a clear "there is no session N" before writing
         if args.output == "-":

@@ -135,14 +135,15 @@ def store_errors() -> Iterator[None]:
 
 
 @contextmanager
-def open_store(data_dir: str | Path | None) -> Iterator[Database]:
+def open_store(data_dir: str | Path | None, *, read_only_ok: bool = False) -> Iterator[Database]:
     """The database for a command: what the store has to say at open (a reply restored,
     a row skipped as unreadable) printed as notes, every store error as one line, and
-    closed at the end."""
+    closed at the end. A command that only reads passes `read_only_ok`: a database on
+    read-only media then opens for reading (said in a note) instead of being refused."""
     from desktop_app.store import open_database
 
     with store_errors():
-        db = open_database(data_dir)
+        db = open_database(data_dir, read_only_ok=read_only_ok)
         for note in db.notices:
             print(f"note: {note}", file=sys.stderr, flush=True)
         try:

@@ -90,7 +90,7 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
     assert user.id is not None  # stored
     # the reply is counted once, on its final text, whatever way it ends
     writer = db.messages.begin_stream(session_id, count=lambda text: {enc: count_text(text, enc)},
-                                      on_notice=notice)
+                                      on_notice=notice, prompt=user_text)
     served_name = ctx.session.model if ctx.session else ctx.model.name  # as the user named it
 
     def chunk(text: str) -> None:

@@ -64,17 +64,31 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)  # what was skipped, renamed, kept
     # conversations imported before and skipped: (the session they became, its title)
     already: list[tuple[int, str]] = field(default_factory=list)
+    # how many times each conversation that the file holds more than once appears in it
+    # (the same conversation_hash): each is imported (or skipped) once
+    repeated: list[int] = field(default_factory=list)
 
     def summary_line(self, file: str) -> str:
         n = len(self.session_ids)
         if not n and self.already:
-            return f"nothing imported from {file}: {self.already_text()}"
-        line = f"imported {n} session{'s' * (n != 1)} ({self.messages} messages) from {file}"
-        if self.session_ids:
-            line += f"; ids {', '.join(map(str, self.session_ids))}"
-        if self.already:
-            line += f"; {self.already_text()}"
+            line = f"nothing imported from {file}: {self.already_text()}"
+        else:
+            line = f"imported {n} session{'s' * (n != 1)} ({self.messages} messages) from {file}"
+            if self.session_ids:
+                line += f"; ids {', '.join(map(str, self.session_ids))}"
+            if self.already:
+                line += f"; {self.already_text()}"
+        if self.repeated:
+            line += f"; {self.repeated_text()}"
         return line
+
+    def repeated_text(self) -> str:
+        """'1 conversation appeared twice in the file; imported once' and the like."""
+        k = len(self.repeated)
+        times = "twice" if all(c == 2 for c in self.repeated) else "more than once"
+        each = "once" if k == 1 else "once each"
+        return (f"{k} conversation{'s' * (k != 1)} appeared {times} in the file; "
+                f"imported {each}")
 
     def already_text(self) -> str:
         """'“Trip” was already imported (session 3)' or 'its 12 conversations were ...'."""
@@ -183,14 +197,19 @@ def write_bundles(
     """Insert the bundles as new sessions, in one transaction: all of them or nothing.
     With a `source` (the file's name) each new session remembers the conversation it was
     made from, and a conversation imported before is skipped (listed in `already`)
-    unless `again`."""
+    unless `again`; one the file holds more than once is imported once (`repeated`)."""
     result = ImportResult(format, [], 0)
     now = utc_now()
+    seen: dict[str, int] = {}  # conversation_hash: times it appeared in the file
     if sum(len(b.messages) for b in bundles) >= LARGE_IMPORT_MESSAGES and _has_data(db):
         db.backup("before-import")  # a large import is one undo away
     with db.write() as orm:
         for bundle in bundles:
             digest = conversation_hash(bundle) if source is not None else None
+            if digest is not None:
+                seen[digest] = seen.get(digest, 0) + 1
+                if seen[digest] > 1:
+                    continue  # the file holds it twice: once is what the user meant
             before = _imported_before(orm, digest) if digest and not again else None
             if before is not None:
                 result.already.append(before)
@@ -226,6 +245,7 @@ def write_bundles(
                                   format=format, imported_at=now))
             result.session_ids.append(row.id)
             result.messages += len(ids)
+        result.repeated = [times for times in seen.values() if times > 1]
         kept = 0
         for fact in global_memory:
             taken = orm.scalars(

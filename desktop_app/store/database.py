@@ -101,12 +101,45 @@ def _on_begin(connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _make_engine(path: Path) -> Engine:
-    url = URL.create("sqlite", database=str(path))
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-    event.listen(engine, "connect", _on_connect)
+def _on_connect_read_only(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # Read-only media: nothing may be written, not even the journal mode.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _make_engine(path: Path, read_only_uri: str | None = None) -> Engine:
+    if read_only_uri is not None:
+        uri = read_only_uri
+        engine = create_engine(
+            URL.create("sqlite"),
+            creator=lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                            check_same_thread=False),
+        )
+        event.listen(engine, "connect", _on_connect_read_only)
+    else:
+        url = URL.create("sqlite", database=str(path))
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
     return engine
+
+
+def _folder_writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _read_only_uri(path: Path) -> str:
+    """How to read a database nothing may be written beside: SQLite's read-only mode,
+    and `immutable` when its folder cannot take the -shm file a WAL reader needs (a
+    read-only medium, after a clean close left no write-ahead log)."""
+    uri = backups.read_only_uri(path)
+    wal = Path(f"{path}-wal")
+    if not _folder_writable(path.parent) and not (wal.exists() and wal.stat().st_size):
+        uri += "&immutable=1"
+    return uri
 
 
 @dataclass(frozen=True)
@@ -219,13 +252,13 @@ def _check_header(path: Path, size: int) -> None:
             raise _damaged(path, f"truncated: {size:,} of {expected:,} bytes")
 
 
-def _inspect(path: Path) -> _FileState:
+def _inspect(path: Path, read_only_ok: bool = False) -> _FileState:
     """Look at an existing file without changing it (read-only connection)."""
     if not path.exists():
         return _FileState(False, None)
     if not path.is_file():
         raise NotADatabaseError(f"{path} is not a file; choose another folder with --data-dir")
-    if _is_read_only(path):
+    if _is_read_only(path) and not read_only_ok:
         raise ReadOnlyDatabaseError(
             f"the database {path} is read-only; Token Budget needs to write to it. Make it "
             "writable, or copy it to another folder and use --data-dir."
@@ -238,7 +271,7 @@ def _inspect(path: Path) -> _FileState:
     _check_header(path, size)
     wal_missing = _wal_missing(path)
     try:
-        uri = backups.read_only_uri(path)
+        uri = _read_only_uri(path)
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
@@ -310,9 +343,12 @@ class Database:
     """An open database and its repositories. Thread-safe: each call takes its own
     connection from the pool. Close it (or use it as a context manager) when done."""
 
-    def __init__(self, path: Path, engine: Engine, lock: DatabaseLock | None = None) -> None:
+    def __init__(self, path: Path, engine: Engine, lock: DatabaseLock | None = None,
+                 read_only: bool = False) -> None:
         self.path = path
         self.engine = engine
+        # opened from read-only media (open_database(read_only_ok=True)): reads only
+        self.read_only = read_only
         self._lock = lock  # shared: a restore waits until every instance has let go
         self.bad_rows: list[str] = []  # stored values skipped as unreadable (see bad_rows())
         self._reader = sessionmaker(engine, expire_on_commit=False)
@@ -346,10 +382,19 @@ class Database:
     def write(self) -> Iterator[OrmSession]:
         """A write transaction (BEGIN IMMEDIATE), committed durably on success and rolled
         back entirely on any error."""
+        self._refuse_if_read_only()
         with translate_errors(self.path), self._writer.begin() as session:
             yield session
 
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise ReadOnlyDatabaseError(
+                f"the database {self.path} is read-only (opened for reading only); nothing "
+                "was changed. Copy it to a writable folder and use --data-dir to change it"
+            )
+
     def backup(self, reason: str = "manual") -> Path:
+        self._refuse_if_read_only()
         return backups.make_backup(self.path, reason)
 
     def integrity_check(self) -> list[str]:
@@ -461,10 +506,27 @@ def _recover(db: Database) -> None:
         db.profiles.seed_builtins(session)
 
 
-def open_database(data_dir: Path | str | None = None) -> Database:
+def _can_write(path: Path) -> bool:
+    """Can the database (and the files SQLite, backups and the lock keep beside it) be
+    written? False on read-only media, in a read-only folder, or for a read-only file."""
+    if not path.parent.is_dir():
+        return True  # created (or refused) by _ensure_folder
+    if not _folder_writable(path.parent):
+        return False
+    return not (path.exists() and _is_read_only(path))
+
+
+def open_database(data_dir: Path | str | None = None, *, read_only_ok: bool = False) -> Database:
     """Open (creating or upgrading as needed) the database in `data_dir`, else in
-    TOKEN_BUDGET_DATA_DIR, else in the user's data folder."""
+    TOKEN_BUDGET_DATA_DIR, else in the user's data folder.
+
+    With `read_only_ok` (commands that only read, such as export), an existing database
+    that cannot be written (read-only media, folder or file) opens for reading only
+    instead of being refused: no lock file, backup, upgrade, start-up repair or clean-up,
+    a notice saying so, and every write refused with ReadOnlyDatabaseError."""
     path = database_path(data_dir)
+    if read_only_ok and path.is_file() and not _can_write(path):
+        return _open_read_only(path)
     _ensure_folder(path.parent)
     # held until close(): a restore waits for it. Files left by a killed backup or
     # restore are removed while no other instance could still be writing them.
@@ -495,6 +557,41 @@ def open_database(data_dir: Path | str | None = None) -> Database:
     except BaseException:
         engine.dispose()
         lock.release()
+        raise
+    return db
+
+
+def _open_read_only(path: Path) -> Database:
+    state = _inspect(path, read_only_ok=True)
+    if state.revision is None:
+        raise ReadOnlyDatabaseError(
+            f"the database {path} is read-only and holds nothing yet; there is nothing to "
+            "read, and it cannot be set up (nothing was changed)"
+        )
+    if state.revision != migrate.head_revision():
+        raise ReadOnlyDatabaseError(
+            f"the database {path} is read-only and was written by an older version of "
+            f"Token Budget (schema {state.revision}); it must be upgraded, which needs "
+            "writing. Copy it to a writable folder and use --data-dir (nothing was changed)"
+        )
+    engine = _make_engine(path, _read_only_uri(path))
+    try:
+        db = Database(path, engine, None, read_only=True)
+        db.notices.append(
+            f"the database {path} is read-only (read-only media, folder or file): opened "
+            "for reading only, without the backup, upgrade or clean-up done at start; "
+            "nothing can be changed"
+        )
+        if state.wal_missing:
+            db.notices.append(
+                f"the database's write-ahead log {path.name}-wal is missing, so the last "
+                "changes may not be there"
+            )
+        with translate_errors(path):
+            db.bad_rows = db.find_bad_rows()
+        db.notices.extend(f"skipped an unreadable value: {line}" for line in db.bad_rows)
+    except BaseException:
+        engine.dispose()
         raise
     return db
 

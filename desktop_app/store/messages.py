@@ -346,15 +346,18 @@ class MessageRepository:
         self, session_id: int, role: str = "assistant", name: str | None = None,
         count: Callable[[str], Mapping[str, int]] | None = None,
         on_notice: Callable[[str], None] | None = None,
+        prompt: str | None = None,
     ) -> StreamWriter:
         """Store an empty message in 'streaming' status and return a writer that fills
         it in as chunks arrive. `count` gives the final text's {encoding: tokens}, stored
         with it when the reply ends; `on_notice` hears (once) that writing failed and
-        the reply is kept in memory, and where it went if it could never be stored."""
+        the reply is kept in memory, and where it went if it could never be stored.
+        `prompt` (the user's message it answers) goes into a recovery file with it, so a
+        reply whose session is deleted meanwhile comes back with its question."""
         message = self.append(
             session_id, Message(role=role, content="", name=name, status="streaming")
         )
-        return StreamWriter(self._db, message, count, on_notice)
+        return StreamWriter(self._db, message, count, on_notice, prompt)
 
     def _write_stream(self, message_id: int, **values: Any) -> Message:
         # cached counts describe a text: a new text keeps only the counts made for it
@@ -387,8 +390,10 @@ class StreamWriter:
 
     def __init__(self, db: Database, message: Message,
                  count: Callable[[str], Mapping[str, int]] | None = None,
-                 on_notice: Callable[[str], None] | None = None) -> None:
+                 on_notice: Callable[[str], None] | None = None,
+                 prompt: str | None = None) -> None:
         self._db = db
+        self._prompt = prompt
         self.message = message
         self._count = count
         self._notice = on_notice or (lambda _text: None)
@@ -512,6 +517,8 @@ class StreamWriter:
                   **{k: v for k, v in values.items()
                      if k in ("status", "error", "prompt_tokens", "completion_tokens",
                               "cost")}}
+        if self._prompt is not None:
+            record["user_message"] = self._prompt
         self.message = replace(self.message, content=text, token_counts={},
                                **{k: v for k, v in record.items()
                                   if k in ("status", "error", "prompt_tokens",

@@ -81,25 +81,62 @@ def pending(db_path: Path) -> list[tuple[Path, dict[str, Any]]]:
 
 
 def restore_pending(db: Database) -> list[str]:
-    """Bring pending recovery files into their sessions; returns one notice per reply
+    """Bring pending recovery files into their sessions (a reply whose session was
+    deleted since into a new session, ORPHAN_TITLE); returns one notice per reply
     restored. A file that cannot be restored now is kept for the next open."""
     notices: list[str] = []
     for file, record in pending(db.path):
         try:
-            where = _restore(db, record)
+            session_id, orphan = _restore(db, record)
         except (StoreError, KeyError, TypeError, ValueError) as exc:
             log.warning("could not restore the reply saved in %s: %s", file, exc)
             continue
-        if where is None:
-            continue
         with contextlib.suppress(OSError):
             file.unlink()
-        notices.append(f"restored a reply that could not be stored earlier into {where} "
-                       f"(it was saved in {file})")
+        if orphan:
+            notices.append(f"restored a reply that could not be stored earlier, whose session "
+                           f"was deleted since, into a new session {session_id} titled "
+                           f"“{ORPHAN_TITLE}” (it was saved in {file})")
+        else:
+            notices.append(f"restored a reply that could not be stored earlier into session "
+                           f"{session_id} (it was saved in {file})")
     return notices
 
 
-def _restore(db: Database, record: dict[str, Any]) -> str | None:
+ORPHAN_TITLE = "Recovered reply (its session was deleted)"
+
+
+def _restore_orphan(orm: Any, record: dict[str, Any], values: dict[str, Any],
+                    gone: SessionRow | None) -> int:
+    """The reply's session was deleted (or is in the bin): a new session holds the reply,
+    after the user's message when the file has it, so the user can find it."""
+    from desktop_app.core.records import Message, Session
+    from desktop_app.store.messages import insert_messages
+    from desktop_app.store.models import utc_now
+    from desktop_app.store.sessions import new_session_row
+
+    session = Session(title=ORPHAN_TITLE)
+    if gone is not None:  # still in the bin: the same model
+        session.model = gone.model
+    row = new_session_row(session, utc_now())
+    orm.add(row)
+    orm.flush()
+    messages = []
+    question = record.get("user_message")
+    if isinstance(question, str) and question:
+        messages.append(Message(role="user", content=question))
+    messages.append(Message(
+        role=record.get("role") or "assistant", content=values["content"],
+        name=record.get("name"), status=values["status"], error=values["error"],
+        prompt_tokens=values["prompt_tokens"], completion_tokens=values["completion_tokens"],
+        cost=values["cost"]))
+    insert_messages(orm, row.id, messages)
+    return int(row.id)
+
+
+def _restore(db: Database, record: dict[str, Any]) -> tuple[int, bool]:
+    """Put the reply back; returns the session it went into, and whether that is a new
+    one (its own session was deleted meanwhile)."""
     content = record["content"]
     if not isinstance(content, str):
         raise TypeError("content is not text")
@@ -115,8 +152,9 @@ def _restore(db: Database, record: dict[str, Any]) -> str | None:
     session_id = int(record["session_id"])
     message_id = record.get("message_id")
     with db.write() as orm:
-        if orm.get(SessionRow, session_id) is None:
-            return None  # the session is gone: keep the file (the user can read it)
+        owner = orm.get(SessionRow, session_id)
+        if owner is None or owner.deleted_at is not None:
+            return _restore_orphan(orm, record, values, owner), True
         if message_id is not None and orm.execute(
             select(MessageRow.id).where(MessageRow.id == int(message_id),
                                         MessageRow.session_id == session_id)
@@ -132,4 +170,4 @@ def _restore(db: Database, record: dict[str, Any]) -> str | None:
                 name=record.get("name"), status=values["status"], error=values["error"],
                 prompt_tokens=values["prompt_tokens"],
                 completion_tokens=values["completion_tokens"], cost=values["cost"])])
-    return f"session {session_id}"
+    return session_id, False

@@ -97,6 +97,7 @@ class Composer(QFrame):
         self.count_label.setAccessibleName("Tokens in the message")
         self.count_label.setToolTip("Tokens in this message, counted as you type")
         self.hint_label = QLabel("")
+        self.hint_label.setTextFormat(Qt.TextFormat.PlainText)
         self.hint_label.setObjectName("ComposerHint")
         mute(self.hint_label)
         mute(self.count_label)

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QMenu, QWidget
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QMouseEvent, QResizeEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QListView,
+    QMenu,
+    QMessageBox,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from desktop_app.ui.conversation_model import (
     ACTION_LABELS,
@@ -21,6 +29,7 @@ from desktop_app.ui.conversation_model import (
     needs_retry,
 )
 from desktop_app.ui.live_reply import LiveReply  # noqa: F401 - re-exported for the window
+from desktop_app.ui.markdown import link_target, openable_link
 from desktop_app.ui.message_card import MessageDelegate, column_margin  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
@@ -45,6 +54,8 @@ class ConversationView(QListView):
         self.delegate = MessageDelegate(self)
         self.setItemDelegate(self.delegate)
         self.delegate.actionTriggered.connect(self.actionTriggered)
+        self.delegate.linkClicked.connect(self.open_link)
+        self.link_box: QMessageBox | None = None  # the open "Open this link?" question
         self.setUniformItemSizes(False)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -140,6 +151,58 @@ class ConversationView(QListView):
             self._keep_from_bottom = None
         elif self._at_bottom:  # the view shrank (a reply streams below) or grew
             bar.setValue(maximum)
+
+    # --- links ----------------------------------------------------------------------
+    def open_link(self, href: str) -> QMessageBox | None:
+        """A click on a link in a message: a web or e-mail link opens once the user,
+        shown its full target, says so; any other (a file, a script, data, another
+        scheme, a relative link) never opens (its tooltip says so). The question, or
+        None."""
+        url = openable_link(href)
+        if url is None:
+            return None
+        if self.link_box is not None:
+            self.link_box.close()
+        mail = url.scheme().lower() == "mailto"
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Open link")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        where = "your e-mail app" if mail else "your browser"
+        box.setText(f"Open this link from the message in {where}?\n\n{link_target(url)}")
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        open_button = box.addButton("Write e-mail" if mail else "Open link",
+                                    QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(open_button)
+
+        def finished(_result: int) -> None:
+            if box.clickedButton() is open_button:
+                QDesktopServices.openUrl(QUrl(url))
+            if self.link_box is box:
+                self.link_box = None
+            box.deleteLater()
+
+        box.finished.connect(finished)
+        self.link_box = box
+        box.open()
+        return box
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """A pointing hand over a link a click can open."""
+        super().mouseMoveEvent(event)
+        pos = event.position().toPoint()
+        index = self.indexAt(pos)
+        href = None
+        if index.isValid():
+            option = QStyleOptionViewItem()
+            self.initViewItemOption(option)
+            option.rect = self.visualRect(index)
+            href = self.delegate.link_at(option, index, pos)
+        if href is not None and openable_link(href) is not None:
+            self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.viewport().unsetCursor()
 
     # --- events ---------------------------------------------------------------------
     def resizeEvent(self, event: QResizeEvent) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.controller.database_trouble import BUSY
+from desktop_app.ui.context_panel import plain_tooltip
 from desktop_app.ui.palette import blend, is_dark
 from desktop_app.ui.theme import mute
 
@@ -71,18 +72,22 @@ class DatabasePanel(QFrame):
         self._working = ""  # "restore" or "retry" while the controller works on it
 
         self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setAccessibleName("Database problem title")
         font = QFont(self.title.font())
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() + 1)
         self.title.setFont(font)
         self.message = QLabel()
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setAccessibleName("Database problem")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.where = mute(_ElidedLabel())
+        self.where.setTextFormat(Qt.TextFormat.PlainText)
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = mute(QLabel())
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         self.status.hide()
 
@@ -153,8 +158,8 @@ class DatabasePanel(QFrame):
         self.title.setText(trouble.title)
         self.message.setText(trouble.message)
         self.where.set_full_text(f"Data folder: {trouble.folder}")
-        self.where.setToolTip(trouble.detail)
-        self.message.setToolTip(trouble.detail)
+        self.where.setToolTip(plain_tooltip(trouble.detail))
+        self.message.setToolTip(plain_tooltip(trouble.detail))
         self.restore_button.setVisible(trouble.can_restore)
         self.retry_button.setVisible(trouble.can_retry)
         self.retry_button.setText("Retry" if trouble.kind == BUSY else "Try again")

@@ -221,17 +221,22 @@ class ContextInspector(QWidget):
         self._counting = Counting()
 
         self._totals = QLabel("Nothing assembled yet.")
-        self._totals.setTextFormat(Qt.TextFormat.RichText)
+        self._totals.setTextFormat(Qt.TextFormat.PlainText)
+        totals_font = QFont(self._totals.font())
+        totals_font.setWeight(QFont.Weight.DemiBold)
+        self._totals.setFont(totals_font)
         self._totals.setWordWrap(True)
         self._totals.setAccessibleName("Request totals")
         self._totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._status = QLabel()
+        self._status.setTextFormat(Qt.TextFormat.PlainText)
         self._status.setWordWrap(True)
         self._status.setAccessibleName("Does the request fit")
         self._status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # warnings (a component over its share, an example left out) in the warning
         # colour, apart from the line that says the request fits
         self._warnings = QLabel()
+        self._warnings.setTextFormat(Qt.TextFormat.PlainText)
         self._warnings.setWordWrap(True)
         self._warnings.setAccessibleName("Warnings about the request")
         self._warnings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -372,8 +377,8 @@ class ContextInspector(QWidget):
         kind = "exact" if req.exact else "estimated"
         sent = len(req.sections)
         self._totals.setText(
-            f"<b>{format_tokens(req.tokens)}</b> prompt tokens ({kind}) "
-            f"+ <b>{format_tokens(req.max_tokens)}</b> reply reserve · "
+            f"{format_tokens(req.tokens)} prompt tokens ({kind}) "
+            f"+ {format_tokens(req.max_tokens)} reply reserve · "
             f"{sent} message{'s' if sent != 1 else ''}"
         )
         dark = is_dark(self)
@@ -405,6 +410,7 @@ class ContextInspector(QWidget):
 
     def _section_title(self, text: str) -> QLabel:
         label = QLabel(text)
+        label.setTextFormat(Qt.TextFormat.PlainText)
         font = QFont(label.font())
         font.setBold(True)
         label.setFont(font)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.controller.operations import Scope
+from desktop_app.ui.context_panel import plain_tooltip
 from desktop_app.ui.figures import format_percent, format_tokens
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class ChunkPage(QWidget):
                                     "this many tokens (0: every chunk relevant to the query)")
         self.chunk_button = QPushButton("Chunk")
         self.chunk_status = QLabel()
+        self.chunk_status.setTextFormat(Qt.TextFormat.PlainText)
         self.chunk_status.setWordWrap(True)
         self.chunk_status.setAccessibleName("Chunking result")
         self.chunk_list = QTreeWidget()
@@ -155,7 +157,7 @@ class ChunkPage(QWidget):
                 share += " · kept"
             item = QTreeWidgetItem([str(chunk.index + 1), format_tokens(chunk.tokens), share,
                                     " ".join(chunk.text[:300].split())])
-            item.setToolTip(3, chunk.text[:1500])
+            item.setToolTip(3, plain_tooltip(chunk.text[:1500]))
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if relevance is not None and chunk.index not in kept:

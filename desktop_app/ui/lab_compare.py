@@ -9,7 +9,7 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from desktop_app.ui.figures import format_tokens
@@ -58,6 +58,7 @@ class ComparePage(QWidget):
         self.compare_right = QComboBox()
         self.compare_right.setAccessibleName("Compare with")
         self.compare_summary = QLabel()
+        self.compare_summary.setTextFormat(Qt.TextFormat.PlainText)
         self.compare_summary.setWordWrap(True)
         self.diff_view = QTextBrowser()
         self.diff_view.setAccessibleName("Word difference")

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.controller.operations import Scope
 from desktop_app.core.instructions import kind as instruction_kind
+from desktop_app.ui.context_panel import plain_tooltip
 from desktop_app.ui.figures import format_tokens
 from desktop_app.ui.lab_heatmap import LONG_TEXT_CHARS
 from desktop_app.ui.palette import is_dark, ok_color, warning_color
@@ -72,9 +73,11 @@ class CompressPage(QWidget):
         self.target_spin.setAccessibleName("Target length")
         self.compress_button = QPushButton("Compress to target as new variant")
         self.compress_status = QLabel()
+        self.compress_status.setTextFormat(Qt.TextFormat.PlainText)
         self.compress_status.setWordWrap(True)
         self.compress_status.setAccessibleName("Compression result")
         self.suggestion_status = QLabel()
+        self.suggestion_status.setTextFormat(Qt.TextFormat.PlainText)
         self.suggestion_status.setWordWrap(True)
         self.suggestion_status.setAccessibleName("Suggestions status")
 
@@ -182,8 +185,8 @@ class CompressPage(QWidget):
                                     keeps_text(s), " ".join(s.text[:400].split())])
             item.setToolTip(0, f"{s.label}: {format_tokens(s.tokens_before)} → "
                                f"{format_tokens(s.tokens_after)} tokens")
-            item.setToolTip(2, keeps_tooltip(s))
-            item.setToolTip(3, s.text[:1500])
+            item.setToolTip(2, plain_tooltip(keeps_tooltip(s)))
+            item.setToolTip(3, plain_tooltip(s.text[:1500]))
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if s.lost:
                 item.setForeground(2, QBrush(warn))
@@ -228,7 +231,8 @@ class CompressPage(QWidget):
         if result.message:
             self._set_compress_status(f"{self.compress_status.text()} Note: {result.message}.",
                                       ok=result.fits)
-        self.compress_status.setToolTip(keeps_tooltip(result) if result.key_items else "")
+        self.compress_status.setToolTip(
+            plain_tooltip(keeps_tooltip(result)) if result.key_items else "")
         if result.loss_warning:  # in short here; which items, in the tooltip
             self._set_compress_status(
                 f"{self.compress_status.text()} Warning: the target of "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
@@ -66,10 +66,12 @@ class VariantEditor(QFrame):
         self._timer.timeout.connect(self._count_long)
 
         self.title = QLabel(title)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         bold = QFont(self.title.font())
         bold.setBold(True)
         self.title.setFont(bold)
         self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
         self.summary.setAccessibleName(f"{title} token count")
         self.remove_button = QToolButton()
         self.remove_button.setText("✕")
@@ -90,6 +92,7 @@ class VariantEditor(QFrame):
         self.editor.viewport().installEventFilter(self)
 
         self.delta = QLabel()
+        self.delta.setTextFormat(Qt.TextFormat.PlainText)
         self.delta.setAccessibleName(f"{title} difference")
         self.table = CountTable(title, round(self.fontMetrics().height() * 1.5))
 

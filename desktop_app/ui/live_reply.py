@@ -29,6 +29,7 @@ class LiveReply(QFrame):
         layout.setContentsMargins(26, 8, 26, 8)
         layout.setSpacing(2)
         self.title = QLabel("Assistant is replying…")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         font = self.title.font()
         font.setWeight(QFont.Weight.DemiBold)
         font.setPointSizeF(max(font.pointSizeF() - 1.0, 7.0))

@@ -3,9 +3,11 @@ once per message and width and kept in a bounded cache, so painting a screen of 
 conversation costs a lookup per visible row.
 
 Message text is untrusted (imported files, model replies): the documents load no
-resources (an image is shown as "[image: target]"), raw HTML is shown as text, bidi
-and zero-width controls are shown as visible markers, and a message too large to lay
-out within a frame or two is shown collapsed, as plain text (`plan`)."""
+resources (an image is shown as "[image: alt text — target]"), raw HTML is shown as
+text, bidi and zero-width controls are shown as visible markers (those written as
+character references too), a link opens only on the web or in e-mail (`openable_link`)
+and a message too large to lay out within a frame or two is shown collapsed, as plain
+text (`plan`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Hashable
 
+from PySide6.QtCore import QRegularExpression, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -45,12 +48,50 @@ FEATURES = QTextDocument.MarkdownFeature(
 
 # Characters that reorder or hide text: shown as a visible marker, so that a name like
 # "gnp.exe" behind a right-to-left override does not read as "exe.png".
-_CONTROLS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+_CONTROL_CLASS = "[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+_CONTROLS = re.compile(_CONTROL_CLASS)
+_CONTROLS_QT = QRegularExpression(_CONTROL_CLASS)
+
+# An image is shown as "[image: alt — target]", each cut to this many characters.
+IMAGE_TEXT_CHARS = 200
+
+# Links a click may open (after the user has seen the target and agreed), and the
+# longest target offered.
+LINK_SCHEMES = ("http", "https", "mailto")
+MAX_LINK_CHARS = 2_000
 
 
 def reveal_controls(text: str) -> str:
     """`text` with each bidi or zero-width control replaced by a marker like ⟨U+202E⟩."""
     return _CONTROLS.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
+
+
+def bounded(text: str, limit: int) -> str:
+    """`text` on one line, controls revealed, cut to `limit` characters with "…"."""
+    text = " ".join(reveal_controls(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def openable_link(href: str) -> QUrl | None:
+    """The URL a click on a link to `href` may open, or None: only an absolute http(s)
+    URL with a host, or a mailto one, no longer than MAX_LINK_CHARS once encoded; never a
+    file, script, data, custom-scheme or relative one."""
+    if not href or len(href) > MAX_LINK_CHARS:
+        return None
+    url = QUrl(href, QUrl.ParsingMode.StrictMode)
+    if not url.isValid() or url.isRelative() or url.scheme().lower() not in LINK_SCHEMES:
+        return None
+    if not (url.path() if url.scheme().lower() == "mailto" else url.host()):
+        return None
+    if len(link_target(url)) > MAX_LINK_CHARS:
+        return None
+    return url
+
+
+def link_target(url: QUrl) -> str:
+    """`url` as shown before it is opened: fully encoded, so ASCII only (a look-alike
+    host shows as xn--…, a control as %E2%80%AE)."""
+    return url.toString(QUrl.ComponentFormattingOption.FullyEncoded)
 
 
 def is_oversized(text: str) -> bool:
@@ -117,6 +158,8 @@ def render_document(
             doc.setMarkdown(text.replace("![]", "![ ]"), FEATURES)
             if "!" in text:
                 _images_as_text(doc)
+            if "&" in text:  # a character reference may have written a control
+                _reveal_controls_in(doc)
             if "`" in text or "    " in text or "\t" in text:
                 _style_code(doc, monospace_font(font), code_background)
         else:
@@ -126,8 +169,10 @@ def render_document(
 
 
 def _images_as_text(doc: QTextDocument) -> None:
-    """Each image replaced by the text "[image: target]" (nothing is ever loaded)."""
-    images: list[tuple[int, int, str]] = []
+    """Each image replaced by the text "[image: alt text — target]", or "[image: target]"
+    with no alt text (nothing is ever loaded). Qt makes an image of each piece of an
+    alt text with emphasis in it: the pieces, side by side with one target, are one."""
+    images: list[list] = []  # [position, length, target, alt]
     block = doc.begin()
     while block.isValid():
         it = block.begin()
@@ -135,14 +180,33 @@ def _images_as_text(doc: QTextDocument) -> None:
             frag = it.fragment()
             fmt = frag.charFormat()
             if frag.isValid() and fmt.isImageFormat():
-                images.append((frag.position(), frag.length(), fmt.toImageFormat().name()))
+                name = fmt.toImageFormat().name()
+                alt = fmt.property(QTextFormat.Property.ImageAltText)
+                alt = alt if isinstance(alt, str) else ""
+                last = images[-1] if images else None
+                if last and last[2] == name and last[0] + last[1] == frag.position():
+                    last[1] += frag.length()
+                    last[3] += alt
+                else:
+                    images.append([frag.position(), frag.length(), name, alt])
             it += 1
         block = block.next()
     cursor = QTextCursor(doc)
-    for position, length, name in reversed(images):
+    for position, length, name, alt in reversed(images):
         cursor.setPosition(position)
         cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
-        cursor.insertText(f"[image: {name}]", QTextCharFormat())
+        target = bounded(name, IMAGE_TEXT_CHARS)
+        alt = bounded(alt, IMAGE_TEXT_CHARS)
+        shown = f"[image: {alt} — {target}]" if alt else f"[image: {target}]"
+        cursor.insertText(shown, QTextCharFormat())
+
+
+def _reveal_controls_in(doc: QTextDocument) -> None:
+    """Each bidi or zero-width control in the rendered text replaced by its marker."""
+    cursor = doc.find(_CONTROLS_QT, 0)
+    while not cursor.isNull():
+        cursor.insertText(reveal_controls(cursor.selectedText()))
+        cursor = doc.find(_CONTROLS_QT, cursor)
 
 
 def _style_code(doc: QTextDocument, mono: QFont, background: QColor) -> None:

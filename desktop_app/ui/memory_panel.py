@@ -222,9 +222,11 @@ class MemoryPanel(QWidget):
         self.view.setColumnWidth(KEY, self.fontMetrics().horizontalAdvance("M" * 10))
 
         self._summary = QLabel()
+        self._summary.setTextFormat(Qt.TextFormat.PlainText)
         self._summary.setAccessibleName("Memory total")
         self._summary.setWordWrap(True)  # its text never sets the column's width
         self._message = QLabel()
+        self._message.setTextFormat(Qt.TextFormat.PlainText)
         self._message.setWordWrap(True)
         self._message.setAccessibleName("Memory message")
         self._message.hide()

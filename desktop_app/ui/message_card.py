@@ -5,9 +5,20 @@ by painting and hit-testing, that other areas line up with (`column_margin`)."""
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPoint,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QColor,
@@ -38,7 +49,14 @@ from desktop_app.ui.conversation_model import (
     message_actions,
     needs_retry,
 )
-from desktop_app.ui.markdown import DocumentCache, MessageDocument, reveal_controls
+from desktop_app.ui.markdown import (
+    DocumentCache,
+    MessageDocument,
+    bounded,
+    link_target,
+    openable_link,
+    reveal_controls,
+)
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Message
@@ -138,6 +156,7 @@ class MessageDelegate(QStyledItemDelegate):
     the Markdown body, and a mark with Retry on an interrupted or failed reply."""
 
     actionTriggered = Signal(str, object)  # action name, Message
+    linkClicked = Signal(str)  # a link's target, as the message wrote it
 
     FOOTER = 26  # the "interrupted / failed" line
     MORE = 24  # the "long message: showing the first … · Show all" line
@@ -417,17 +436,33 @@ class MessageDelegate(QStyledItemDelegate):
             return "retry"
         return None
 
+    def link_at(self, option: QStyleOptionViewItem, index: QModelIndex,
+                pos: QPoint) -> str | None:
+        """The target of the link in the card's text under `pos`, as written, or None."""
+        m: Message = index.data(MessageRole)
+        lay = _Layout(option.rect, self.header_fm)
+        doc = self._document(m, option.rect.width(), option.palette)
+        point = QPointF(pos.x() - lay.body_left, pos.y() - lay.body_top)
+        if not QRectF(0, 0, doc.textWidth(), doc.size().height()).contains(point):
+            return None
+        return doc.documentLayout().anchorAt(point) or None
+
     def editorEvent(self, event: QEvent, model: Any, option: QStyleOptionViewItem,
                     index: QModelIndex) -> bool:
         if event.type() == QEvent.Type.MouseButtonRelease:
             assert isinstance(event, QMouseEvent)
             if event.button() == Qt.MouseButton.LeftButton:
-                what = self.hit(option, index, event.position().toPoint())
+                pos = event.position().toPoint()
+                what = self.hit(option, index, pos)
                 if what in ACTION_LABELS:
                     self.actionTriggered.emit(what, index.data(MessageRole))
                     return True
                 if what == "show_all":
                     self.expand(index)
+                    return True
+                href = self.link_at(option, index, pos) if what is None else None
+                if href is not None:
+                    self.linkClicked.emit(href)
                     return True
         return super().editorEvent(event, model, option, index)
 
@@ -450,8 +485,25 @@ class MessageDelegate(QStyledItemDelegate):
             text = ACTION_LABELS[what]
         elif what == "show_all":
             text = "Show more of this message, as plain text"
+        elif what is None and (href := self.link_at(option, index, event.pos())) is not None:
+            text = link_tooltip(href)
         if text:
             QToolTip.showText(event.globalPos(), text, view)
             return True
         QToolTip.hideText()
         return True
+
+
+LINK_TOOLTIP_CHARS = 300
+
+
+def link_tooltip(href: str) -> str:
+    """What hovering a link in a message says: where it goes (before any click), and
+    whether a click can open it (as rich text, the target escaped)."""
+    url = openable_link(href)
+    if url is None:
+        text = (f"{bounded(href, LINK_TOOLTIP_CHARS)}\nNot opened: only web and e-mail "
+                "links open from a message")
+    else:
+        text = f"{bounded(link_target(url), LINK_TOOLTIP_CHARS)}\nClick to open (asks first)"
+    return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>"

@@ -59,6 +59,7 @@ class ProfileEditor(QWidget):
         self.profile_combo = QComboBox()
         self.profile_combo.setAccessibleName("Allocation profile")
         self._description = QLabel()
+        self._description.setTextFormat(Qt.TextFormat.PlainText)
         self._description.setWordWrap(True)
         self.name_edit = QLineEdit()
         self.name_edit.setAccessibleName("Profile name")
@@ -116,6 +117,7 @@ class ProfileEditor(QWidget):
         self._total = QLabel()
         self._total.setAccessibleName("Total allocated")
         self._hint = QLabel()
+        self._hint.setTextFormat(Qt.TextFormat.PlainText)
         self._hint.setWordWrap(True)
         self._hint.setAccessibleName("Allocation hint")
         self.preview = BudgetGauge(orientation=Qt.Orientation.Horizontal, compact=True)
@@ -123,6 +125,7 @@ class ProfileEditor(QWidget):
         self.preview.setMinimumHeight(round(fm.height() * 1.6))
         self.preview.set_animated(False)
         self._message = QLabel()
+        self._message.setTextFormat(Qt.TextFormat.PlainText)
         self._message.setWordWrap(True)
         self._message.setAccessibleName("Profile validation message")
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.ui.context_panel import plain_tooltip
 from desktop_app.ui.theme import mute
 
 if TYPE_CHECKING:
@@ -244,7 +245,7 @@ class SessionList(QFrame):
             item = QStandardItem(s.title)
             item.setData(s.id, SessionIdRole)
             item.setData(session_subtitle(s), SubtitleRole)
-            item.setToolTip(f"{s.title}\n{session_subtitle(s)}\nModel: {s.model}")
+            item.setToolTip(plain_tooltip(f"{s.title}\n{session_subtitle(s)}\nModel: {s.model}"))
             item.setData(f"{s.title}, {session_subtitle(s)}", Qt.ItemDataRole.AccessibleTextRole)
             item.setEditable(True)
             if s.archived:
@@ -279,7 +280,7 @@ class SessionList(QFrame):
             item.setData(r.snippet, SubtitleRole)
             item.setData(r.session_id, SessionIdRole)
             item.setData(r.message_id, MessageIdRole)
-            item.setToolTip(r.snippet)
+            item.setToolTip(plain_tooltip(r.snippet))
             self.results_model.appendRow(item)
         n = len(results)
         self.results_label.setText(f"{n} match{'es' if n != 1 else ''}" if n else "No matches")

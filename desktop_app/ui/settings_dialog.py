@@ -94,6 +94,7 @@ class SettingsDialog(QDialog):
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.key_edit.setPlaceholderText("Kept in the system keychain, never in the database")
         self.key_note = QLabel()
+        self.key_note.setTextFormat(Qt.TextFormat.PlainText)
         mute(self.key_note)
         self.key_note.setWordWrap(True)
         self.models_edit = QLineEdit()
@@ -123,6 +124,7 @@ class SettingsDialog(QDialog):
         row.addWidget(self.remove_button)
         row.addWidget(self.save_button)
         self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Provider status")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -311,6 +313,7 @@ class SettingsDialog(QDialog):
         self.theme.activated.connect(self._theme_chosen)
 
         folder = QLabel(snapshot["data_dir"] or "(not open yet)")
+        folder.setTextFormat(Qt.TextFormat.PlainText)
         folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         folder.setWordWrap(True)
         folder.setAccessibleName("Data folder")

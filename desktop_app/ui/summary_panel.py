@@ -84,6 +84,7 @@ class SummaryPanel(QWidget):
         self._retention = QLabel()
         for label in (self._method, self._range, self._tokens, self._retention):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setTextFormat(Qt.TextFormat.PlainText)
             label.setWordWrap(True)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -96,6 +97,7 @@ class SummaryPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
 
         self._status = QLabel()
+        self._status.setTextFormat(Qt.TextFormat.PlainText)
         self._status.setAccessibleName("Summary status")
         self._status.setWordWrap(True)  # a long status never widens the column
         self.revert_button = QPushButton("Revert")

@@ -84,6 +84,7 @@ def ask_import_again(window: Any, path: Path, what: str) -> QMessageBox:
     box = QMessageBox(window)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Already imported")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # `what` may name sessions in the file
     box.setText(f"{what[:1].upper()}{what[1:]}.")
     box.setInformativeText("Import them again, as new sessions beside the ones you have?")
     again = box.addButton("Import again", QMessageBox.ButtonRole.AcceptRole)
