@@ -24,7 +24,7 @@ from desktop_app.core.history import (
     STRATEGIES,
     ExtractiveSummarizer,
     HistoryStrategy,
-    RuleBasedFactExtractor,
+    OfflineFactExtractor,
 )
 from desktop_app.core.live import LiveBudget
 from desktop_app.core.records import MemoryFact, Message, Summary
@@ -85,7 +85,7 @@ def test_budget_invariants(lengths, pinned, excluded, system_words, draft_words,
         summary=Summary("Earlier we talked about Rome.", 1, 2) if len(messages) > 2 else None,
         elastic=elastic,
     )
-    helpers = (ExtractiveSummarizer(), RuleBasedFactExtractor()) if with_helpers else (None, None)
+    helpers = (ExtractiveSummarizer(), OfflineFactExtractor()) if with_helpers else (None, None)
     req = assemble(inp, *helpers)
 
     assert len(req.states) == len(messages)
@@ -171,8 +171,9 @@ def test_kv_memory_extracts_facts_from_evicted_messages():
     inp = AssemblyInput("sys", messages, "", model, BUILTIN_PROFILES["default"],
                         HistoryStrategy("kv_memory"),
                         memory=[MemoryFact("name", "Ada (pinned)", pinned=True)])
-    req = assemble(inp, extractor=RuleBasedFactExtractor())
-    assert req.new_memory == {"location": "London"}  # the pinned "name" is kept as it was
+    req = assemble(inp, extractor=OfflineFactExtractor())
+    assert req.new_memory["location"] == "London"
+    assert "name" not in req.new_memory  # the pinned "name" is kept as it was
     memory_msg = next(m for c, m, _ in req.sections if c == "memory")
     assert "location: London" in memory_msg["content"]
     assert "name: Ada (pinned)" in memory_msg["content"]
@@ -242,11 +243,11 @@ def test_live_budget_recounts_only_the_draft():
 def test_rule_based_facts_from_what_the_user_said():
     said = Message("user", "My name is Ada and I live in Lisbon. I work at Acme Corp. "
                            "My budget is 500 euros.")
-    facts = RuleBasedFactExtractor().extract([said, Message("assistant", "My name is Bot.")], {})
+    facts = OfflineFactExtractor().extract([said, Message("assistant", "My name is Bot.")], {})
     assert facts == {"name": "Ada", "location": "Lisbon", "employer": "Acme Corp",
                      "budget": "500 euros"}
     # facts already known with the same value are not proposed again
-    assert "name" not in RuleBasedFactExtractor().extract([said], {"name": "Ada"})
+    assert "name" not in OfflineFactExtractor().extract([said], {"name": "Ada"})
 
 
 def test_facts_are_taken_from_each_evicted_message_once():

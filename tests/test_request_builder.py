@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from desktop_app.core.budget import BUILTIN_PROFILES
 from desktop_app.core.catalog import lookup_model
-from desktop_app.core.history import ExtractiveSummarizer, RuleBasedFactExtractor
+from desktop_app.core.history import ExtractiveSummarizer, OfflineFactExtractor
 from desktop_app.core.records import Message, Session
 from desktop_app.core.tokens import count_text
 from desktop_app.services.preview import SessionWork
@@ -26,9 +26,9 @@ def test_remembered_folds_equal_fresh_ones_and_follow_edits():
     assert first == ExtractiveSummarizer().summarize("", messages(), 200, "o200k_base")
     assert folding.summarize("", messages(), 200, "o200k_base") == first
     facts = folding.extract(messages(), {})
-    assert facts == RuleBasedFactExtractor().extract(messages(), {})
+    assert facts == OfflineFactExtractor().extract(messages(), {})
     facts["name"] = "changed by a caller"  # a caller's copy, not the remembered result
-    assert folding.extract(messages(), {}) == RuleBasedFactExtractor().extract(messages(), {})
+    assert folding.extract(messages(), {}) == OfflineFactExtractor().extract(messages(), {})
 
     edited = messages("We chose the red canoe instead, for the river.")
     assert folding.summarize("", edited, 200, "o200k_base") == ExtractiveSummarizer().summarize(

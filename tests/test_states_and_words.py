@@ -19,7 +19,7 @@ from desktop_app.core.glossary import (
     provider_label,
     state_label,
 )
-from desktop_app.core.history import ExtractiveSummarizer, HistoryStrategy, RuleBasedFactExtractor
+from desktop_app.core.history import ExtractiveSummarizer, HistoryStrategy, OfflineFactExtractor
 from desktop_app.core.records import Message, Session
 from desktop_app.store import open_database
 
@@ -61,7 +61,7 @@ def test_facts_not_yet_stored_are_to_be_folded_and_stored_ones_summarized():
     model = lookup_model("gpt-4o").with_context_window(4000)
     inp = AssemblyInput("sys", messages, "", model, BUILTIN_PROFILES["default"],
                         HistoryStrategy("kv_memory"))
-    first = assemble(inp, extractor=RuleBasedFactExtractor())
+    first = assemble(inp, extractor=OfflineFactExtractor())
     evicted = [i for i, s in enumerate(first.states) if s != "kept"]
     assert evicted and all(first.states[i] == "folding" for i in evicted)
     stored = replace(inp, memory_through_id=messages[evicted[-1]].id)

@@ -164,23 +164,65 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 # --- models ------------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace) -> int:
+    data_dir = getattr(args, "data_dir", None)
+    if args.update:
+        return update_models(args.update, data_dir)
+    if data_dir:
+        from desktop_app.core.catalog import load_catalog
+
+        catalog = load_catalog(data_dir)
+    else:
+        catalog = default_catalog()
+    for problem in catalog.problems:
+        print(f"warning: {problem}", file=sys.stderr)
     # each entry as a lookup gives it: with its family's tokenizer and chat template
-    models = [lookup_model(m.name) for m in default_catalog().models]
+    models = [catalog.lookup(m.name) for m in catalog.models]
     if args.json:
         print(json.dumps([{
             "name": m.name, "aliases": list(m.aliases), "provider": m.provider,
             "context_window": m.context_window, "max_output": m.max_output,
             "encoding": m.encoding, "input_per_million": m.input_per_million,
-            "output_per_million": m.output_per_million, "exact": m.exact,
+            "output_per_million": m.output_per_million,
+            "cached_input_per_million": m.cached_input_per_million, "exact": m.exact,
             "template": m.template, "counting": m.counting_source()} for m in models],
             indent=2))
         return 0
-    print(f"{'model':<24}{'provider':<11}{'window':>10}{'output':>9}  {'tokenizer':<14}"
-          f"{'$in/M':>7}{'$out/M':>8}  counts")
+    width = max([24, *(len(m.name) + 2 for m in models)])
+    print(f"{'model':<{width}}{'provider':<11}{'window':>10}{'output':>10}  {'tokenizer':<14}"
+          f"{'$in/M':>7}{'$cache/M':>9}{'$out/M':>8}  counts")
     for m in models:
-        print(f"{m.name:<24}{m.provider:<11}{m.context_window:>10,}{m.max_output:>9,}  "
-              f"{m.encoding:<14}{m.input_per_million:>7.2f}{m.output_per_million:>8.2f}  "
+        cached = ("-" if m.cached_input_per_million is None
+                  else f"{m.cached_input_per_million:.3f}")
+        print(f"{m.name:<{width}}{m.provider:<11}{m.context_window:>10,}{m.max_output:>10,}  "
+              f"{m.encoding:<14}{m.input_per_million:>7.2f}{cached:>9}"
+              f"{m.output_per_million:>8.2f}  "
               f"{'exact' if m.exact else 'estimated'}: {m.counting_source()}")
+    return 0
+
+
+def update_models(source: str, data_dir: str | None) -> int:
+    """Build a catalog from LiteLLM's JSON file into the data folder, where it is laid
+    over the shipped catalog (its entries replace the shipped ones of the same name)."""
+    from pathlib import Path
+
+    from desktop_app.core.catalog import override_path, set_data_dir
+    from desktop_app.core.catalog_source import SourceError, build_catalog, write_catalog
+    from desktop_app.paths import resource
+
+    shipped = json.loads(resource("models.json").read_text(encoding="utf-8"))
+    try:
+        doc = build_catalog(Path(source).expanduser(), shipped, keep_missing=False)
+    except SourceError as exc:
+        raise CliError(str(exc)) from exc
+    target = override_path(data_dir)
+    try:
+        write_catalog(doc, target)
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc}") from exc
+    set_data_dir(data_dir)  # this process reads the new catalog too
+    print(f"wrote {len(doc['models'])} models from {source} (sha256 "
+          f"{doc['source']['sha256'][:12]}…) to {target}; they replace the shipped "
+          "entries of the same name. Delete the file to go back to the shipped catalog.")
     return 0
 
 
@@ -193,10 +235,11 @@ def cmd_assemble(args: argparse.Namespace) -> int:
     if not args.messages:
         raise CliError("give --messages F.json (a chat to assemble) or --session ID")
     from desktop_app.core.assemble import AssemblyInput, assemble
+    from desktop_app.core.facts import RETENTION_WARNING
     from desktop_app.core.history import (
         ExtractiveSummarizer,
         HistoryStrategy,
-        RuleBasedFactExtractor,
+        OfflineFactExtractor,
         StrategyError,
     )
     from desktop_app.core.records import Message
@@ -226,7 +269,7 @@ def cmd_assemble(args: argparse.Namespace) -> int:
         AssemblyInput("\n\n".join(system_parts), messages, draft, model, profile, strategy,
                       elastic=args.elastic),
         summarizer=ExtractiveSummarizer(),
-        extractor=RuleBasedFactExtractor(),
+        extractor=OfflineFactExtractor(),
     )
     out = request.to_dict()
     out["model"] = model.name
@@ -236,7 +279,17 @@ def cmd_assemble(args: argparse.Namespace) -> int:
                           "replaces_through_id": request.new_summary.last_message_id}
     if request.new_memory:
         out["memory"] = request.new_memory
+    from desktop_app.services.folding import measure_retention
+
+    retention = measure_retention(messages, request)
+    if retention:
+        out["retention"] = retention
     print(json.dumps(out, indent=2, ensure_ascii=False))
+    for kind, figure in retention.items():
+        if figure["total"] and figure["ratio"] < RETENTION_WARNING:
+            print(f"warning: the {kind} kept only {figure['kept']} of {figure['total']} facts "
+                  f"from the messages left out; give it a larger share (--fractions) to keep "
+                  f"more", file=sys.stderr)
     for w in request.warnings:
         if w != model.warning:
             print(f"warning: {w}", file=sys.stderr)
@@ -283,8 +336,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "models", help="the model catalog",
         description="Every model in the catalog: its window, maximum output, tokenizer, "
-        "prices, and whether its counts are exact or estimated.")
+        "prices (input, cache read, output; dollars per million tokens), and whether its "
+        "counts are exact or estimated.")
     p.add_argument("--json", action="store_true", help="the catalog as JSON")
+    p.add_argument("--update", metavar="FILE",
+                   help="build a catalog from LiteLLM's model_prices_and_context_window"
+                   "_backup.json into the data folder, over the shipped one")
     p.set_defaults(func=cmd_models)
 
     p = subparsers.add_parser(

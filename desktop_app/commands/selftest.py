@@ -101,7 +101,7 @@ def check_assembly() -> str:
         STRATEGIES,
         ExtractiveSummarizer,
         HistoryStrategy,
-        RuleBasedFactExtractor,
+        OfflineFactExtractor,
     )
 
     model = lookup_model(TEST_MODEL).with_context_window(TEST_WINDOW)
@@ -120,7 +120,7 @@ def check_assembly() -> str:
                     strategy=HistoryStrategy(kind=kind, last_n=8),
                 ),
                 summarizer=ExtractiveSummarizer(),
-                extractor=RuleBasedFactExtractor(),
+                extractor=OfflineFactExtractor(),
             )
             runs += 1
             where = f"{profile.name}/{kind}"

@@ -30,6 +30,7 @@ from desktop_app.core.budget import (
     make_report,
     plan_budget,
 )
+from desktop_app.core.facts import priority
 from desktop_app.core.history import HistoryStrategy
 from desktop_app.core.records import ROLES, MemoryFact, Message, Summary
 from desktop_app.core.tokens import (
@@ -154,6 +155,7 @@ class AssembledRequest:
     sections: list[tuple[str, dict[str, Any], int]] = field(default_factory=list)
     new_summary: Summary | None = None
     new_memory: dict[str, str] = field(default_factory=dict)
+    new_memory_sources: dict[str, int | None] = field(default_factory=dict)  # key: message id
     # content tokens this assembly had to count, by index into the input's messages,
     # under the model's encoding: the caller may store them so no text is counted twice
     new_counts: dict[int, int] = field(default_factory=dict)
@@ -318,6 +320,7 @@ class _Folded:
     due_for_memory: list[Message] = field(default_factory=list)
     new_summary: Summary | None = None
     new_memory: dict[str, str] = field(default_factory=dict)
+    new_memory_sources: dict[str, int | None] = field(default_factory=dict)  # key: message id
 
 
 # --- the steps -------------------------------------------------------------------------------
@@ -370,8 +373,14 @@ def _optional_parts(
     strategy = inp.strategy
     examples = [dict(e) for e in inp.examples if e.get("content")]
     x = _Extras(examples, [costs.chat(e) for e in examples])
-    # memory is sent whenever there is any (every strategy may use facts the user keeps)
-    x.set_memory(list(inp.memory), costs)
+    # memory is sent whenever there is any (every strategy may use facts the user keeps),
+    # within its share; in elastic mode it may borrow from the history's
+    memory = list(inp.memory)
+    if not inp.elastic and memory:
+        memory, left = fit_memory(memory, plan.budgets[Component.MEMORY], costs.chat)
+        if left:
+            warnings.append(_left_out(left, "memory share"))
+    x.set_memory(memory, costs)
     x.set_summary(inp.summary.text if (inp.summary and strategy.summarizes) else "", costs)
     # room to hold back for a summary or memory that this turn may grow
     x.summary_room = (max(x.summary_cost, plan.budgets[Component.SUMMARY])
@@ -454,6 +463,7 @@ def _fold_evicted(inp: AssemblyInput, evicted: list[int], stop_reason: str, x: _
     due_memory: list[Message] = []
     new_summary: Summary | None = None
     new_memory: dict[str, str] = {}
+    new_sources: dict[str, int | None] = {}
     if evicted and strategy.summarizes:
         due_summary = [msgs[i] for i in evicted]
         reason = R_FOLD_PENDING
@@ -482,20 +492,47 @@ def _fold_evicted(inp: AssemblyInput, evicted: list[int], stop_reason: str, x: _
             reason, stored_upto = R_MEMORY_PENDING, done_upto
         if extractor is not None and due_memory:
             found = extractor.extract(due_memory, {f.key: f.value for f in x.memory})
+            sources: dict[str, int | None] = getattr(found, "sources", {})
             pinned_keys = {f.key for f in x.memory if f.pinned}
             new_memory = {k: v for k, v in found.items() if k not in pinned_keys}
+            new_sources = {k: sources.get(k) for k in new_memory}
             if new_memory:
                 merged = {f.key: f for f in x.memory}
                 for k, v in new_memory.items():
-                    merged[k] = MemoryFact(key=k, value=v, session_id=None)
-                candidate = list(merged.values())
-                if costs.chat(memory_message(candidate)) <= x.memory_room:
-                    x.set_memory(candidate, costs)
-                else:
-                    warnings.append(
-                        "new memory facts did not fit the memory budget; stored, not sent")
+                    merged[k] = MemoryFact(key=k, value=v, session_id=None,
+                                           source_message_id=sources.get(k))
+                sent, left = fit_memory(list(merged.values()), x.memory_room, costs.chat)
+                x.set_memory(sent, costs)
+                if left:
+                    warnings.append(_left_out(left, "memory budget"))
             due_memory = []
-    return _Folded(state, reason, stored_upto, due_summary, due_memory, new_summary, new_memory)
+    return _Folded(state, reason, stored_upto, due_summary, due_memory, new_summary, new_memory,
+                   new_sources)
+
+
+def fit_memory(facts: list[MemoryFact], room: int, cost: Any
+               ) -> tuple[list[MemoryFact], list[MemoryFact]]:
+    """The facts to send within `room` tokens, in their stored order, and those left out:
+    pinned facts always go; of the rest, those that carry the most (core.facts.priority:
+    codes, amounts, names, rules before small notes) and then the newest go first."""
+    if cost(memory_message(facts)) <= room:
+        return facts, []
+    order = sorted((i for i, f in enumerate(facts) if not f.pinned),
+                   key=lambda i: (-priority(facts[i].line()), -i))
+    keep = {i for i, f in enumerate(facts) if f.pinned}
+    for i in order:
+        trial = keep | {i}
+        if cost(memory_message([facts[j] for j in sorted(trial)])) <= room:
+            keep = trial
+    sent = [facts[i] for i in sorted(keep)]
+    return sent, [f for i, f in enumerate(facts) if i not in keep]
+
+
+def _left_out(facts: list[MemoryFact], budget: str) -> str:
+    keys = ", ".join(f.key for f in facts[:5]) + (" …" if len(facts) > 5 else "")
+    n = len(facts)
+    return (f"{n} memory fact{'s' if n != 1 else ''} did not fit the {budget} and "
+            f"{'were' if n != 1 else 'was'} stored, not sent ({keys})")
 
 
 def _sections(msgs: Sequence[Message], fixed: _Fixed, x: _Extras, cost_of: dict[int, int]
@@ -624,6 +661,7 @@ def assemble(
         sections=sections,
         new_summary=folded.new_summary,
         new_memory=folded.new_memory,
+        new_memory_sources=folded.new_memory_sources,
         new_counts=costs.counted,
         framing=costs.framing,
         fixed_tokens=priming,

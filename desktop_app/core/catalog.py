@@ -1,23 +1,29 @@
 """The model catalog: context window, maximum output, encoding, prices and whether our
-counts for a model are exact. Data lives in resources/models.json."""
+counts for a model are exact. Data lives in resources/models.json, built from LiteLLM's
+community list by packaging/build_model_catalog.py (core.catalog_source); a catalog
+written by `token-budget models --update FILE` into the data folder (OVERRIDE_FILE) is
+laid over it, entry by entry."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import threading
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from desktop_app.core.framing_fit import NONE as NO_DELTA
 from desktop_app.core.framing_fit import FramingDelta
 from desktop_app.paths import resource
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 ENCODINGS = ("o200k_base", "cl100k_base", "p50k_base", "r50k_base")
+# The catalog `token-budget models --update FILE` writes into the data folder; its
+# entries replace the shipped ones of the same name.
+OVERRIDE_FILE = "models-litellm.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,20 @@ class ModelInfo:
     family: str | None = None  # the tokenizer family, in words, when known
     # what the server's framing adds to our count, learned from its reports
     learned_framing: FramingDelta = NO_DELTA
+    # the price of a prompt token read from the provider's prompt cache; None: not known
+    cached_input_per_million: float | None = None
 
-    def cost(self, prompt_tokens: int, completion_tokens: int = 0) -> float:
-        """Dollar cost of one request at list prices."""
+    def cost(self, prompt_tokens: int, completion_tokens: int = 0,
+             cached_tokens: int = 0) -> float:
+        """Dollar cost of one request at list prices. `cached_tokens` of the prompt were
+        read from the provider's cache: priced at the cache-read price when known, else
+        at the input price like the rest of the prompt."""
+        cached = min(max(cached_tokens, 0), max(prompt_tokens, 0))
+        cache_price = (self.input_per_million if self.cached_input_per_million is None
+                       else self.cached_input_per_million)
         return (
-            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+            (prompt_tokens - cached) * self.input_per_million + cached * cache_price
+            + completion_tokens * self.output_per_million
         ) / 1_000_000
 
     @property
@@ -80,6 +95,8 @@ class Catalog:
     fallback_encoding: str = "o200k_base"
     fallback_context_window: int = 8192
     fallback_max_output: int = 4096
+    # what went wrong reading a data-folder catalog (the shipped one is used instead)
+    problems: tuple[str, ...] = ()
     _by_name: dict[str, ModelInfo] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -101,6 +118,9 @@ class Catalog:
                     encoding=m["encoding"],
                     input_per_million=float(m.get("input_per_million", 0)),
                     output_per_million=float(m.get("output_per_million", 0)),
+                    cached_input_per_million=(
+                        None if m.get("cached_input_per_million") is None
+                        else float(m["cached_input_per_million"])),
                     exact=bool(m.get("exact", False)),
                     aliases=tuple(m.get("aliases", ())),
                     note=m.get("note"),
@@ -120,6 +140,28 @@ class Catalog:
             fallback_context_window=int(fallback.get("context_window", 8192)),
             fallback_max_output=int(fallback.get("max_output", 4096)),
         )
+
+    def overlaid(self, other: Catalog) -> Catalog:
+        """This catalog with `other`'s entries on top: an entry of `other` replaces the
+        one of the same name (in its place in the list) and takes over its aliases;
+        entries of ours that `other` names as an alias go; new ones come last."""
+        mine = {m.name.lower() for m in self.models}
+        claimed = {k.lower(): m for m in other.models for k in (m.name, *m.aliases)}
+        models: list[ModelInfo] = []
+        for model in self.models:
+            replacement = claimed.get(model.name.lower())
+            if replacement is not None:
+                if replacement.name.lower() == model.name.lower():
+                    models.append(replacement)
+                continue
+            aliases = tuple(a for a in model.aliases if a.lower() not in claimed)
+            models.append(replace(model, aliases=aliases) if aliases != model.aliases
+                          else model)
+        models += [m for m in other.models if m.name.lower() not in mine]
+        return Catalog(models=models, fallback_encoding=self.fallback_encoding,
+                       fallback_context_window=self.fallback_context_window,
+                       fallback_max_output=self.fallback_max_output,
+                       problems=self.problems + other.problems)
 
     def find(self, name: str) -> ModelInfo | None:
         """The catalog entry for a name, alias, dated snapshot or local tag, if any."""
@@ -185,15 +227,60 @@ def with_family(info: ModelInfo, name: str) -> ModelInfo:
 
 
 _default: Catalog | None = None
+_data_dir: Path | None = None
 _lock = threading.Lock()
 
 
+def default_data_dir() -> Path:
+    """The data folder, as store.database.default_data_dir finds it (not imported from
+    there: the store's imports would slow every count on the command line)."""
+    override = os.environ.get("TOKEN_BUDGET_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("TokenBudget", appauthor=False))
+
+
+def override_path(data_dir: Path | str | None = None) -> Path:
+    """Where `token-budget models --update` writes its catalog for a data folder."""
+    folder = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    return folder / OVERRIDE_FILE
+
+
+def load_catalog(data_dir: Path | str | None = None) -> Catalog:
+    """The shipped catalog with the data folder's catalog (if any) laid over it. A data
+    folder's catalog that cannot be read is left out with a one-line warning (in
+    `problems`, and logged): the shipped catalog keeps working."""
+    shipped = Catalog.from_file(resource("models.json"))
+    path = override_path(data_dir)
+    if not path.is_file():
+        return shipped
+    try:
+        extra = Catalog.from_file(path)
+    except CatalogError as exc:
+        problem = f"{str(exc).splitlines()[0]}; using the shipped catalog"
+        log.warning(problem)
+        return replace(shipped, problems=(problem,), _by_name={})
+    return shipped.overlaid(extra)
+
+
+def set_data_dir(data_dir: Path | str | None) -> None:
+    """Read the data-folder catalog from `data_dir` from now on (None: the default
+    folder); the next lookup reads the catalogs again."""
+    global _default, _data_dir
+    with _lock:
+        _data_dir = Path(data_dir).expanduser() if data_dir else None
+        _default = None
+    lookup_model.cache_clear()
+
+
 def default_catalog() -> Catalog:
-    """The shipped catalog, read once per process."""
+    """The shipped catalog and the data folder's, read once per process."""
     global _default
     with _lock:
         if _default is None:
-            _default = Catalog.from_file(resource("models.json"))
+            _default = load_catalog(_data_dir)
         return _default
 
 

@@ -237,11 +237,11 @@ class ModelFactExtractor:
         pinned: set[str],
         reason: str | None,
     ) -> ExtractionResult:
-        from desktop_app.core.history import RuleBasedFactExtractor  # offline, always there
+        from desktop_app.core.history import OfflineFactExtractor  # offline, always there
 
         if reason:
             log.warning("model fact extraction failed, using the rules: %s", reason)
-        proposed = RuleBasedFactExtractor().extract(messages, existing)
+        proposed = OfflineFactExtractor().extract(messages, existing)
         warning = (
             f"the model could not extract facts ({reason}); used the offline rules"
             if reason

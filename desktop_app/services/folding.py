@@ -13,12 +13,18 @@ from desktop_app.core.records import MemoryFact, Summary
 from desktop_app.services.request import MEMORY_THROUGH, RequestContext, ResolveModel, load_context
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from desktop_app.core.assemble import AssembledRequest
     from desktop_app.core.cancel import CancelToken
+    from desktop_app.core.records import Message
     from desktop_app.llm.client import ChatClient
     from desktop_app.store.database import Database
 
 log = logging.getLogger(__name__)
 HELPER_INPUT_BUDGET = 6000  # tokens of prompt per summarizer or extractor call, at most
+RETENTION = "retention"  # strategy setting: what the summary and memory keep, measured
+RETENTION_MESSAGES = 2000  # retention is measured over at most this many recent messages
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ def fold_after_reply(db: Database, session_id: int, resolve: ResolveModel,
                       extractor=extractor if due.due_for_memory else None)
     notices: list[str] = []
     stored: Summary | None = None
+    measured = measure_retention(ctx.messages, folded)
     if folded.new_summary is not None and ctx.session is not None:
         summary = folded.new_summary
         summary.session_id = session_id
@@ -67,24 +74,50 @@ def fold_after_reply(db: Database, session_id: int, resolve: ResolveModel,
             summary.method, summary.model = label.method, label.model
             if label.warning:
                 notices.append(f"summary: {label.warning}")
-        summary.retention = _retention(ctx, folded.messages)
+        if "summary" in measured:
+            summary.retention = measured["summary"]["ratio"]
         stored = db.summaries.add(summary)
     through = None
     if due.due_for_memory:
         through = due.due_for_memory[-1].id
         db.sessions.set_strategy_setting(session_id, MEMORY_THROUGH, through)
     for key, value in folded.new_memory.items():
-        db.memory.upsert(MemoryFact(key=key, value=value, session_id=session_id))
+        db.memory.upsert(MemoryFact(key=key, value=value, session_id=session_id,
+                                    source_message_id=folded.new_memory_sources.get(key)))
     fact_label = extractor.last_result
     if fact_label is not None and fact_label.warning:
         notices.append(f"memory: {fact_label.warning}")
+    if measured:
+        db.sessions.set_strategy_setting(session_id, RETENTION, measured)
+        notices.extend(_low_retention(measured))
     return FoldResult(stored, dict(folded.new_memory), through, tuple(notices))
 
 
-def _retention(ctx: RequestContext, messages: list[dict[str, Any]]) -> float | None:
-    if not ctx.memory:
-        return None
-    from desktop_app.core.metrics import information_retention
+def measure_retention(messages: Sequence[Message], request: AssembledRequest
+                      ) -> dict[str, dict[str, Any]]:
+    """What the request's summary and memory keep of the facts found (offline) in the
+    messages it leaves out: {"summary": {...}, "memory": {...}} with kept, total, the
+    ratio and the first facts lost."""
+    from desktop_app.core.facts import facts_of, retention_of
 
-    context = "\n".join(str(m.get("content", "")) for m in messages)
-    return information_retention({f.key: f.value for f in ctx.memory}, context).ratio
+    out_ids = {i for i, state in zip(request.message_ids, request.states, strict=True)
+               if state in ("summarized", "folding", "dropped") and i is not None}
+    left_out = [m for m in messages if m.id in out_ids][-RETENTION_MESSAGES:]
+    if not left_out:
+        return {}
+    facts = facts_of(left_out)
+    measured: dict[str, dict[str, Any]] = {}
+    for component, kind in (("summary", "summary"), ("memory", "memory")):
+        text = "\n".join(m["content"] for c, m, _ in request.sections if c == component)
+        if text:
+            r = retention_of(facts, text)
+            measured[kind] = {**r.to_dict(), "ratio": r.ratio, "messages": len(left_out)}
+    return measured
+
+
+def _low_retention(measured: dict[str, dict[str, Any]]) -> list[str]:
+    from desktop_app.core.facts import RETENTION_WARNING
+
+    return [f"{kind}: kept only {m['kept']} of {m['total']} facts from the messages left out;"
+            f" give the {kind} a larger share to keep more"
+            for kind, m in measured.items() if m["total"] and m["ratio"] < RETENTION_WARNING]

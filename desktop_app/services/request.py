@@ -22,7 +22,7 @@ from desktop_app.core.catalog import ModelInfo
 from desktop_app.core.history import (
     ExtractiveSummarizer,
     HistoryStrategy,
-    RuleBasedFactExtractor,
+    OfflineFactExtractor,
     StrategyError,
 )
 from desktop_app.core.tokens import count_text
@@ -150,7 +150,7 @@ class OfflineFolding:
         self._lock = threading.Lock()
         self._results: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._summarizer = ExtractiveSummarizer()
-        self._extractor = RuleBasedFactExtractor()
+        self._extractor = OfflineFactExtractor()
 
     def _remembered(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
         with self._lock:
