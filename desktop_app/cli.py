@@ -100,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     window = _window_request(argv)
     if window is not None:
+        _use_data_dir(window.data_dir)
         return _start_window(window)
     parser = build_parser()
     args = parser.parse_args(argv)
+    _use_data_dir(getattr(args, "data_dir", None))
     try:
         if args.self_test:
             from desktop_app.commands.selftest import run_self_test
@@ -118,6 +120,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _use_data_dir(data_dir: str | None) -> None:
+    """The model catalog reads the data folder's files (your models.json, the catalog
+    `models --update` wrote) from the folder this command uses."""
+    import os
+
+    folder = data_dir or os.environ.get("TOKEN_BUDGET_DATA_DIR")
+    if folder:
+        from desktop_app.core.catalog import set_data_dir
+
+        set_data_dir(folder)
 
 
 def _start_window(args: argparse.Namespace) -> int:

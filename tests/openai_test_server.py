@@ -7,6 +7,12 @@ answers Ollama's /api/show and /api/ps, llama.cpp's /props and LM Studio's
 500, 400 context too long (in each server's wording), slow tokens, a slow start, a
 disconnect mid-stream, and silent truncation. Every request is recorded.
 
+With `prefix_cache` on it keeps a prompt cache the way llama.cpp keeps its KV cache: the
+tokens a chat request shares from its start with the previous one are "read from the
+cache", reported as usage.prompt_tokens_details.cached_tokens (`cache_report`: "usage",
+as OpenAI and current llama.cpp do; "timings", only timings.cache_n in the last chunk, as
+older llama.cpp did; "both"). A scripted Reply.cached_tokens reports that figure instead.
+
 Tests ask for the `openai_server` fixture after
 `from tests.openai_test_server import openai_server_fixture  # noqa: F401`."""
 
@@ -42,6 +48,7 @@ class Reply:
     stall: float = 0.0
     prompt_tokens: int | None = None  # reported; default: our exact count of what came
     prompt_token_factor: float = 1.0  # reported = count × factor (another tokenizer)
+    cached_tokens: int | None = None  # reported as read from the cache (else the cache's)
     finish_reason: str = "stop"
     body: dict[str, Any] | None = None  # the JSON body of an error reply
     headers: dict[str, str] = field(default_factory=dict)
@@ -127,6 +134,20 @@ def context_too_long(wording: str = "openai") -> Reply:
     return error_reply(400, message, code)
 
 
+def prompt_token_ids(messages: list[Any]) -> list[int]:
+    """The chat as one token sequence, the way a server lays it out before reading it:
+    each message's role and content on a line (o200k_base), in order."""
+    from desktop_app.core.tokens import encode
+
+    ids: list[int] = []
+    for m in messages:
+        m = m if isinstance(m, dict) else {}
+        content = m.get("content")
+        text = content if isinstance(content, str) else json.dumps(content)
+        ids.extend(encode(f"{m.get('role')}: {text}\n", "o200k_base"))
+    return ids
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -150,6 +171,11 @@ class OpenAITestServer:
         self.ollama_ps: list[dict[str, Any]] | None = None
         self.llamacpp_props: dict[str, Any] | None = None
         self.lmstudio_models: list[dict[str, Any]] | None = None
+        # a llama.cpp-like prompt cache: the previous request's prompt tokens
+        self.prefix_cache = False
+        self.cache_report = "usage"  # "usage", "timings" or "both"
+        self.cached_prompt: list[int] = []
+        self.usages: list[dict[str, Any]] = []  # the usage reported for each chat reply
         self.stop_event = threading.Event()
         self.open_streams = 0  # streams whose client has not gone away yet
         self.connections: list[socket.socket] = []
@@ -210,6 +236,25 @@ class OpenAITestServer:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def read_cache(self, messages: list[Any], prompt: int, scripted: int | None) -> int | None:
+        """The prompt tokens this request reads from the cache: the scripted figure, else,
+        with `prefix_cache` on, the tokens it shares from its start with the previous
+        request (at least one is processed again, as llama.cpp does), never more than the
+        reported prompt; None when the server says nothing."""
+        if scripted is not None:
+            return scripted
+        if not self.prefix_cache:
+            return None
+        tokens = prompt_token_ids(messages)
+        with self._lock:
+            previous, self.cached_prompt = self.cached_prompt, tokens
+        shared = 0
+        for a, b in zip(previous, tokens, strict=False):
+            if a != b:
+                break
+            shared += 1
+        return max(0, min(shared, len(tokens) - 1, prompt))
 
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -326,11 +371,21 @@ class _Handler(BaseHTTPRequestHandler):
         if prompt is None:
             counted = count_chat(body.get("messages") or [], model).tokens
             prompt = round(counted * reply.prompt_token_factor)
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt,
             "completion_tokens": len(reply.pieces()),
             "total_tokens": prompt + len(reply.pieces()),
         }
+        cached = owner.read_cache(body.get("messages") or [], prompt, reply.cached_tokens)
+        timings = None
+        with owner._lock:
+            owner.usages.append(usage)
+        if cached is not None:
+            if owner.cache_report in ("usage", "both"):
+                usage["prompt_tokens_details"] = {"cached_tokens": cached}
+            if owner.cache_report in ("timings", "both"):
+                timings = {"cache_n": cached, "prompt_n": prompt - cached,
+                           "predicted_n": len(reply.pieces())}
         if not body.get("stream"):
             message = {"role": "assistant", "content": reply.text}
             choice = {"index": 0, "message": message, "finish_reason": reply.finish_reason}
@@ -356,14 +411,15 @@ class _Handler(BaseHTTPRequestHandler):
         with owner._lock:
             owner.open_streams += 1
         try:
-            self._stream(reply, model, usage if include_usage else None)
+            self._stream(reply, model, usage if include_usage else None, timings)
         except OSError:  # the client went away: that is what a cancel looks like
             self.close_connection = True
         finally:
             with owner._lock:
                 owner.open_streams -= 1
 
-    def _stream(self, reply: Reply, model: str, usage: dict[str, int] | None) -> None:
+    def _stream(self, reply: Reply, model: str, usage: dict[str, Any] | None,
+                timings: dict[str, int] | None = None) -> None:
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
             choice = {"index": 0, "delta": delta, "finish_reason": finish}
             return {
@@ -389,7 +445,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._event({"error": reply.stream_error})
             self._end()
             return
-        self._event(chunk({}, reply.finish_reason))
+        last = chunk({}, reply.finish_reason)
+        if timings is not None:  # llama.cpp puts them in the chunk that finishes
+            last["timings"] = timings
+        self._event(last)
         if usage is not None:
             self._event(
                 {

@@ -43,11 +43,14 @@ def prompt_sent(server: OpenAITestServer, index: int = -1) -> str:
 
 # --- summaries ---------------------------------------------------------------------------
 def test_model_summary_folds_messages_into_the_summary(openai_server: OpenAITestServer) -> None:
-    openai_server.script(Reply(text="Updated summary: Ada, from Lisbon, plans Paris in May."))
+    openai_server.script(Reply(text="Updated summary: Ada, from Lisbon, plans Paris in May "
+                                    "on about 900 euros and prefers trains to planes."))
     summarizer = ModelSummarizer(client_for(openai_server), "test-model")
     result = summarizer.run("The user greeted the assistant.", CHAT, 200, ENC)
-    assert result.method == "model" and result.warning is None
-    assert result.text == "Ada, from Lisbon, plans Paris in May."  # the echoed label is gone
+    assert result.method == "model" and result.warning is None  # it kept every fact
+    # the echoed label is gone
+    assert result.text == ("Ada, from Lisbon, plans Paris in May on about 900 euros and "
+                           "prefers trains to planes.")
     assert result.tokens == count_text(result.text, ENC)
     assert (result.first_message_id, result.last_message_id) == (11, 13)
     sent = prompt_sent(openai_server)
@@ -172,8 +175,13 @@ def test_model_extraction_merges_into_memory(openai_server: OpenAITestServer) ->
     extractor = ModelFactExtractor(client_for(openai_server), "test-model")
     result = extractor.run(CHAT, existing, pinned)
     assert result.method == "model" and result.warning is None
-    assert result.proposed == {"budget": "900 euros", "home": "Porto"}  # name was known
-    assert result.merge.added == {"budget": "900 euros"}
+    model_facts = {k: v for k, v in result.proposed.items() if result.origin_of(k) == "model"}
+    assert model_facts == {"budget": "900 euros", "home": "Porto"}  # name was known
+    # what the model left out, the offline check keeps (the trip to Paris)
+    assert result.kept_offline and all("Paris" in result.proposed[k] or "train" in
+                                       result.proposed[k] for k in result.kept_offline)
+    assert {k: result.merge.added[k] for k in result.merge.added if k not in
+            result.kept_offline} == {"budget": "900 euros"}
     assert result.merge.kept_pinned == ["home"] and result.merge.facts["home"] == "Lisbon"
     sent = openai_server.chat_requests()[-1].body
     assert "- name: Ada" in sent["messages"][0]["content"]  # it knows what is known

@@ -189,3 +189,16 @@ def test_the_command_line_shows_what_memory_keeps(tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert tight.returncode == 0, tight.stderr
     assert "memory kept only" in tight.stderr and "larger share" in tight.stderr
+
+
+def test_a_level_named_again_moves_on_and_a_digit_is_not_found_inside_a_number():
+    said = [Message("user", "Current state:\n- severity: Sev2 for now\n- draft: MSA-2025-014",
+                    id=1),
+            Message("user", "Escalating: a second customer reported it, so this is Sev1 now.",
+                    id=2),
+            Message("user", "Liability has to be capped at 2x the annual fees.", id=3)]
+    facts = OfflineFactExtractor().extract(said, {})
+    assert facts["severity"].startswith("Sev1") and facts.sources["severity"] == 2
+    assert not any("Sev2" in v for v in facts.values())
+    # "2x" is a fact of its own: the 2 inside MSA-2025-014 does not cover it
+    assert any("2x the annual fees" in v for v in facts.values())

@@ -172,3 +172,64 @@ def test_0003_adds_the_record_of_imports_and_takes_it_away_again(tmp_path):
     assert "imports" not in table_names(path)
     with open_database(tmp_path) as db:  # and up again, the sessions untouched
         assert db.sessions.get(session.id).title == "survivor"
+
+
+def column_names(path: Path, table: str) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    finally:
+        conn.close()
+
+
+def test_0004_adds_fact_origins_and_cached_tokens_and_takes_them_away_again(tmp_path):
+    """Facts stored under 0003 have no origin and turns no cached count: after the
+    upgrade both columns are there (NULL for what was stored before), new facts keep
+    their origin, and downgrading drops the columns with every fact and turn intact."""
+    from desktop_app.core.app_records import TurnUsage
+    from desktop_app.core.records import MemoryFact
+
+    path = tmp_path / DB_FILE
+    migrate_file(path, "0003")
+    assert "origin" not in column_names(path, "memory")
+    assert "cached_prompt_tokens" not in column_names(path, "turn_usage")
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO memory (key, value, session_id, pinned, updated_at) "
+                     "VALUES ('budget', '€3,200', NULL, 0, '2025-01-01T00:00:00')")
+    conn.close()
+
+    with open_database(tmp_path) as db:  # upgraded to head
+        assert db.memory.get("budget").origin is None  # nobody recorded where it came from
+        session = db.sessions.create(Session(title="kept", model="gpt-4o-mini"))
+        _, reply = db.messages.append_many(session.id, [
+            Message("user", "Book it."), Message("assistant", "Booked: QX7T2L.")])
+        db.memory.upsert(MemoryFact("booking_code", "QX7T2L", session_id=session.id,
+                                    origin="offline-check"))
+        db.usage.record(session.id, TurnUsage(components={"history": 5}, prompt_tokens=40,
+                                              reported_prompt_tokens=42,
+                                              cached_prompt_tokens=32, model="gpt-4o-mini",
+                                              reply_message_id=reply.id))
+    assert revision_of(path) == migrate.head_revision()
+    assert "origin" in column_names(path, "memory")
+    assert "cached_prompt_tokens" in column_names(path, "turn_usage")
+    with open_database(tmp_path) as db:
+        assert db.memory.get("booking_code", session.id).origin == "offline-check"
+        assert db.usage.list_for_session(session.id)[0].cached_prompt_tokens == 32
+
+    migrate_file(path, "0003", down=True)
+    assert "origin" not in column_names(path, "memory")
+    assert "cached_prompt_tokens" not in column_names(path, "turn_usage")
+    conn = sqlite3.connect(path)
+    try:
+        facts = conn.execute("SELECT key, value FROM memory ORDER BY key").fetchall()
+        turns = conn.execute("SELECT reported_prompt_tokens FROM turn_usage").fetchall()
+    finally:
+        conn.close()
+    assert facts == [("booking_code", "QX7T2L"), ("budget", "€3,200")]
+    assert turns == [(42,)]
+
+    with open_database(tmp_path) as db:  # and up again: the data survives, origins unknown
+        assert db.memory.get("booking_code", session.id).value == "QX7T2L"
+        assert db.memory.get("booking_code", session.id).origin is None
+        assert db.usage.list_for_session(session.id)[0].reported_prompt_tokens == 42

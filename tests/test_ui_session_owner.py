@@ -49,8 +49,9 @@ def test_a_turn_that_advances_memory_survives_rename_model_and_last_n(qtbot, dat
 
     stored = stored_session(data_dir, sid)
     assert (stored.title, stored.model) == ("Renamed", "gpt-4o")
-    # what the fold measured is kept beside them (services.folding.RETENTION)
-    settings = {k: v for k, v in stored.strategy_settings.items() if k != "retention"}
+    # what the fold measured and the last request sent are kept beside them
+    remembered = {"retention", "history_from_id", "last_sent"}
+    settings = {k: v for k, v in stored.strategy_settings.items() if k not in remembered}
     assert settings == {MEMORY_THROUGH: through, "elastic": True}
     assert controller.session.strategy_settings == stored.strategy_settings
     assert window.windowTitle().startswith("Renamed")

@@ -14,6 +14,7 @@ SUITES = (
     ("core", "desktop_app.core.bench", "run_core_bench", False),
     ("store", "desktop_app.store.bench", "run_store_bench", True),
     ("llm", "desktop_app.llm.bench", "run_llm_bench", False),
+    ("prefix", "desktop_app.llm.prefix_bench", "run_prefix_bench", False),
     ("ui", "desktop_app.ui.bench", "run_ui_bench", False),
 )
 
@@ -54,6 +55,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for key, limit in TARGETS.items():
         if key in figures and figures[key] > limit:
             problems.append(f"{key} = {figures[key]} ms, target under {limit} ms")
+    if figures.get("prefix_reprocessed_stable", 0) > 0.25:
+        problems.append(f"a stable prefix still re-processes "
+                        f"{figures['prefix_reprocessed_stable']:.0%} of prompt tokens, "
+                        f"target at most 25%")
+    if figures.get("prefix_over_window", 0):
+        problems.append(f"{figures['prefix_over_window']:.0f} requests passed the window")
     if "keystroke_speedup_x" in figures and figures["keystroke_speedup_x"] < 50:
         problems.append(f"keystroke only {figures['keystroke_speedup_x']}x faster than a recount")
     if args.json:

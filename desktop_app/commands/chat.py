@@ -107,9 +107,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
         reply = outcome.reply
         if reply is not None and reply.prompt_tokens is not None and outcome.request:
             cost = f", ${reply.cost:.4f}" if reply.cost else ""
-            print(f"usage: {reply.prompt_tokens} prompt + {reply.completion_tokens or 0} "
-                  f"completion tokens (we counted {outcome.request.tokens} prompt){cost}",
-                  file=sys.stderr)
+            cached = outcome.cached_prompt_tokens
+            of_which = f" ({cached} of them cached)" if cached is not None else ""
+            print(f"usage: {reply.prompt_tokens} prompt{of_which} + "
+                  f"{reply.completion_tokens or 0} completion tokens (we counted "
+                  f"{outcome.request.tokens} prompt){cost}", file=sys.stderr)
         return 0
 
 

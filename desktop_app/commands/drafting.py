@@ -24,9 +24,18 @@ from desktop_app.core.catalog import ModelInfo, default_catalog, lookup_model
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
+_told: list[tuple[str, ...]] = [()]  # the catalog problems already printed
+
+
 def resolve_model(name: str | None, window: int | None = None) -> ModelInfo:
-    """The catalog entry, or the estimated fallback with a warning on stderr."""
+    """The catalog entry, or the estimated fallback with a warning on stderr (and,
+    once, a line for each thing wrong with the data folder's model files)."""
     model = lookup_model(name or DEFAULT_MODEL)
+    problems = default_catalog().problems
+    if problems and problems != _told[0]:
+        _told[0] = problems
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
     if model.warning:
         print(f"warning: {model.warning}", file=sys.stderr)
     if window:
@@ -167,6 +176,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     data_dir = getattr(args, "data_dir", None)
     if args.update:
         return update_models(args.update, data_dir)
+    if args.add or args.remove:
+        return edit_user_models(args, data_dir)
     if data_dir:
         from desktop_app.core.catalog import load_catalog
 
@@ -223,6 +234,48 @@ def update_models(source: str, data_dir: str | None) -> int:
     print(f"wrote {len(doc['models'])} models from {source} (sha256 "
           f"{doc['source']['sha256'][:12]}…) to {target}; they replace the shipped "
           "entries of the same name. Delete the file to go back to the shipped catalog.")
+    return 0
+
+
+def edit_user_models(args: argparse.Namespace, data_dir: str | None) -> int:
+    """`models --add NAME --window N …` and `models --remove NAME`: your own models, in
+    models.json in the data folder (core.user_models), over the catalog."""
+    from desktop_app.core.catalog import set_data_dir
+    from desktop_app.core.user_models import (
+        UserModel,
+        UserModelError,
+        parse_tokenizer,
+        remove_user_model,
+        save_user_model,
+        tokenizer_label,
+        user_models_path,
+    )
+
+    if args.add and args.remove:
+        raise CliError("give --add or --remove, not both")
+    path = user_models_path(data_dir)
+    try:
+        if args.remove:
+            if not remove_user_model(args.remove, data_dir):
+                raise CliError(f"{args.remove!r} is not one of your models (in {path})")
+            print(f"removed {args.remove} from {path}")
+        else:
+            if args.window is None:
+                raise CliError("--add needs --window N (the model's context window in tokens)")
+            model = UserModel.from_json({
+                "name": args.add, "provider": args.provider, "context_window": args.window,
+                "max_output": args.max_output, "input_per_million": args.input_price,
+                "output_per_million": args.output_price,
+                "cached_input_per_million": args.cache_price,
+                "tokenizer": parse_tokenizer(args.tokenizer)})
+            save_user_model(model, data_dir)
+            print(f"saved {model.name} to {path}: {model.context_window:,}-token window, "
+                  f"{model.output_limit:,} output, tokenizer {tokenizer_label(model.tokenizer)}")
+    except UserModelError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    set_data_dir(data_dir)  # this process reads the new file too
     return 0
 
 
@@ -342,6 +395,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--update", metavar="FILE",
                    help="build a catalog from LiteLLM's model_prices_and_context_window"
                    "_backup.json into the data folder, over the shipped one")
+    yours = p.add_argument_group(
+        "your own models", "kept in models.json in the data folder, over the catalog (an "
+        "entry of the same name is replaced)")
+    yours.add_argument("--add", metavar="NAME", help="add (or change) one of your models")
+    yours.add_argument("--remove", metavar="NAME", help="remove one of your models")
+    yours.add_argument("--window", type=int, metavar="N", help="with --add: its context window")
+    yours.add_argument("--max-output", type=int, metavar="N",
+                       help="with --add: its output limit (default 4,096, within the window)")
+    yours.add_argument("--input-price", type=float, metavar="X",
+                       help="with --add: dollars per million input tokens")
+    yours.add_argument("--output-price", type=float, metavar="Y",
+                       help="with --add: dollars per million output tokens")
+    yours.add_argument("--cache-price", type=float, metavar="Z",
+                       help="with --add: dollars per million cached input tokens")
+    yours.add_argument("--tokenizer", metavar="T",
+                       help="with --add: a shipped tokenizer (llama3, qwen2, tekken, "
+                       "o200k_base, …), server (ask the server) or a .gguf file's path "
+                       "(default: guessed from the name)")
+    yours.add_argument("--provider", default="local",
+                       help="with --add: who serves it (local, openai, …)")
     p.set_defaults(func=cmd_models)
 
     p = subparsers.add_parser(

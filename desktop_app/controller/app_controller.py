@@ -53,6 +53,7 @@ class AppController(QObject):
     windowChanged = Signal(object)  # ResolvedWindow: the window budgeted with, and its source
     reportChanged = Signal(object, object)  # BudgetReport, uncertainty (or None)
     costChanged = Signal(object, object)  # next request, session (None: unpriced)
+    prefixChanged = Signal(object)  # core.prefix.PrefixKept | None: what repeats the last
     # the draft's tokens in the request, framing included (None: counting), exact, over, note
     draftCounted = Signal(object, bool, bool, str)
     # a turn
@@ -70,6 +71,9 @@ class AppController(QObject):
     profilesChanged = Signal(list, str)  # list[AllocationProfile], current
     memoryChanged = Signal(list, str, object)  # facts, encoding, session id
     summaryChanged = Signal(object, str, list)  # Summary | None, encoding, replaced
+    # what the summary and memory kept at the last fold: {"summary"|"memory": {kept, total,
+    # lost, ratio, messages}} (services.folding.RETENTION), with every copy of the session
+    retentionChanged = Signal(dict)
     compacted = Signal(object)  # services.compaction.Compaction: what Compact now did
     promptLibraryChanged = Signal(list)  # list[SavedPrompt]: the saved system prompts
     usageChanged = Signal(list)
@@ -77,6 +81,8 @@ class AppController(QObject):
     providersChanged = Signal(list)  # list[ProviderConfig] (keys live in the keychain)
     connectionTested = Signal(bool, str)
     modelsFound = Signal(str, list)  # provider name, the models its server lists
+    # your own models (core.user_models.UserModel), and what is wrong with the file
+    userModelsChanged = Signal(list, list)
 
     def __init__(self, data_dir: str | Path | None = None, parent: QObject | None = None,
                  *, keys: Any = None) -> None:
@@ -91,6 +97,12 @@ class AppController(QObject):
         self.budget = BudgetController(self)
         self.panels = PanelsController(self)
         self.turns = TurnController(self)
+        self.sessionOpened.connect(self._announce_retention)
+
+    def _announce_retention(self, session: Any) -> None:
+        from desktop_app.services.folding import retention_of
+
+        self.retentionChanged.emit(retention_of(session))
 
     # --- the state views read ------------------------------------------------------------
     @property

@@ -128,8 +128,17 @@ class BudgetController:
             self.app.sessions.set_strategy_setting(session.id, key, value)
         else:
             settings[key] = value
-        self.app.strategyOptionsChanged.emit(dict(self.selection().settings))
+        self.app.strategyOptionsChanged.emit(self._options())
         self.refresh()
+
+    def _options(self) -> dict[str, Any]:
+        """The strategy's settings as the window shows them: a stable prefix that the
+        session has not chosen is on for local models."""
+        from desktop_app.services.request import stable_by_default
+
+        options = dict(self.selection().settings)
+        options.setdefault("stable_prefix", stable_by_default(self.model()))
+        return options
 
     def announce_choices(self) -> None:
         models = [(m.name, m.name) for m in default_catalog().models]
@@ -150,7 +159,7 @@ class BudgetController:
     def announce_selection(self) -> None:
         sel = self.selection()
         self.app.selectionChanged.emit(sel.model, sel.profile, sel.strategy)
-        self.app.strategyOptionsChanged.emit(dict(sel.settings))
+        self.app.strategyOptionsChanged.emit(self._options())
 
     def announce_profiles(self) -> None:
         self.app.profilesChanged.emit(list(self.state.profiles.values()),
@@ -279,6 +288,7 @@ class BudgetController:
         app.windowChanged.emit(result.window)
         app.requestChanged.emit(result.request, result.messages, result.encoding)
         app.inclusionChanged.emit(result.inclusion)
+        app.prefixChanged.emit(result.prefix)
         if result.memory is not None:
             app.memoryChanged.emit(result.memory, result.encoding, result.session_id)
         if result.usage is not None:

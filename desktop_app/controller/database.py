@@ -34,6 +34,8 @@ class FirstState:
     defaults: dict[str, str]
     last_session: int | None
     resolver: WindowResolver
+    # what is wrong with the data folder's model files (your models.json, say)
+    catalog_problems: tuple[str, ...] = ()
 
 
 def load_first_state(data_dir: Path | None, include_archived: bool) -> FirstState | DatabaseTrouble:
@@ -64,10 +66,20 @@ def load_first_state(data_dir: Path | None, include_archived: bool) -> FirstStat
             },
             last_session=settings.get("last_session", None),
             resolver=WindowResolver.from_store(db),
+            catalog_problems=use_data_folder_catalog(db.data_dir),
         )
     except Exception as exc:  # noqa: BLE001 - busy after opening, say: close and explain
         db.close()
         return describe(exc, db.path)
+
+
+def use_data_folder_catalog(data_dir: Path | str) -> tuple[str, ...]:
+    """Read the model catalog with the data folder's files (your models.json, the
+    catalog `models --update` wrote) from now on; what is wrong with them, a line each."""
+    from desktop_app.core.catalog import default_catalog, set_data_dir
+
+    set_data_dir(data_dir)
+    return default_catalog().problems
 
 
 class DatabaseController:
@@ -101,8 +113,12 @@ class DatabaseController:
             state.trouble = None
             app.databaseTrouble.emit(None)
         state.db = first.db
-        for note in getattr(first.db, "notices", []):  # e.g. a row skipped as unreadable
-            app.noticeRaised.emit(note[:1].upper() + note[1:] + ".")
+        # e.g. a row skipped as unreadable, a model of yours that is not right: one
+        # notice, a line each (a notice replaces the one before)
+        notes = [*getattr(first.db, "notices", []), *first.catalog_problems]
+        if notes:
+            app.noticeRaised.emit("\n".join(n[:1].upper() + n[1:] + ("" if n.endswith(".")
+                                                                      else ".") for n in notes))
         work = app.sessions.work
         app.ops.run(lambda: setattr(work, "db", first.db))  # ordered before its first use
         state.data_dir = Path(first.db.data_dir)

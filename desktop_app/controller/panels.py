@@ -31,7 +31,7 @@ class PanelsController:
     def add_fact(self, key: str, value: str, is_global: bool = False) -> None:
         sid = None if is_global else self._session_id()
         self._memory(lambda db: db.memory.upsert(MemoryFact(key=key, value=value,
-                                                             session_id=sid)))
+                                                             session_id=sid, origin="user")))
 
     def edit_fact(self, old_key: str, fact: MemoryFact) -> None:
         def change(db: Any) -> None:
@@ -39,7 +39,7 @@ class PanelsController:
                 old = db.memory.get(old_key, fact.session_id)
                 if old is not None and old.id is not None:
                     db.memory.delete(old.id)
-            db.memory.upsert(replace(fact, id=None, tokens=None))
+            db.memory.upsert(replace(fact, id=None, tokens=None, origin="user"))  # the user's now
 
         self._memory(change)
 
@@ -170,6 +170,23 @@ class PanelsController:
             self.app.budget.set_profile(profile.name)
 
         self.app.ops.run(job, done, self.app.fail)
+
+    def give_more_room(self, component: str) -> None:
+        """Give the memory or the summary a larger share: the session's profile with five
+        more points of the window for it, saved as a custom profile and chosen."""
+        from desktop_app.core.budget import ProfileError, with_more_room
+
+        current = self.state.profiles.get(self.app.budget.selection().profile)
+        if current is None:
+            return
+        try:
+            profile = with_more_room(current, component)
+        except ProfileError as exc:
+            self.app.noticeRaised.emit(str(exc))
+            return
+        self.save_profile(profile)
+        self.app.noticeRaised.emit(
+            f"This session now uses the profile “{profile.name}”: {profile.description}.")
 
     def delete_profile(self, name: str) -> None:
         db = self.state.db

@@ -212,6 +212,42 @@ class SetupController:
         if db is not None:
             self.app.ops.run(lambda: db.settings.set(key, value), None, self.app.fail)
 
+    # --- your own models (models.json in the data folder) ---------------------------------
+    def save_user_model(self, model: Any, replacing: str | None = None) -> None:
+        """Add or change one of your models (core.user_models.UserModel); every picker,
+        the gauge and the inspector follow once the catalog is read again."""
+        from desktop_app.core.user_models import save_user_model
+
+        data_dir = self.state.data_dir
+        self._edit_user_models(lambda: save_user_model(model, data_dir, replacing))
+
+    def remove_user_model(self, name: str) -> None:
+        from desktop_app.core.user_models import remove_user_model
+
+        data_dir = self.state.data_dir
+        self._edit_user_models(lambda: remove_user_model(name, data_dir))
+
+    def _edit_user_models(self, edit: Callable[[], Any]) -> None:
+        data_dir = self.state.data_dir
+
+        def job() -> tuple[list[Any], list[str]]:
+            from desktop_app.core.catalog import default_catalog, set_data_dir
+            from desktop_app.core.user_models import load_user_models
+
+            edit()
+            set_data_dir(data_dir)  # read again, with the file as it is now
+            default_catalog()
+            return load_user_models(data_dir)
+
+        def done(out: tuple[list[Any], list[str]]) -> None:
+            self.app.userModelsChanged.emit(*out)
+            budget = self.app.budget
+            budget.announce_choices()
+            budget.announce_counting()
+            budget.refresh(full=True)
+
+        self.app.ops.run(job, done, self.app.fail)
+
     # --- providers -----------------------------------------------------------------------
     def save_provider(self, provider: ProviderConfig, api_key: str | None = None) -> None:
         """Store a provider's settings, and its key in the keychain (never the database)."""

@@ -60,6 +60,9 @@ class TurnUsage:
     prompt_tokens: int | None = None  # our count of the whole request
     reported_prompt_tokens: int | None = None  # the server's
     reported_completion_tokens: int | None = None
+    # of the server's prompt tokens, those it read from its prompt cache (priced at the
+    # cache-read price); None when it did not say
+    cached_prompt_tokens: int | None = None
     cost: float | None = None
     model: str | None = None  # None for turns kept from before usage had a table
     reply_message_id: int | None = None  # None once the reply is deleted

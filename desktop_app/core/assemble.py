@@ -83,6 +83,11 @@ R_EMPTY = "empty message: not sent"
 R_COVERED = "replaced by the rolling summary"
 R_LAST_N = "older than the last {n} messages"
 R_OVER = "outside the history budget ({budget:,} tokens)"
+R_BLOCK = ("outside the history: evicted with its block, so that the next requests start "
+           "the same way (stable prefix)")
+# With a stable prefix, history grows until it fills its budget (the high watermark),
+# then a block of the oldest messages goes at once, down to this share of the budget.
+LOW_WATERMARK = 0.5
 R_FOLD_PENDING = "outside the history budget: to be folded into the summary before sending"
 R_FOLDED = ("outside the history budget: folded into the summary this request sends "
             "(stored once the reply is in)")
@@ -122,6 +127,8 @@ class AssemblyInput:
     # facts were already extracted from the messages up to this id (kv_memory, hybrid)
     memory_through_id: int | None = None
     counts: Sequence[int | None] | None = None
+    # the oldest history message the last request sent (strategy.stable_prefix)
+    history_from_id: int | None = None
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__  # frozen: only here, to keep tuples
@@ -156,6 +163,7 @@ class AssembledRequest:
     new_summary: Summary | None = None
     new_memory: dict[str, str] = field(default_factory=dict)
     new_memory_sources: dict[str, int | None] = field(default_factory=dict)  # key: message id
+    history_from_id: int | None = None  # the oldest history message sent (stable prefix)
     # content tokens this assembly had to count, by index into the input's messages,
     # under the model's encoding: the caller may store them so no text is counted twice
     new_counts: dict[int, int] = field(default_factory=dict)
@@ -424,6 +432,29 @@ def _history_budget(inp: AssemblyInput, plan: BudgetPlan, fixed: _Fixed, walk: _
     return min(share, room + walk.pinned_cost)
 
 
+def _take_in_blocks(inp: AssemblyInput, candidates: list[int], budget: int, costs: _Costs,
+                    cost_of: dict[int, int]) -> tuple[list[int], int, bool]:
+    """The history with a stable start: every candidate from where the last request's
+    history started, when they all fit the budget (so the request only grows at its
+    end); else the newest that fit LOW_WATERMARK of it, a block evicted at once."""
+    msgs = inp.messages
+    start = 0
+    if inp.history_from_id is not None:
+        first = _index_of(msgs, inp.history_from_id)
+        if first >= 0 and msgs[first].id == inp.history_from_id:
+            start = next((k for k, i in enumerate(candidates) if i >= first), len(candidates))
+    tail = candidates[start:]
+    trial: dict[int, int] = {}
+    taken, left, _ = _take_history(msgs, tail, len(tail), budget, costs, trial)
+    if len(taken) < len(tail):  # full: evict down to the low watermark
+        trial = {}
+        low = int(budget * LOW_WATERMARK)
+        taken, left_low, _ = _take_history(msgs, candidates, len(candidates), low, costs, trial)
+        left = budget - (low - left_low)
+    cost_of.update(trial)
+    return taken, left, False
+
+
 def _take_history(msgs: Sequence[Message], candidates: list[int], max_taken: int,
                   budget_left: int, costs: _Costs, cost_of: dict[int, int]
                   ) -> tuple[list[int], int, bool]:
@@ -608,15 +639,20 @@ def assemble(
                                      limit - fixed_total - x.room - _slack)
     kind, candidates = inp.strategy.kind, walk.candidates
     max_taken = inp.strategy.last_n if kind == "last_n" else len(candidates)
-    taken, budget_left, by_count = _take_history(
-        inp.messages, candidates, max_taken, history_budget - walk.pinned_cost, costs,
-        walk.cost_of)
+    if inp.strategy.keeps_prefix:
+        taken, budget_left, by_count = _take_in_blocks(
+            inp, candidates, history_budget - walk.pinned_cost, costs, walk.cost_of)
+    else:
+        taken, budget_left, by_count = _take_history(
+            inp.messages, candidates, max_taken, history_budget - walk.pinned_cost, costs,
+            walk.cost_of)
     states, reasons = walk.states, walk.reasons
     for i in taken:
         states[i], reasons[i] = _KEPT, R_KEPT
 
     evicted = candidates[: len(candidates) - len(taken)]
     stop_reason = (R_LAST_N.format(n=inp.strategy.last_n) if by_count
+                   else R_BLOCK if inp.strategy.keeps_prefix
                    else R_OVER.format(budget=max(0, history_budget)))
     folded = _fold_evicted(inp, evicted, stop_reason, x, costs, summarizer, extractor, warnings)
     stored_upto = folded.stored_upto
@@ -662,6 +698,8 @@ def assemble(
         new_summary=folded.new_summary,
         new_memory=folded.new_memory,
         new_memory_sources=folded.new_memory_sources,
+        history_from_id=min((i for i in (inp.messages[k].id for k in taken) if i is not None),
+                            default=None),
         new_counts=costs.counted,
         framing=costs.framing,
         fixed_tokens=priming,

@@ -148,6 +148,36 @@ def builtin_profile(name: str) -> AllocationProfile:
         ) from None
 
 
+SHARE_STEP = 0.05  # how much "give it more room" moves, as a share of the window
+# where the room for memory or the summary comes from, in order
+_DONORS = (Component.HISTORY, Component.EXAMPLES, Component.CURRENT_INPUT,
+           Component.SYSTEM_PROMPT)
+
+
+def with_more_room(profile: AllocationProfile, component: str,
+                   step: float = SHARE_STEP) -> AllocationProfile:
+    """`profile` with `step` more of the window for `component` (memory or summary),
+    taken from history first, then examples, the input and the system prompt (never
+    from the reply reserve), as a custom profile named after the original."""
+    fractions = dict(profile.fractions)
+    want = step
+    for donor in _DONORS:
+        if donor == component or want <= 1e-9:
+            continue
+        give = min(want, max(0.0, fractions[donor] - 0.05))  # leave every donor something
+        fractions[donor] = round(fractions[donor] - give, 4)
+        want -= give
+    given = step - want
+    if given <= 1e-9:
+        raise ProfileError(f"no share is left to give the {COMPONENT_LABELS[component]}")
+    fractions[component] = round(fractions[component] + given, 4)
+    base = profile.name.split(" + ")[0]
+    label = COMPONENT_LABELS[component].lower()
+    return AllocationProfile(f"{base} + {label}", fractions,
+                             description=f"{base}, with {fractions[component]:.0%} for the "
+                                         f"{label}")
+
+
 @dataclass(frozen=True)
 class BudgetPlan:
     """Each component's budget in tokens for one model window and profile."""

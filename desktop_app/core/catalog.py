@@ -2,7 +2,8 @@
 counts for a model are exact. Data lives in resources/models.json, built from LiteLLM's
 community list by packaging/build_model_catalog.py (core.catalog_source); a catalog
 written by `token-budget models --update FILE` into the data folder (OVERRIDE_FILE) is
-laid over it, entry by entry."""
+laid over it, entry by entry, and the user's own models (core.user_models: models.json in
+the data folder) over both."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ class ModelInfo:
     learned_framing: FramingDelta = NO_DELTA
     # the price of a prompt token read from the provider's prompt cache; None: not known
     cached_input_per_million: float | None = None
+    # one of your own models (core.user_models): how you said it counts, a shipped
+    # tokenizer's name, "server" or "gguf:PATH"; None: from its name, as for the others
+    yours: bool = False
+    tokenizer_choice: str | None = None
+    counting_note: str | None = None  # where its counting comes from, when it is yours
 
     def cost(self, prompt_tokens: int, completion_tokens: int = 0,
              cached_tokens: int = 0) -> float:
@@ -69,6 +75,8 @@ class ModelInfo:
 
     def counting_source(self) -> str:
         """Where this model's tokenizer and chat template come from, in words."""
+        if self.counting_note:
+            return self.counting_note
         if self.provider not in ("local", "unknown") and self.exact:
             return f"{self.encoding}, the provider's own tokenizer (shipped)"
         if not self.exact:
@@ -188,6 +196,10 @@ class Catalog:
         """Always a usable ModelInfo: an unknown name gets an estimated fallback with a
         warning instead of an error."""
         found = self.find(name)
+        if found is not None and found.yours and found.tokenizer_choice:
+            from desktop_app.core.user_models import as_counted
+
+            return as_counted(found, name)
         if found is not None:
             return with_family(found, name)
         return with_family(ModelInfo(
@@ -249,20 +261,28 @@ def override_path(data_dir: Path | str | None = None) -> Path:
 
 
 def load_catalog(data_dir: Path | str | None = None) -> Catalog:
-    """The shipped catalog with the data folder's catalog (if any) laid over it. A data
-    folder's catalog that cannot be read is left out with a one-line warning (in
-    `problems`, and logged): the shipped catalog keeps working."""
-    shipped = Catalog.from_file(resource("models.json"))
+    """The shipped catalog with the data folder's catalog (if any) laid over it, and
+    your own models (core.user_models) over both. A data folder's file that cannot be
+    read, or a model of yours that is not right, is left out with a one-line warning
+    (in `problems`, and logged): the shipped catalog keeps working."""
+    from desktop_app.core.user_models import load_user_models, model_info
+
+    catalog = Catalog.from_file(resource("models.json"))
     path = override_path(data_dir)
-    if not path.is_file():
-        return shipped
-    try:
-        extra = Catalog.from_file(path)
-    except CatalogError as exc:
-        problem = f"{str(exc).splitlines()[0]}; using the shipped catalog"
+    if path.is_file():
+        try:
+            catalog = catalog.overlaid(Catalog.from_file(path))
+        except CatalogError as exc:
+            problem = f"{str(exc).splitlines()[0]}; using the shipped catalog"
+            log.warning(problem)
+            catalog = replace(catalog, problems=(problem,), _by_name={})
+    yours, problems = load_user_models(data_dir)
+    for problem in problems:
         log.warning(problem)
-        return replace(shipped, problems=(problem,), _by_name={})
-    return shipped.overlaid(extra)
+    if yours or problems:
+        catalog = catalog.overlaid(Catalog(models=[model_info(m) for m in yours],
+                                           problems=tuple(problems)))
+    return catalog
 
 
 def set_data_dir(data_dir: Path | str | None) -> None:

@@ -66,7 +66,7 @@ def _units(previous_summary: str, messages: Sequence[Message]) -> list[_Unit]:
         for sentence in split_sentences(msg.content):
             text = _LEAD.sub("", sentence).strip()
             if len(text.split()) >= 2:
-                units.append(_Unit(len(units), msg.role, text[:1].upper() + text[1:]))
+                units.append(_Unit(len(units), msg.role, text))  # as written
     return units
 
 

@@ -86,7 +86,8 @@ _STATEMENT_WORDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
         "rule": "never always must mustn't cannot can't can_only shouldn't should_not don't "
                 "do_not doesn't does_not no_more_than at_most at_least no_later_than required "
                 "require requires has_to have_to need_to needs_to only forbidden not_allowed "
-                "hard_rule allergic allergy allergies intolerant intolerance",
+                "hard_rule allergic allergy allergies intolerant intolerance will_not won't "
+                "refuse red_line red_lines",
         "decision": "decided decide agreed agree booked chose chosen choose settled_on "
                     "going_with go_with confirmed picked signed approved ordered reserved "
                     "will_use we'll_use opted",
@@ -325,8 +326,7 @@ def _compatible(a: str, b: str) -> bool:
 
 
 def _condensed(sentence: str) -> str:
-    text = _LEAD.sub("", sentence.strip()).strip()
-    text = text[:1].upper() + text[1:] if text else text
+    text = _LEAD.sub("", sentence.strip()).strip()  # as written: a name may be lowercase
     words = text.split()
     if len(words) > MAX_NOTE_WORDS:
         text = " ".join(words[:MAX_NOTE_WORDS]) + "…"
@@ -393,9 +393,16 @@ def _core(item: str) -> str:
     return item.lower()
 
 
+def _present(item: str, text: str) -> bool:
+    """Is `item` (a value's core, lowercased) in `text`, not as part of a longer number
+    ("2" is not in "MSA-2025-014")?"""
+    core = _core(item).lower()
+    return re.search(rf"(?<![\d.,]){re.escape(core)}(?![\d])", text) is not None
+
+
 def _covered(values: Iterable[str], items: Iterable[str]) -> bool:
     text = " ".join(values).lower()
-    return all(_core(n).lower() in text for n in items)
+    return all(_present(n, text) for n in items)
 
 
 def _note_key(found: Mapping[str, Sequence[str]]) -> str:
@@ -406,7 +413,8 @@ def _note_key(found: Mapping[str, Sequence[str]]) -> str:
 
 
 _SENTENCE_START = re.compile(r"(?:we|i|she|he|they|it|you|there|this|that)\b", re.IGNORECASE)
-_KV_LINE = re.compile(r"^\s*[-*]?\s*([A-Za-z][\w .-]{0,40}?)\s*:\s+(\S.{0,200})$", re.MULTILINE)
+_KV_LINE = re.compile(r"^[ \t]*[-*]?[ \t]*([A-Za-z][\w .-]{0,40}?)[ \t]*:[ \t]+(\S.{0,200})$",
+                      re.MULTILINE)
 
 
 def facts_in(messages: Sequence[Message]) -> list[Fact]:
@@ -491,9 +499,9 @@ def merge_found(found: Iterable[Fact], existing: Mapping[str, str],
     for fact in found:
         if fact.kind == "note":
             items = needles(signals(fact.value)) or [fact.value]
+            said = signals(fact.value)
             if _covered(current.values(), items) and (fact.role != "user" or not any(
-                    w in fact.value.lower() for w in ("never", "must", "allerg", "only",
-                                                      "prefer", "decided", "agreed"))):
+                    said.get(k) for k in ("rule", "decision", "preference"))):
                 continue
             if any(_near(fact.value, v) for v in current.values()):
                 continue
@@ -514,11 +522,35 @@ def merge_found(found: Iterable[Fact], existing: Mapping[str, str],
                     current[k] = note
                     changed[k] = Fact(k, note, fact.message_id, roles.get(k, "user"), "note",
                                       fact.weight)
+        if fact.role == "user":  # "this is Sev1 now": a level named again moves on
+            for k, text in _levels_moved(current, fact.value):
+                current[k] = text
+                changed[k] = Fact(k, text, fact.message_id, roles.get(k, "user"),
+                                  "value", fact.weight)
         current[key] = fact.value
         roles[key] = fact.role
         changed[key] = Fact(key, fact.value, fact.message_id, fact.role, fact.kind,
                             fact.weight)
     return FoundFacts(f for k, f in changed.items() if existing.get(k) != f.value)
+
+
+_LEVEL = re.compile(r"\b([A-Za-z]{1,4})(\d{1,2})\b")  # Sev1, P2, Tier3, S0
+
+
+def _levels_moved(current: Mapping[str, str], statement: str) -> list[tuple[str, str]]:
+    """Facts that name a level ("severity: Sev2") which `statement` names at another
+    number ("this is Sev1 now"), with the new level in its place."""
+    out = []
+    for m in _LEVEL.finditer(statement):
+        prefix, number = m.group(1), m.group(2)
+        for key, text in current.items():
+            if text == statement:
+                continue
+            for old in _LEVEL.finditer(text):
+                if old.group(1).lower() == prefix.lower() and old.group(2) != number:
+                    out.append((key, text[:old.start()] + m.group() + text[old.end():]))
+                    break
+    return out
 
 
 def _restated(current: Mapping[str, str], old: str, new: str) -> list[tuple[str, str]]:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from desktop_app.core.records import Message
 
 STRATEGIES = ("full", "last_n", "token_window", "rolling_summary", "kv_memory", "hybrid")
+# strategies that slide a window over the history, whose start can be kept in place
+SLIDING = ("token_window", "rolling_summary", "hybrid")
 SUMMARIZING = ("rolling_summary", "hybrid")
 EXTRACTING = ("kv_memory", "hybrid")
 
@@ -29,6 +31,9 @@ class StrategyError(ValueError):
 class HistoryStrategy:
     kind: str = "token_window"
     last_n: int = 20  # for "last_n": how many recent messages to keep
+    # evict history in blocks, so that most turns only append to the request before
+    # (a server's prompt cache then reuses it); for the sliding strategies
+    stable_prefix: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in STRATEGIES:
@@ -50,8 +55,15 @@ class HistoryStrategy:
     def extracts(self) -> bool:
         return self.kind in EXTRACTING
 
+    @property
+    def keeps_prefix(self) -> bool:
+        return self.stable_prefix and self.kind in SLIDING
+
     @classmethod
-    def from_settings(cls, kind: str, settings: Mapping[str, Any] | None = None) -> HistoryStrategy:
+    def from_settings(cls, kind: str, settings: Mapping[str, Any] | None = None,
+                      stable_default: bool = False) -> HistoryStrategy:
+        """From a session's strategy settings; `stable_default` is what stable_prefix is
+        when the settings do not say (on for local servers, whose KV cache it keeps)."""
         settings = dict(settings or {})
         try:
             last_n = int(settings.get("last_n", 20))
@@ -59,7 +71,8 @@ class HistoryStrategy:
             raise StrategyError(
                 f"last_n must be a whole number, got {settings['last_n']!r}"
             ) from None
-        return cls(kind=kind, last_n=last_n)
+        return cls(kind=kind, last_n=last_n,
+                   stable_prefix=settings.get("stable_prefix", stable_default) is True)
 
     def to_settings(self) -> dict[str, Any]:
         out = asdict(self)

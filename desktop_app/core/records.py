@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 
 ROLES = ("system", "user", "assistant", "tool")
 MESSAGE_STATUSES = ("complete", "streaming", "interrupted", "error")
+# where a memory fact came from: typed or edited by the user, extracted by a model, found
+# by the offline extractor, or found by it when the model's extraction left it out
+FACT_ORIGINS = ("user", "model", "offline", "offline-check")
 
 
 @dataclass
@@ -58,6 +61,7 @@ class MemoryFact:
     id: int | None = None
     tokens: int | None = None
     updated_at: datetime | None = None
+    origin: str | None = None  # "user", "model", "offline", "offline-check"
 
     def line(self) -> str:
         return f"{self.key}: {self.value}"

@@ -305,6 +305,22 @@ def rendered_prompt_tokens(messages: Sequence[Mapping[str, Any]], model: ModelIn
     return count_prompt(prompt, model.encoding)
 
 
+def encode_prompt(text: str, encoding: str) -> list[int]:
+    """The token ids of a rendered prompt as a server reads it (see count_prompt): its
+    special tokens as themselves, the BOS once. len() of it is count_prompt's figure."""
+    spec = SPECS[encoding]
+    if spec.bos and text.startswith(spec.bos):
+        text = text[len(spec.bos):]
+    ids = [spec.specials[spec.bos]] if spec.bos else []
+    pieces = _special_splitter(encoding).split(text)
+    for k, piece in enumerate(pieces):
+        if k % 2:
+            ids.append(spec.specials[piece])
+        elif piece:
+            ids.extend(encode(piece, encoding))
+    return ids
+
+
 # --- incremental counting of a draft -------------------------------------------------
 # tiktoken splits text with a regex before BPE, and BPE never crosses those pieces. A
 # space after a non-space character, or a newline after a letter or digit, when a letter

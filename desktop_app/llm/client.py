@@ -76,6 +76,10 @@ class StreamResult:
     finish_reason: str | None = None  # "stop", "length", ... as the server said
     prompt_tokens: int | None = None  # server-reported usage, when it came
     completion_tokens: int | None = None
+    # of prompt_tokens, those the server read from its prompt cache (OpenAI and llama.cpp:
+    # usage.prompt_tokens_details.cached_tokens; older llama.cpp: timings.cache_n);
+    # None when it did not say
+    cached_prompt_tokens: int | None = None
     interrupted: bool = False  # the reply is partial (cut off, or cancelled)
     cancelled: bool = False
     error: str | None = None  # why it was interrupted, for the user
@@ -112,6 +116,13 @@ def truncation_warning(reported: int | None, sent: int | None, exact: bool) -> s
         "prompt silently because its context window is smaller; raise the server's context "
         "length (Ollama: num_ctx) or lower this session's budget"
     )
+
+
+def _count(value: Any) -> int | None:
+    """A token count as a server reported it: a whole number of at least 0, else None."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def _chat_dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
@@ -364,6 +375,7 @@ class ChatClient:
         started = time.monotonic()
         result = StreamResult()
         parts: list[str] = []
+        cache_n: int | None = None  # llama.cpp's timings, when usage did not say
         helper.start()
         try:
             while True:
@@ -379,7 +391,11 @@ class ChatClient:
                 elif kind == "finish":
                     result.finish_reason = value
                 elif kind == "usage":
-                    result.prompt_tokens, result.completion_tokens = value
+                    result.prompt_tokens, result.completion_tokens, cached = value
+                    if cached is not None:
+                        result.cached_prompt_tokens = cached
+                elif kind == "cache_n":
+                    cache_n = value
                 elif kind == "model":
                     result.model = value
                 elif kind == "end":
@@ -409,6 +425,11 @@ class ChatClient:
             unlink()
             inner.cancel()  # a no-op when the helper has finished
         result.text = "".join(parts)
+        if result.cached_prompt_tokens is None and result.prompt_tokens is not None:
+            result.cached_prompt_tokens = cache_n
+        if result.cached_prompt_tokens is not None and result.prompt_tokens is not None:
+            # a part of the prompt, never more (a server's slip must not price below zero)
+            result.cached_prompt_tokens = min(result.cached_prompt_tokens, result.prompt_tokens)
         return result
 
     def _pump(self, params: dict[str, Any], events: queue.SimpleQueue, token: CancelToken) -> None:
@@ -445,7 +466,12 @@ class ChatClient:
             events.put(("model", chunk.model))
         usage = getattr(chunk, "usage", None)
         if usage is not None:
-            events.put(("usage", (usage.prompt_tokens, usage.completion_tokens)))
+            details = getattr(usage, "prompt_tokens_details", None)
+            cached = _count(getattr(details, "cached_tokens", None))
+            events.put(("usage", (usage.prompt_tokens, usage.completion_tokens, cached)))
+        timings = getattr(chunk, "timings", None)  # llama.cpp's own field, not the SDK's
+        if isinstance(timings, Mapping) and (cache_n := _count(timings.get("cache_n"))) is not None:
+            events.put(("cache_n", cache_n))
         for choice in getattr(chunk, "choices", None) or []:
             delta = getattr(choice, "delta", None)
             text = getattr(delta, "content", None) if delta is not None else None

@@ -2,8 +2,11 @@
 [{"key": ..., "value": ...}] with the editable prompt in
 resources/prompts/extract_memory.txt, reads the reply tolerantly, and merges the facts
 into memory: new keys added, changed values updated, pinned keys kept as they are.
-Without a model, or when the call or its JSON fails, core's rule-based extractor is used,
-and the result says which one was."""
+The model's facts are checked against the offline extractor's (core.facts): a fact the
+offline extractor finds in the same messages whose value neither the model's facts nor
+memory keep is proposed anyway, and the result names those keys ("offline-check"), so a
+model never keeps less than the offline baseline. Without a model, or when the call or
+its JSON fails, core's rule-based extractor is used, and the result says which one was."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from desktop_app.llm.prompts import EXTRACT_MEMORY, fill, load_prompt, render_fa
 from desktop_app.paths import MissingResourceError
 
 if TYPE_CHECKING:
+    from desktop_app.core.facts import FoundFacts
     from desktop_app.core.records import MemoryFact, Message
 
 log = logging.getLogger(__name__)
@@ -143,6 +147,28 @@ class ExtractionResult:
     method: str  # "model" or "rules"
     model: str | None = None
     warning: str | None = None  # why the fallback was used
+    # keys of facts the model left out that the offline check kept anyway
+    kept_offline: list[str] = field(default_factory=list)
+    # the message each offline-found fact came from (the model's facts name none)
+    sources: dict[str, int | None] = field(default_factory=dict)
+
+    def origin_of(self, key: str) -> str:
+        """Where a proposed fact came from: "model", "offline-check" or "offline"
+        (MemoryFact.origin)."""
+        if self.method != "model":
+            return "offline"
+        return "offline-check" if key in self.kept_offline else "model"
+
+    @property
+    def origins(self) -> dict[str, str]:
+        return {key: self.origin_of(key) for key in self.proposed}
+
+    def found(self) -> FoundFacts:
+        """The proposed facts with the message each came from, as core's extractors
+        return them."""
+        from desktop_app.core.facts import Fact, FoundFacts
+
+        return FoundFacts(Fact(k, v, self.sources.get(k)) for k, v in self.proposed.items())
 
 
 class ModelFactExtractor:
@@ -172,7 +198,7 @@ class ModelFactExtractor:
     def extract(self, messages: Sequence[Message], existing: Mapping[str, str]) -> dict[str, str]:
         """core.history's FactExtractor interface: the new or changed facts."""
         self.last_result = self.run(messages, existing)
-        return self.last_result.proposed
+        return self.last_result.found()
 
     def run(
         self,
@@ -213,9 +239,52 @@ class ModelFactExtractor:
         if facts is None:
             return self._fallback(messages, existing, pinned, "the model's answer was not JSON")
         proposed = {k: v for k, v in facts.items() if existing.get(k) != v}
+        kept, sources = self._offline_check(messages, existing, facts, proposed)
         return ExtractionResult(
-            proposed, merge_facts(existing, proposed, pinned), "model", self.model
+            proposed,
+            merge_facts(existing, proposed, pinned),
+            "model",
+            self.model,
+            kept_offline=kept,
+            sources=sources,
         )
+
+    @staticmethod
+    def _offline_check(
+        messages: Sequence[Message],
+        existing: Mapping[str, str],
+        model_facts: Mapping[str, str],
+        proposed: dict[str, str],
+    ) -> tuple[list[str], dict[str, int | None]]:
+        """Adds to `proposed` the facts the offline extractor finds in `messages` whose
+        values neither the model's facts nor memory keep; returns their keys and the
+        message each came from. A changed value for a known key updates it (the model
+        missed the change); a key the model used for another value gets a free name, so
+        that neither value is lost."""
+        from desktop_app.core.facts import OfflineFactExtractor, retention_of
+
+        offline = OfflineFactExtractor().extract(messages, existing)
+        if not offline:
+            return [], {}
+        text = "\n".join(
+            f"{k}: {v}" for facts in (model_facts, existing) for k, v in facts.items()
+        )
+        kept: list[str] = []
+        sources: dict[str, int | None] = {}
+        for key, value in offline.items():
+            if not retention_of({key: value}, text).lost:
+                continue  # the model, or memory, has it
+            name = key
+            n = 2
+            while name in model_facts or name in proposed or (name != key and name in existing):
+                name = f"{key}_{n}"
+                n += 1
+            proposed[name] = value
+            kept.append(name)
+            sources[name] = offline.sources.get(key)
+        if kept:
+            log.info("the model left out %d facts the offline extractor found", len(kept))
+        return kept, sources
 
     def _recent(self, messages: Sequence[Message], budget: int) -> list[Message]:
         """The most recent messages that fit `budget` tokens (facts are extracted as the
@@ -248,5 +317,10 @@ class ModelFactExtractor:
             else None
         )
         return ExtractionResult(
-            proposed, merge_facts(existing, proposed, pinned), "rules", None, warning
+            proposed,
+            merge_facts(existing, proposed, pinned),
+            "rules",
+            None,
+            warning,
+            sources=dict(proposed.sources),
         )

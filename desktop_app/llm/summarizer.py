@@ -1,13 +1,16 @@
 """The rolling summarizer: folds messages evicted from the window into the running
 summary with the editable prompt in resources/prompts/summarize.txt, within a token
-budget of its own. Without a model, or when the call fails, core's offline extractive
+budget of its own. A model's summary is checked against the facts the offline extractor
+(core.facts) finds in the folded messages: the ones it dropped are added back as a short
+final line ("Also: key: value; ...") within the budget, so a model never keeps less than
+the offline baseline. Without a model, or when the call fails, core's offline extractive
 summarizer does the job instead, and the result says which one was used."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 
 WORDS_PER_TOKEN = 0.75  # English prose; only used to phrase the length limit for the model
 FOCUS_LEAD = "Above all, the updated summary must keep: "
+ALSO_LEAD = "Also: "  # the final line of facts a model's summary dropped, added back
+_SUFFIX = re.compile(r"_\d+$")  # "preference_2": a second key of the kind, in memory only
 _ECHOED_LABEL = re.compile(r"^\s*(?:updated summary|summary)\s*:\s*", re.IGNORECASE)
 
 
@@ -70,6 +75,47 @@ def fit_to_budget(text: str, budget_tokens: int, encoding: str) -> str:
         if count_text(candidate, encoding) <= budget_tokens:
             return candidate
     return clip(text, budget_tokens, encoding)
+
+
+def add_back_facts(
+    summary: str, messages: Sequence[Message], budget_tokens: int, encoding: str
+) -> tuple[str, int, int]:
+    """`summary` with the facts of `messages` (found offline) it does not keep appended
+    as a final line "Also: key: value; key: value", within `budget_tokens`: when not all
+    fit, the least important for their length are left out (the summary itself is never
+    cut for them). Returns (text, facts added, facts left out)."""
+    from desktop_app.core.facts import facts_of, priority, retention_of
+
+    facts = facts_of(messages)
+    missing = [line.split(": ", 1) for line in retention_of(facts, summary).lost]
+    if not missing:
+        return summary, 0, 0
+    # the most informative first, each only if what is already there does not keep it
+    # ("euros: 900 euros" once "About 900 euros, and I prefer trains" is back)
+    ranked = sorted(range(len(missing)), key=lambda i: -priority(": ".join(missing[i])))
+    kept_text = summary
+    chosen: list[int] = []
+    for i in ranked:
+        key, value = missing[i]
+        if retention_of({key: value}, kept_text).lost:
+            chosen.append(i)
+            kept_text += "\n" + value
+    line_of = {i: f"{_SUFFIX.sub('', missing[i][0])}: {missing[i][1]}" for i in chosen}
+
+    def with_line(picked: Iterable[int]) -> str:
+        lines = [line_of[i] for i in sorted(picked)]  # in the order they were stated
+        return f"{summary}\n{ALSO_LEAD}{'; '.join(lines)}" if lines else summary
+
+    if count_text(with_line(chosen), encoding) <= budget_tokens:
+        return with_line(chosen), len(chosen), 0
+    # a tight budget: the facts that say the most for their length first (a booking code
+    # before a long sentence), each one that still fits
+    worth = {i: priority(line_of[i]) / max(1, count_text(line_of[i], encoding)) for i in chosen}
+    picked: list[int] = []
+    for i in sorted(chosen, key=lambda i: -worth[i]):
+        if count_text(with_line([*picked, i]), encoding) <= budget_tokens:
+            picked.append(i)
+    return with_line(picked), len(picked), len(chosen) - len(picked)
 
 
 class ModelSummarizer:
@@ -155,13 +201,22 @@ class ModelSummarizer:
             used_completion += reply.completion_tokens or 0
             summary = fit_to_budget(text, budget_tokens, encoding)
             trimmed = trimmed or summary != text
+        warnings = ["the model's summary ran over its budget and was trimmed"] if trimmed else []
+        summary, added, left = add_back_facts(summary, messages, budget_tokens, encoding)
+        if added or left:
+            dropped = added + left
+            note = (f"the model's summary left out {dropped} fact{'s' * (dropped != 1)} found "
+                    f"in the messages; added {added} back")
+            if left:
+                note += f" ({left} did not fit its budget)"
+            warnings.append(note)
         return SummaryResult(
             summary,
             "model",
             count_text(summary, encoding),
             ids,
             self.model,
-            warning="the model's summary ran over its budget and was trimmed" if trimmed else None,
+            warning="; ".join(warnings) or None,
             prompt_tokens=used_prompt,
             completion_tokens=used_completion,
         )

@@ -81,16 +81,27 @@ def fold_after_reply(db: Database, session_id: int, resolve: ResolveModel,
     if due.due_for_memory:
         through = due.due_for_memory[-1].id
         db.sessions.set_strategy_setting(session_id, MEMORY_THROUGH, through)
-    for key, value in folded.new_memory.items():
-        db.memory.upsert(MemoryFact(key=key, value=value, session_id=session_id,
-                                    source_message_id=folded.new_memory_sources.get(key)))
     fact_label = extractor.last_result
+    for key, value in folded.new_memory.items():
+        # who found it: the model, the offline check of the model's facts, or the offline
+        # extractor (MemoryFact.origin)
+        origin = fact_label.origin_of(key) if fact_label is not None else "offline"
+        db.memory.upsert(MemoryFact(key=key, value=value, session_id=session_id,
+                                    source_message_id=folded.new_memory_sources.get(key),
+                                    origin=origin))
     if fact_label is not None and fact_label.warning:
         notices.append(f"memory: {fact_label.warning}")
     if measured:
         db.sessions.set_strategy_setting(session_id, RETENTION, measured)
         notices.extend(_low_retention(measured))
     return FoldResult(stored, dict(folded.new_memory), through, tuple(notices))
+
+
+def retention_of(session: Any) -> dict[str, dict[str, Any]]:
+    """What the last fold measured for `session` (a Session, or None): {} when nothing."""
+    settings = getattr(session, "strategy_settings", None) or {}
+    kept = settings.get(RETENTION)
+    return kept if isinstance(kept, dict) else {}
 
 
 def measure_retention(messages: Sequence[Message], request: AssembledRequest

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.live import LiveBudget
+from desktop_app.core.prefix import PrefixKept
+from desktop_app.core.prefix import kept as prefix_kept
 from desktop_app.core.tokens import count_text
 from desktop_app.services.request import (
+    LAST_SENT,
     RequestContext,
     Selection,
     build_context,
@@ -56,6 +59,7 @@ class Assembly:
     summary: Summary | None = None
     replaced: list[Message] = field(default_factory=list)
     usage: list[dict[str, Any]] | None = None
+    prefix: PrefixKept | None = None  # how much repeats the last request sent
 
     @property
     def encoding(self) -> str:
@@ -168,6 +172,9 @@ class SessionWork:
             session_cost=sum(m.cost or 0.0 for m in messages),
             reply_estimate=round(sum(replies) / len(replies)) if replies else 0,
         )
+        if session is not None:
+            result.prefix = prefix_kept(request.sections,
+                                        (session.strategy_settings or {}).get(LAST_SENT))
         if full:
             for fact in memory:
                 if fact.tokens is None:
@@ -199,16 +206,19 @@ def _replaced_by(summary: Summary | None, messages: list[Message]) -> list[Messa
 def usage_rows(messages: list[Message], turns: list[TurnUsage]) -> list[dict[str, Any]]:
     """One row per reply for the usage chart: the request split by component when the
     turn's usage was recorded (the turn pipeline records it; else the prompt the server
-    billed, as one figure), the reply's own tokens, and the turn's cost."""
-    breakdowns = {t.reply_message_id: t.components for t in turns
-                  if t.reply_message_id is not None}
+    billed, as one figure), the reply's own tokens, the turn's cost, the prompt tokens the
+    server billed and how many of them it read from its cache (None: it did not say)."""
+    by_reply = {t.reply_message_id: t for t in turns if t.reply_message_id is not None}
     rows = []
     turn = 0
     for m in messages:
         if m.role == "assistant" and (m.prompt_tokens or m.completion_tokens):
             turn += 1
-            parts = dict((m.id is not None and breakdowns.get(m.id))
+            usage = by_reply.get(m.id) if m.id is not None else None
+            parts = dict((usage is not None and usage.components)
                          or {"prompt": m.prompt_tokens or 0})
             parts["reply"] = m.completion_tokens or 0
-            rows.append({"components": parts, "cost": m.cost or 0.0, "label": f"Turn {turn}"})
+            rows.append({"components": parts, "cost": m.cost or 0.0, "label": f"Turn {turn}",
+                         "prompt": m.prompt_tokens or 0,
+                         "cached": usage.cached_prompt_tokens if usage is not None else None})
     return rows

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from desktop_app.store.database import Database
 
 MEMORY_THROUGH = "memory_through_id"  # strategy setting: facts extracted up to this message
+HISTORY_FROM = "history_from_id"  # strategy setting: where the last request's history began
+LAST_SENT = "last_sent"  # strategy setting: the last request's prefix (core.prefix)
 DEFAULT_PROFILE = "default"
 # Messages a session shows while a reply is being written are not final yet.
 HIDDEN_STATUSES = frozenset({"streaming"})
@@ -65,6 +67,7 @@ class RequestContext:
     strategy: HistoryStrategy
     elastic: bool
     memory_through_id: int | None
+    history_from_id: int | None
     messages: tuple[Message, ...]
     memory: tuple[MemoryFact, ...]
     summary: Summary | None
@@ -84,6 +87,7 @@ class RequestContext:
             summary=self.summary,
             elastic=self.elastic,
             memory_through_id=self.memory_through_id,
+            history_from_id=self.history_from_id,
         )
 
 
@@ -94,9 +98,16 @@ def resolve_profile(name: str, profiles: Mapping[str, AllocationProfile]) -> All
             or profiles.get(DEFAULT_PROFILE) or BUILTIN_PROFILES[DEFAULT_PROFILE])
 
 
-def resolve_strategy(kind: str, settings: Mapping[str, Any]) -> HistoryStrategy:
+def stable_by_default(model: ModelInfo) -> bool:
+    """Is a stable prefix on when a session has not chosen? Yes for local models: their
+    server's KV cache answers a long chat at once when the request only grows."""
+    return model.provider == "local"
+
+
+def resolve_strategy(kind: str, settings: Mapping[str, Any],
+                     stable_default: bool = False) -> HistoryStrategy:
     try:
-        return HistoryStrategy.from_settings(kind, settings)
+        return HistoryStrategy.from_settings(kind, settings, stable_default)
     except StrategyError:
         return HistoryStrategy()
 
@@ -121,14 +132,16 @@ def build_context(
     input. `model` already carries the window to budget with (WindowResolver.model)."""
     settings = selection.settings
     through = settings.get(MEMORY_THROUGH)
+    history_from = settings.get(HISTORY_FROM)
     return RequestContext(
         session=session,
         model=model,
         window=window or ResolvedWindow(model.context_window, WindowSource.CATALOG),
         profile=resolve_profile(selection.profile, profiles),
-        strategy=resolve_strategy(selection.strategy, settings),
+        strategy=resolve_strategy(selection.strategy, settings, stable_by_default(model)),
         elastic=bool(settings.get("elastic", False)),
         memory_through_id=through if isinstance(through, int) else None,
+        history_from_id=history_from if isinstance(history_from, int) else None,
         messages=tuple(visible(messages)),
         memory=tuple(memory),
         summary=summary,

@@ -18,7 +18,13 @@ from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.records import Message
 from desktop_app.core.tokens import count_text
-from desktop_app.services.request import ResolveModel, load_context, next_request
+from desktop_app.services.request import (
+    HISTORY_FROM,
+    LAST_SENT,
+    ResolveModel,
+    load_context,
+    next_request,
+)
 
 if TYPE_CHECKING:
     from desktop_app.core.assemble import AssembledRequest
@@ -52,6 +58,8 @@ class TurnOutcome:
     # for the resolver to learn (windows.WindowResolver.learn_framing); None when the
     # turn cannot tell (no usage, a cut prompt, a tokenizer we only approximate)
     framing_sample: tuple[int, int] | None = None
+    # of the reply's prompt tokens, those the server read from its cache (None: not said)
+    cached_prompt_tokens: int | None = None
 
     @property
     def user_stored(self) -> bool:
@@ -141,6 +149,7 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
         writer.interrupt()
         raise
 
+    _remember_prefix(db, session_id, request)
     for w in result.warnings:
         notice(w)
     warnings.extend(result.warnings)
@@ -153,8 +162,10 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
         return TurnOutcome(Outcome.INTERRUPTED, result.error or "the reply broke off", user,
                            reply, request, tuple(warnings))
     cost = None
+    cached = result.cached_prompt_tokens  # None: the server did not say
     if result.prompt_tokens is not None:
-        cost = ctx.model.cost(result.prompt_tokens, result.completion_tokens or 0)
+        # the prompt tokens the server read from its cache at the cache-read price
+        cost = ctx.model.cost(result.prompt_tokens, result.completion_tokens or 0, cached or 0)
     sample = None
     if not result.truncated:  # a cut prompt says nothing about how the server counts
         _calibrate(db, ctx.model.name, result.prompt_tokens, request.tokens)
@@ -162,12 +173,27 @@ def run_turn(db: Database, client: ChatClient | None, session_id: int, user_text
     if result.window_full:
         reason = result.window_full
         reply = writer.cut_short(reason, result.prompt_tokens, result.completion_tokens, cost)
-        _record_usage(db, served_name, request, reply)
+        _record_usage(db, served_name, request, reply, cached)
         return TurnOutcome(Outcome.INTERRUPTED, reason, user, reply, request, tuple(warnings),
-                           sample)
+                           sample, cached)
     reply = writer.finish(result.prompt_tokens, result.completion_tokens, cost)
-    _record_usage(db, served_name, request, reply)
-    return TurnOutcome(Outcome.COMPLETED, "", user, reply, request, tuple(warnings), sample)
+    _record_usage(db, served_name, request, reply, cached)
+    return TurnOutcome(Outcome.COMPLETED, "", user, reply, request, tuple(warnings), sample,
+                       cached)
+
+
+def _remember_prefix(db: Database, session_id: int, request: AssembledRequest) -> None:
+    """What the next request is compared with: where this one's history began (a stable
+    prefix keeps it there) and the record of its start (core.prefix). Kept with the
+    session; a failure to write it costs only the comparison, never the reply."""
+    from desktop_app.core.prefix import signature
+    from desktop_app.store.errors import StoreError
+
+    try:
+        db.sessions.set_strategy_settings(session_id, {
+            HISTORY_FROM: request.history_from_id, LAST_SENT: signature(request.sections)})
+    except StoreError:
+        log.warning("could not remember the request's prefix", exc_info=True)
 
 
 def framing_sample(model: ModelInfo, request: AssembledRequest, reported: int | None
@@ -210,13 +236,16 @@ def set_aside(db: Database, outcome: TurnOutcome) -> None:
         db.messages.set_aside(reply.id)
 
 
-def _record_usage(db: Database, model: str, request: AssembledRequest, reply: Message) -> None:
-    """Keep what the turn used for the usage chart: the request split by component."""
+def _record_usage(db: Database, model: str, request: AssembledRequest, reply: Message,
+                  cached: int | None = None) -> None:
+    """Keep what the turn used for the usage chart: the request split by component, and
+    the prompt tokens the server read from its cache."""
     usage = TurnUsage(
         components=dict(request.component_tokens),
         prompt_tokens=request.tokens,
         reported_prompt_tokens=reply.prompt_tokens,
         reported_completion_tokens=reply.completion_tokens,
+        cached_prompt_tokens=cached,
         cost=reply.cost,
         model=model,
         reply_message_id=reply.id,

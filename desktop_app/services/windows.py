@@ -231,7 +231,7 @@ def _counted_by_server(info: ModelInfo, tokenizer: str, template: str | None) ->
         except TemplateError:
             key = info.template
     return replace(info, encoding=tokenizer, exact=True, template=key, warning=None,
-                   family=info.family or SPECS[tokenizer].family)
+                   family=info.family or SPECS[tokenizer].family, counting_note=None)
 
 
 def serving_provider(providers: list[ProviderConfig], model: str,

@@ -54,6 +54,7 @@ class SessionBundle:
     memory: list[MemoryEntry] = field(default_factory=list)
     profile: AllocationProfile | None = None  # the session's profile, when known
     usage: list[UsageEntry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what reading it left out, and why
 
 
 @dataclass
@@ -245,6 +246,7 @@ def write_bundles(
                                   format=format, imported_at=now))
             result.session_ids.append(row.id)
             result.messages += len(ids)
+            result.notes.extend(bundle.notes)
         result.repeated = [times for times in seen.values() if times > 1]
         kept = 0
         for fact in global_memory:

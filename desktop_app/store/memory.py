@@ -28,6 +28,7 @@ def to_fact(row: MemoryRow) -> MemoryFact:
         source_message_id=row.source_message_id,
         tokens=row.tokens,
         updated_at=row.updated_at,
+        origin=row.origin,
     )
 
 
@@ -55,6 +56,7 @@ def upsert_fact(orm: OrmSession, fact: MemoryFact) -> MemoryRow:
     row.pinned = fact.pinned
     row.source_message_id = fact.source_message_id
     row.tokens = fact.tokens  # the count of this value, as the caller made it (or None)
+    row.origin = fact.origin
     row.updated_at = fact.updated_at or utc_now()
     orm.flush()
     return row

@@ -197,6 +197,8 @@ class MemoryRow(Base):
     pinned: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
     tokens: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+    # who found it: "user", "model", "offline" or "offline-check" (NULL: not recorded)
+    origin: Mapped[str | None] = mapped_column(String(20))
 
 
 class ProfileRow(Base):
@@ -260,6 +262,8 @@ class TurnUsageRow(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)  # our count
     reported_prompt_tokens: Mapped[int | None] = mapped_column(Integer)  # the server's
     reported_completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    # prompt tokens the server read from its prefix cache, as it reported them
+    cached_prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     cost: Mapped[float | None] = mapped_column(Float)
 
 

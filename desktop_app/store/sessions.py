@@ -17,6 +17,8 @@ from desktop_app.store.errors import NotFoundError
 from desktop_app.store.models import MessageRow, SessionRow, utc_now
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlalchemy.orm import Session as OrmSession
 
     from desktop_app.store.database import Database
@@ -141,13 +143,19 @@ class SessionRepository:
 
     def set_strategy_setting(self, session_id: int, key: str, value: Any) -> Session:
         """Set one strategy setting (None removes it), leaving the others as stored."""
+        return self.set_strategy_settings(session_id, {key: value})
+
+    def set_strategy_settings(self, session_id: int, changes: Mapping[str, Any]) -> Session:
+        """Set several strategy settings in one write (None removes one), leaving the
+        others as stored."""
         with self._db.write() as orm:
             row = live_session(orm, session_id)
             settings = dict(row.strategy_settings or {})
-            if value is None:
-                settings.pop(key, None)
-            else:
-                settings[key] = value
+            for key, value in changes.items():
+                if value is None:
+                    settings.pop(key, None)
+                else:
+                    settings[key] = value
             row.strategy_settings = settings
             row.updated_at = utc_now()
             orm.flush()

@@ -24,7 +24,15 @@ from desktop_app import __version__
 from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.budget import AllocationProfile, ProfileError
 from desktop_app.core.history import STRATEGIES, HistoryStrategy, StrategyError
-from desktop_app.core.records import MESSAGE_STATUSES, ROLES, MemoryFact, Message, Session, Summary
+from desktop_app.core.records import (
+    FACT_ORIGINS,
+    MESSAGE_STATUSES,
+    ROLES,
+    MemoryFact,
+    Message,
+    Session,
+    Summary,
+)
 from desktop_app.store.bundles import (
     ImportResult,
     MemoryEntry,
@@ -82,6 +90,7 @@ def _fact_json(f: MemoryFact, source: int | None) -> dict[str, Any]:
         "source_message": source,
         "tokens": f.tokens,
         "updated_at": _time(f.updated_at),
+        "origin": f.origin,
     }
 
 
@@ -95,6 +104,7 @@ def _usage_json(e: UsageEntry) -> dict[str, Any]:
         "prompt_tokens": u.prompt_tokens,
         "reported_prompt_tokens": u.reported_prompt_tokens,
         "reported_completion_tokens": u.reported_completion_tokens,
+        "cached_prompt_tokens": u.cached_prompt_tokens,
         "cost": u.cost,
     }
 
@@ -343,13 +353,14 @@ def _parse_fact(f: Fields, count: int) -> MemoryEntry:
         pinned=f.flag("pinned"),
         tokens=f.integer("tokens", None),
         updated_at=f.time("updated_at"),
+        origin=f.choice("origin", FACT_ORIGINS, None),  # absent or null: not recorded
     )
     if not fact.key.strip():
         f.fail("key", "a memory key cannot be empty")
     return MemoryEntry(fact, _index(f, "source_message", count))
 
 
-def _parse_usage(f: Fields, count: int) -> UsageEntry:
+def _parse_usage(f: Fields, count: int, notes: list[str]) -> UsageEntry:
     components = f.child("components", None)
     usage = TurnUsage(
         components={k: components.integer(k) for k in components.data} if components else {},
@@ -360,6 +371,12 @@ def _parse_usage(f: Fields, count: int) -> UsageEntry:
         model=f.text("model", None),
         created_at=f.time("created_at"),
     )
+    # a part of the prompt the server billed (ours when it reported none): a count
+    # outside 0..prompt cannot be true and is dropped; one that is not a whole number is
+    # a broken file, like any other count
+    billed = usage.reported_prompt_tokens
+    prompt = billed if billed is not None else usage.prompt_tokens
+    usage.cached_prompt_tokens = f.count_within("cached_prompt_tokens", prompt, notes)
     return UsageEntry(usage, _index(f, "reply_message", count))
 
 
@@ -422,8 +439,9 @@ def _parse_session(f: Fields) -> SessionBundle:
         last = _index(sf, "last_message", len(messages))
         summaries.append(SummaryEntry(summary, first, last))
     memory = [_parse_fact(mf, len(messages)) for mf in f.each("memory", [])]
-    usage = [_parse_usage(uf, len(messages)) for uf in f.each("usage", [])]
-    return SessionBundle(session, messages, summaries, memory, profile, usage)
+    notes: list[str] = []
+    usage = [_parse_usage(uf, len(messages), notes) for uf in f.each("usage", [])]
+    return SessionBundle(session, messages, summaries, memory, profile, usage, notes)
 
 
 def parse_document(doc: Any, file: str) -> tuple[list[SessionBundle], list[MemoryFact]]:

@@ -27,6 +27,7 @@ def to_usage(row: TurnUsageRow) -> TurnUsage:
         prompt_tokens=row.prompt_tokens,
         reported_prompt_tokens=row.reported_prompt_tokens,
         reported_completion_tokens=row.reported_completion_tokens,
+        cached_prompt_tokens=row.cached_prompt_tokens,
         cost=row.cost,
         model=row.model,
         reply_message_id=row.reply_message_id,
@@ -46,6 +47,7 @@ def new_usage_row(usage: TurnUsage, session_id: int) -> TurnUsageRow:
         prompt_tokens=usage.prompt_tokens,
         reported_prompt_tokens=usage.reported_prompt_tokens,
         reported_completion_tokens=usage.reported_completion_tokens,
+        cached_prompt_tokens=usage.cached_prompt_tokens,
         cost=usage.cost,
     )
 

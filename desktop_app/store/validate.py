@@ -105,6 +105,21 @@ class Fields:
             self.fail(key, "the number is too large")
         return value
 
+    def count_within(self, key: str, most: int | None, notes: list[str]) -> int | None:
+        """An optional whole number that must lie in 0..`most` (None: no bound is known,
+        so it cannot be checked): None when absent, and None with a line in `notes` when
+        out of that range, as a figure that cannot be true is left out, not believed. Not
+        a whole number at all: the file is broken (ImportFormatError), as with `integer`."""
+        value = self.integer(key, None, minimum=None)
+        if value is None:
+            return None
+        if most is None or not 0 <= value <= most:
+            bound = "no prompt count to check it against" if most is None else (
+                f"expected 0 to {most:,}")
+            notes.append(f"{self.file}: {join(self.where, key)}: {value:,} left out ({bound})")
+            return None
+        return int(value)
+
     def number(self, key: str, default: Any = _MISSING) -> Any:
         value = self._get(key, default)
         if value is default:

@@ -54,6 +54,7 @@ from desktop_app.ui.palette import GAUGE_ORDER, is_dark
 if TYPE_CHECKING:
     from desktop_app.core.budget import BudgetPlan, BudgetReport
     from desktop_app.core.counting import Counting
+    from desktop_app.core.prefix import PrefixKept
     from desktop_app.services.windows import ResolvedWindow
 
 ANIMATION_MS = 120
@@ -87,6 +88,8 @@ class BudgetGauge(QWidget):
         self._start = list(self._target)
         self._over = [False] * n
         self._cost_text = ""
+        self._costs: tuple[float | None, float | None] = (None, None)
+        self._prefix_share: float | None = None
         self._window_text = ""  # plain text: it may name a provider the user typed
         self._window_tag = ""
         self._title = "Context window"
@@ -154,9 +157,16 @@ class BudgetGauge(QWidget):
 
     def set_cost(self, next_request: float | None, session: float | None) -> None:
         """The cost line beneath the gauge; None hides a figure (unpriced model)."""
-        self._cost_text = cost_line(next_request, session)
+        self._costs = (next_request, session)
+        self._cost_text = cost_line(next_request, session, self._prefix_share)
         self._relayout()
         self.update()
+
+    def set_prefix(self, kept: PrefixKept | None) -> None:
+        """How much of the next request repeats the last one sent (a prompt cache reuses
+        it), beside the cost; None says nothing."""
+        self._prefix_share = kept.share if kept is not None and kept.total else None
+        self.set_cost(*self._costs)
 
     def set_window(self, window: ResolvedWindow | None) -> None:
         """The window the budget is made against and where its size comes from, for the

@@ -159,13 +159,17 @@ def tooltip_for(seg: SegmentState, report: BudgetReport, uncertainty: float | No
     return "<br>".join(lines)
 
 
-def cost_line(next_request: float | None, session: float | None) -> str:
-    """The line beneath the gauge; None leaves a figure out (an unpriced model)."""
+def cost_line(next_request: float | None, session: float | None,
+              prefix_share: float | None = None) -> str:
+    """The line beneath the gauge; None leaves a figure out (an unpriced model, or no
+    request sent yet to compare the next one's start with)."""
     parts = []
     if next_request is not None:
         parts.append(f"Next request ≈ {format_cost(next_request)}")
     if session is not None:
         parts.append(f"Session {format_cost(session)}")
+    if prefix_share is not None:
+        parts.append(f"prefix kept {prefix_share:.0%}")
     return " · ".join(parts)
 
 

@@ -41,6 +41,7 @@ from desktop_app.ui.palette import (
     ok_color,
     warning_color,
 )
+from desktop_app.ui.retention_line import is_low
 from desktop_app.ui.sizing import (
     WIDEST_TOKENS,
     column_width,
@@ -52,6 +53,7 @@ from desktop_app.ui.sizing import (
 
 if TYPE_CHECKING:
     from desktop_app.core.assemble import AssembledRequest
+    from desktop_app.core.prefix import PrefixKept
     from desktop_app.core.records import Message
 
 PREVIEW_CHARS = 160
@@ -241,6 +243,18 @@ class ContextInspector(QWidget):
         self._warnings.setAccessibleName("Warnings about the request")
         self._warnings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._warnings.hide()
+        # what the summary and memory keep of the facts in the messages left out
+        self._retention = QLabel()
+        self._retention.setTextFormat(Qt.TextFormat.PlainText)
+        self._retention.setWordWrap(True)
+        self._retention.setAccessibleName("What memory and the summary keep")
+        self._retention.hide()
+        # how much of the request repeats the last one sent (a prompt cache reuses it)
+        self._prefix = QLabel()
+        self._prefix.setTextFormat(Qt.TextFormat.PlainText)
+        self._prefix.setWordWrap(True)
+        self._prefix.setAccessibleName("Prefix kept from the last request")
+        self._prefix.hide()
 
         self.sent_model = _RowsModel(SENT_COLUMNS, self)
         self.left_out_model = _RowsModel(LEFT_OUT_COLUMNS, self)
@@ -276,6 +290,8 @@ class ContextInspector(QWidget):
         layout.addWidget(self._totals)
         layout.addWidget(self._status)
         layout.addWidget(self._warnings)
+        layout.addWidget(self._retention)
+        layout.addWidget(self._prefix)
         layout.addWidget(splitter, 1)
         self.setAccessibleName("Context inspector")
         self._apply_theme()
@@ -288,6 +304,42 @@ class ContextInspector(QWidget):
         self._counting = counting
         if self._request is not None:
             self.set_request(self._request, self._messages, counting.encoding)
+
+    def set_retention(self, measured: dict) -> None:
+        """"Memory keeps 23 of 24 facts · the summary 20 of 24", from the last fold."""
+        parts = []
+        for kind, lead in (("memory", "Memory keeps"), ("summary", "the summary")):
+            figure = (measured or {}).get(kind)
+            if figure and figure.get("total"):
+                parts.append(f"{lead} {figure['kept']} of {figure['total']} facts")
+        if parts and not parts[0].startswith("Memory"):
+            parts[0] = "The summary keeps" + parts[0][len("the summary"):]
+        low = any(is_low((measured or {}).get(k)) for k in ("memory", "summary"))
+        text = " · ".join(parts) + (" from the messages left out" if parts else "")
+        self._retention.setText(text + (" — fewer than it should" if low else ""))
+        self._retention.setVisible(bool(parts))
+        dark = is_dark(self)
+        color = warning_color(dark) if low else blend(
+            self.palette().color(self.foregroundRole()),
+            self.palette().color(self.backgroundRole()), 0.65)
+        self._retention.setStyleSheet(f"color: {color.name()};")
+
+    def set_prefix(self, kept: PrefixKept | None) -> None:
+        """"Prefix kept: 94% (2,870 of 3,050 tokens as in the last request sent)"."""
+        if kept is None or not kept.total:
+            self._prefix.hide()
+            return
+        self._prefix.setText(kept.describe()[:1].upper() + kept.describe()[1:])
+        self._prefix.setToolTip("A server with a prompt cache (OpenAI, llama.cpp) reads "
+                                "again only what follows the part a request shares with "
+                                "the one before. The stable prefix option keeps it large.")
+        self._prefix.show()
+
+    def prefix_text(self) -> str:
+        return self._prefix.text() if not self._prefix.isHidden() else ""
+
+    def retention_text(self) -> str:
+        return self._retention.text()
 
     def set_request(self, req: AssembledRequest | None, messages: Sequence[Message],
                     encoding: str = "o200k_base") -> None:

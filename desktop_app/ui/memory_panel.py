@@ -29,6 +29,7 @@ from desktop_app.core.records import MemoryFact
 from desktop_app.core.tokens import count_text
 from desktop_app.ui.gauge import format_tokens
 from desktop_app.ui.palette import blend, is_dark, warning_color
+from desktop_app.ui.retention_line import RetentionLine
 from desktop_app.ui.sizing import table_height
 
 COLUMNS = ("Key", "Value", "Pinned", "Scope", "Tokens")
@@ -230,6 +231,7 @@ class MemoryPanel(QWidget):
         self._message.setWordWrap(True)
         self._message.setAccessibleName("Memory message")
         self._message.hide()
+        self.retention = RetentionLine("memory")  # what it keeps, as the last fold measured
 
         self.key_edit = QLineEdit()
         self.key_edit.setPlaceholderText("Key")
@@ -255,6 +257,7 @@ class MemoryPanel(QWidget):
         bottom.addWidget(self.delete_button)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.retention)  # first: what the facts below are worth
         layout.addWidget(self.view, 1)
         layout.addLayout(bottom)
         layout.addWidget(self._message)
@@ -274,6 +277,10 @@ class MemoryPanel(QWidget):
         self._update_summary()
 
     # --- public API --------------------------------------------------------------------
+
+    def set_retention(self, measured: dict) -> None:
+        """What memory kept of the facts left out, at the last fold."""
+        self.retention.set_figure(measured.get("memory") if measured else None)
 
     def set_counting(self, counting: Counting) -> None:
         """How the request counts (encoding, exactness, chat framing): the total."""

@@ -1,5 +1,7 @@
 """Settings: model providers (base URL, API key kept in the system keychain, a
-connection test), the defaults for new sessions, the data folder and the theme."""
+connection test), your own models (window, output limit, prices, tokenizer; kept in
+models.json in the data folder), the defaults for new sessions, the data folder and the
+theme."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -17,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -25,6 +30,16 @@ from PySide6.QtWidgets import (
 from desktop_app.core.glossary import STRATEGY_LABELS, profile_label
 from desktop_app.core.history import STRATEGIES
 from desktop_app.core.providers import ProviderConfig, ProviderError
+from desktop_app.core.user_models import (
+    DEFAULT_MAX_OUTPUT,
+    GGUF_PREFIX,
+    MIN_WINDOW,
+    SERVER,
+    UserModel,
+    UserModelError,
+    tokenizer_label,
+    user_models_path,
+)
 from desktop_app.ui.palette import is_dark, ok_color, warning_color
 from desktop_app.ui.theme import THEME_LABELS, THEMES, mute
 
@@ -50,7 +65,9 @@ class SettingsDialog(QDialog):
 
         tabs = QTabWidget()
         tabs.addTab(self._providers_tab(), "Providers")
+        tabs.addTab(self._models_tab(), "Models")
         tabs.addTab(self._general_tab(), "General")
+        self.tabs = tabs
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -61,7 +78,11 @@ class SettingsDialog(QDialog):
         controller.connectionTested.connect(self._on_tested)
         controller.modelsFound.connect(self._on_models_found)
         controller.errorRaised.connect(self._on_error)
+        controller.userModelsChanged.connect(self._fill_user_models)
         self._fill_providers(controller.providers)
+        from desktop_app.core.user_models import load_user_models
+
+        self._fill_user_models(*load_user_models(controller.data_dir))  # a small file
         if not controller.providers:
             self._new_provider()
 
@@ -268,12 +289,259 @@ class SettingsDialog(QDialog):
         self._saving = False
         if self.isVisible():
             self._set_status(text, warn=True)
+            if self._saving_model:
+                self._saving_model = False
+                self._set_status(text, warn=True, label=self.model_status)
 
-    def _set_status(self, text: str, ok: bool = False, warn: bool = False) -> None:
+    def _set_status(self, text: str, ok: bool = False, warn: bool = False,
+                    label: QLabel | None = None) -> None:
+        label = label or self.status
         dark = is_dark(self)
         color = ok_color(dark) if ok else warning_color(dark) if warn else None
-        self.status.setStyleSheet(f"color: {color.name()};" if color else "")
-        self.status.setText(text)
+        label.setStyleSheet(f"color: {color.name()};" if color else "")
+        label.setText(text)
+
+    # --- your own models ------------------------------------------------------------
+    def _models_tab(self) -> QWidget:
+        from desktop_app.core.tokenizers import SPECS
+
+        page = QWidget()
+        self._user_models: dict[str, UserModel] = {}
+        self._editing: str | None = None  # the name of the model being edited
+        self._saving_model = False
+        self.user_model_list = QListWidget()
+        self.user_model_list.setAccessibleName("Your models")
+        self.user_model_list.setMaximumWidth(220)
+        self.user_model_list.currentItemChanged.connect(self._show_user_model)
+        add = QPushButton("Add model")
+        add.setAccessibleName("Add model")
+        add.clicked.connect(self._new_user_model)
+        left = QVBoxLayout()
+        left.addWidget(self.user_model_list, 1)
+        left.addWidget(add)
+
+        self.model_name = QLineEdit()
+        self.model_name.setAccessibleName("Model name")
+        self.model_name.setPlaceholderText("as the server names it, e.g. my-finetune:7b")
+        self.model_window = QSpinBox()
+        self.model_window.setAccessibleName("Context window")
+        self.model_window.setRange(MIN_WINDOW, 100_000_000)
+        self.model_window.setGroupSeparatorShown(True)
+        self.model_window.setSuffix(" tokens")
+        self.model_output = QSpinBox()
+        self.model_output.setAccessibleName("Output limit")
+        self.model_output.setRange(1, 100_000_000)
+        self.model_output.setGroupSeparatorShown(True)
+        self.model_output.setSuffix(" tokens")
+        self.model_provider = QLineEdit()
+        self.model_provider.setAccessibleName("Provider of the model")
+        self.model_provider.setPlaceholderText("local, openai, anthropic, …")
+        self.price_in, self.price_out = self._price_box("Input price"), self._price_box(
+            "Output price")
+        self.price_cache = self._price_box("Cache-read price")
+        self.price_cache.setMinimum(-1)
+        self.price_cache.setSpecialValueText("not known")
+        self.model_tokenizer = QComboBox()
+        self.model_tokenizer.setAccessibleName("Tokenizer")
+        self.model_tokenizer.addItem("Guess from the name", "")
+        for name, spec in SPECS.items():
+            self.model_tokenizer.addItem(f"{spec.family}: {name}", name)
+        self.model_tokenizer.addItem("From a GGUF file…", GGUF_PREFIX)
+        self.model_tokenizer.addItem("Ask the server", SERVER)
+        self.model_tokenizer.currentIndexChanged.connect(self._tokenizer_chosen)
+        self.model_tokenizer.activated.connect(self._tokenizer_activated)
+        self.gguf_edit = QLineEdit()
+        self.gguf_edit.setAccessibleName("GGUF file")
+        self.gguf_edit.setPlaceholderText("/path/to/model.gguf")
+        self.gguf_button = QPushButton("Choose…")
+        self.gguf_button.setAccessibleName("Choose a GGUF file")
+        self.gguf_button.clicked.connect(self._choose_gguf)
+        gguf_row = QHBoxLayout()
+        gguf_row.addWidget(self.gguf_edit, 1)
+        gguf_row.addWidget(self.gguf_button)
+        form = QFormLayout()
+        form.addRow("Name", self.model_name)
+        form.addRow("Window", self.model_window)
+        form.addRow("Output limit", self.model_output)
+        form.addRow("Provider", self.model_provider)
+        form.addRow("Input $/M", self.price_in)
+        form.addRow("Output $/M", self.price_out)
+        form.addRow("Cache read $/M", self.price_cache)
+        form.addRow("Tokenizer", self.model_tokenizer)
+        form.addRow("Model file", gguf_row)
+
+        self.save_model_button = QPushButton("Save model")
+        self.save_model_button.setAccessibleName("Save model")
+        self.save_model_button.clicked.connect(self._save_user_model)
+        self.remove_model_button = QPushButton("Remove")
+        self.remove_model_button.setAccessibleName("Remove model")
+        self.remove_model_button.clicked.connect(self._remove_user_model)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.remove_model_button)
+        row.addWidget(self.save_model_button)
+        self.model_status = QLabel()
+        self.model_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.model_status.setWordWrap(True)
+        self.model_status.setAccessibleName("Models status")
+        self.model_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        data_dir = self.controller.data_dir
+        where = QLabel(f"Kept in {user_models_path(data_dir)}, over the model catalog: a "
+                       "model of the same name is replaced. Every model picker lists them.")
+        where.setTextFormat(Qt.TextFormat.PlainText)
+        where.setWordWrap(True)
+        mute(where)
+
+        right = QVBoxLayout()
+        right.addLayout(form)
+        right.addLayout(row)
+        right.addWidget(self.model_status)
+        right.addStretch(1)
+        right.addWidget(where)
+        layout = QHBoxLayout(page)
+        layout.addLayout(left)
+        layout.addLayout(right, 1)
+        self._new_user_model()
+        return page
+
+    @staticmethod
+    def _price_box(name: str) -> QDoubleSpinBox:
+        box = QDoubleSpinBox()
+        box.setAccessibleName(name)
+        box.setRange(0, 100_000)
+        box.setDecimals(4)
+        box.setPrefix("$")
+        box.setSuffix(" per million tokens")
+        return box
+
+    def _fill_user_models(self, models: list[UserModel], problems: list[str]) -> None:
+        self._user_models = {m.name: m for m in models}
+        wanted = self.model_name.text().strip() if self._saving_model else self._editing
+        self.user_model_list.blockSignals(True)
+        self.user_model_list.clear()
+        for m in models:
+            item = QListWidgetItem(m.name)
+            item.setData(Qt.ItemDataRole.UserRole, m.name)
+            item.setToolTip(f"{m.context_window:,}-token window, tokenizer "
+                            f"{tokenizer_label(m.tokenizer)}")
+            self.user_model_list.addItem(item)
+            if m.name == wanted:
+                self.user_model_list.setCurrentItem(item)
+        self.user_model_list.blockSignals(False)
+        if wanted in self._user_models:
+            self._show_user_model(self.user_model_list.currentItem(), None)
+        elif self._saving_model:  # removed
+            self._new_user_model()
+        self._refresh_default_models()
+        text = "\n".join(problems)
+        if self._saving_model:
+            self._saving_model = False
+            self._set_status("\n".join(["Saved.", *problems]), ok=not problems,
+                             warn=bool(problems), label=self.model_status)
+        elif text:
+            self._set_status(text, warn=True, label=self.model_status)
+
+    def _refresh_default_models(self) -> None:
+        """The default model's picker lists your models too."""
+        from desktop_app.core.catalog import default_catalog
+
+        current = self.default_model.currentText()
+        self.default_model.blockSignals(True)
+        self.default_model.clear()
+        self.default_model.addItems([m.name for m in default_catalog().models])
+        self.default_model.setCurrentText(current)
+        self.default_model.blockSignals(False)
+
+    def _new_user_model(self) -> None:
+        self._editing = None
+        self.user_model_list.clearSelection()
+        self.user_model_list.setCurrentItem(None)
+        self.model_name.clear()
+        self.model_window.setValue(32_768)
+        self.model_output.setValue(DEFAULT_MAX_OUTPUT)
+        self.model_provider.setText("local")
+        for box in (self.price_in, self.price_out):
+            box.setValue(0)
+        self.price_cache.setValue(-1)
+        self.model_tokenizer.setCurrentIndex(0)
+        self.gguf_edit.clear()
+        self.remove_model_button.setEnabled(False)
+        self.model_status.clear()
+
+    def _show_user_model(self, item: QListWidgetItem | None, _previous: Any) -> None:
+        model = self._user_models.get(item.data(Qt.ItemDataRole.UserRole)) if item else None
+        if model is None:
+            return
+        self._editing = model.name
+        self.model_name.setText(model.name)
+        self.model_window.setValue(model.context_window)
+        self.model_output.setValue(model.output_limit)
+        self.model_provider.setText(model.provider)
+        self.price_in.setValue(model.input_per_million)
+        self.price_out.setValue(model.output_per_million)
+        cached = model.cached_input_per_million
+        self.price_cache.setValue(-1 if cached is None else cached)
+        gguf = model.gguf
+        choice = GGUF_PREFIX if gguf is not None else (model.tokenizer or "")
+        self.model_tokenizer.setCurrentIndex(max(0, self.model_tokenizer.findData(choice)))
+        self.gguf_edit.setText(gguf or "")
+        self.remove_model_button.setEnabled(True)
+
+    def _tokenizer_chosen(self, _index: int) -> None:
+        from_file = self.model_tokenizer.currentData() == GGUF_PREFIX
+        self.gguf_edit.setEnabled(from_file)
+        self.gguf_button.setEnabled(from_file)
+
+    def _tokenizer_activated(self, _index: int) -> None:
+        if self.model_tokenizer.currentData() == GGUF_PREFIX and not self.gguf_edit.text():
+            self._choose_gguf()
+
+    def _choose_gguf(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "The model's GGUF file", self.gguf_edit.text(), "GGUF model (*.gguf);;All (*)")
+        if path:
+            self.gguf_edit.setText(path)
+
+    def user_model(self) -> UserModel | None:
+        """The model as entered, checked as the file is (core.user_models); None, with
+        the reason in the status line, when the check refuses it."""
+        choice = str(self.model_tokenizer.currentData() or "")
+        if choice == GGUF_PREFIX:
+            if not self.gguf_edit.text().strip():
+                self._set_status("Choose the model's GGUF file.", warn=True,
+                                 label=self.model_status)
+                return None
+            choice = GGUF_PREFIX + self.gguf_edit.text().strip()
+        cached = self.price_cache.value()
+        try:
+            return UserModel.from_json({
+                "name": self.model_name.text(), "provider": self.model_provider.text() or "local",
+                "context_window": self.model_window.value(),
+                "max_output": min(self.model_output.value(), self.model_window.value()),
+                "input_per_million": self.price_in.value(),
+                "output_per_million": self.price_out.value(),
+                "cached_input_per_million": None if cached < 0 else cached,
+                "tokenizer": choice or None})
+        except UserModelError as exc:
+            self._set_status(str(exc)[:1].upper() + str(exc)[1:] + ".", warn=True,
+                             label=self.model_status)
+            return None
+
+    def _save_user_model(self) -> None:
+        model = self.user_model()
+        if model is None:
+            return
+        self._saving_model = True
+        self._set_status("Saving…", label=self.model_status)
+        self.controller.setup.save_user_model(model, replacing=self._editing)
+
+    def _remove_user_model(self) -> None:
+        if self._editing is None:
+            return
+        self._saving_model = True
+        name, self._editing = self._editing, None
+        self.model_name.clear()
+        self.controller.setup.remove_user_model(name)
 
     # --- general --------------------------------------------------------------------
     def _general_tab(self) -> QWidget:

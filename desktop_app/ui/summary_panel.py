@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.counting import Cost, Counting
 from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import blend, is_dark, ok_color, warning_color
+from desktop_app.ui.retention_line import RetentionLine
 from desktop_app.ui.sizing import editor_height
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ class SummaryPanel(QWidget):
         self._range = QLabel()
         self._tokens = QLabel()
         self._retention = QLabel()
+        self.retention = RetentionLine("summary")  # what it keeps, as the last fold measured
+        self._figure: dict | None = None
         for label in (self._method, self._range, self._tokens, self._retention):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setTextFormat(Qt.TextFormat.PlainText)
@@ -91,7 +94,13 @@ class SummaryPanel(QWidget):
         form.addRow("Method:", self._method)
         form.addRow("Replaces:", self._range)
         form.addRow("Tokens:", self._tokens)
-        form.addRow("Retention:", self._retention)
+        kept = QWidget()  # the measured figure when there is one, else the stored ratio
+        kept_box = QVBoxLayout(kept)
+        kept_box.setContentsMargins(0, 0, 0, 0)
+        kept_box.setSpacing(0)
+        kept_box.addWidget(self._retention)
+        kept_box.addWidget(self.retention)
+        form.addRow("Retention:", kept)
         self._form_widget = QWidget()
         self._form_widget.setLayout(form)
         form.setContentsMargins(0, 0, 0, 0)
@@ -275,9 +284,19 @@ class SummaryPanel(QWidget):
         self._set_status("Edited, not saved." if dirty else "")
 
     def _retention_text(self, summary: Summary) -> str:
+        if self._figure:
+            return ""  # the line below says it in facts
         if summary.retention is None:
             return "not measured"
         return f"{format_percent(summary.retention)} of the key information kept"
+
+    def set_retention(self, measured: dict) -> None:
+        """What the summary kept of the facts left out, at the last fold."""
+        self._figure = measured.get("summary") if measured else None
+        self.retention.set_figure(self._figure)
+        if self._summary is not None:
+            self._retention.setText(self._retention_text(self._summary))
+        self._retention.setVisible(bool(self._retention.text()))
 
     def _set_status(self, text: str, warning: bool = False) -> None:
         dark = is_dark(self)

@@ -1,8 +1,9 @@
-"""Tokens per turn, stacked by component, with the session's running cost as a line.
-Drawn with QPainter. When turns outnumber the pixels, neighbouring turns share a bar
-(their average, said so in the tooltip), so a thousand turns paint as fast as ten:
-everything is laid out when the data or the size changes, and paintEvent only fills
-the rectangles it was handed."""
+"""Tokens per turn, stacked by component, with the session's running cost as a line and
+the part of each prompt the server read from its cache hatched over the bar (in figures
+in the tooltip and, for the session, under the header). Drawn with QPainter. When turns
+outnumber the pixels, neighbouring turns share a bar (their average, said so in the
+tooltip), so a thousand turns paint as fast as ten: everything is laid out when the data
+or the size changes, and paintEvent only fills the rectangles it was handed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from desktop_app.core.budget import COMPONENTS
@@ -21,6 +22,7 @@ from desktop_app.ui.palette import LABELS, blend, component_color, is_dark
 MIN_BAR_PX = 4.0  # narrowest bar (gap included) before turns are grouped
 EMPTY_TEXT = "No turns yet. Token use per turn appears here after the first reply."
 COST_LABEL = "Session cost (running total)"
+CACHED_LABEL = "Cached prompt (hatched)"
 
 
 def _label(component: str) -> str:
@@ -48,10 +50,52 @@ class Bar:
     values: dict[str, float]  # tokens per component (average over the group)
     cost: float  # cost of the group's turns
     cumulative_cost: float  # session cost up to the group's last turn
+    # of the prompt tokens the server billed for the group's turns that said, those it
+    # read from its cache (average over the group); None when none of them said
+    cached: float | None = None
+    cached_of: float = 0.0  # the prompt tokens those turns billed (average)
 
     @property
     def total(self) -> float:
         return sum(self.values.values())
+
+    @property
+    def cached_share(self) -> float | None:
+        """The part of the billed prompt read from the cache, 0..1; None if not said."""
+        if self.cached is None:
+            return None
+        return min(1.0, self.cached / self.cached_of) if self.cached_of > 0 else 0.0
+
+
+def cached_totals(turns: Sequence[Mapping]) -> tuple[int, int] | None:
+    """(cached prompt tokens, prompt tokens billed) over the turns whose server said how
+    many it read from its cache; None when none said."""
+    said = [t for t in turns if t.get("cached") is not None]
+    if not said:
+        return None
+    return (sum(int(t["cached"]) for t in said),
+            sum(int(t.get("prompt") or 0) for t in said))
+
+
+def cache_line(turns: Sequence[Mapping]) -> str:
+    """The session's cached prompt tokens in words, plain text; "" when no turn's server
+    said. Turns whose server did not say are left out of both figures, and named."""
+    said = cached_totals(turns)
+    if said is None:
+        return ""
+    cached, prompt = said
+    share = f" ({cached / prompt:.0%})" if prompt > 0 else ""
+    told = sum(t.get("cached") is not None for t in turns)
+    over = "" if told == len(turns) else f" · over the {told:,} of {len(turns):,} turns " \
+        "whose server said"
+    return (f"Prompt tokens billed: {format_tokens(prompt)}, of which cached: "
+            f"{format_tokens(cached)}{share}{over}")
+
+
+def cached_text(cached: float, prompt: float) -> str:
+    """"1,234 of 2,000 (62%)": cached prompt tokens and their share, plain text."""
+    share = f" ({cached / prompt:.0%})" if prompt > 0 else ""
+    return f"{format_tokens(cached)} of {format_tokens(prompt)}{share}"
 
 
 def group_turns(turns: Sequence[Mapping], max_bars: int) -> list[Bar]:
@@ -73,7 +117,10 @@ def group_turns(turns: Sequence[Mapping], max_bars: int) -> list[Bar]:
         if len(group) > 1:
             values = {c: v / len(group) for c, v in values.items()}
         running += cost
-        bars.append(Bar(start, start + len(group) - 1, values, cost, running))
+        said = cached_totals(group)
+        cached = None if said is None else said[0] / len(group)
+        cached_of = 0.0 if said is None else said[1] / len(group)
+        bars.append(Bar(start, start + len(group) - 1, values, cost, running, cached, cached_of))
     return bars
 
 
@@ -95,8 +142,11 @@ class UsageChart(QWidget):
         self._x_ticks: list[tuple[float, str]] = []
         self._cost_max = 0.0
         self._header = ""
+        self._cache_line = ""  # the session's cached prompt tokens, under the header
+        self._hatches: list[QRectF] = []  # the cached part of each bar's prompt
         self._legend: list[tuple[QRectF, QColor, QRectF, str]] = []
         self._cost_legend = (QRectF(), QRectF())
+        self._cached_legend = (QRectF(), QRectF())
         self.setAccessibleName("Usage chart")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -104,7 +154,8 @@ class UsageChart(QWidget):
 
     def set_turns(self, turns: Sequence[Mapping]) -> None:
         """One dict per turn: {"components": {component: tokens}, "cost": float,
-        "label": str}."""
+        "label": str}, and optionally "prompt" (the prompt tokens the server billed) and
+        "cached" (how many of them it read from its cache; None: it did not say)."""
         self._turns = list(turns)
         seen: set[str] = set()
         for turn in self._turns:
@@ -116,7 +167,9 @@ class UsageChart(QWidget):
         n = len(self._turns)
         self._header = (f"{n:,} turn{'s' if n != 1 else ''} · {format_tokens(total_tokens)} "
                         f"tokens · session cost {format_cost(total_cost)}") if n else ""
-        self.setAccessibleDescription(self._header or EMPTY_TEXT)
+        self._cache_line = cache_line(self._turns)
+        description = " · ".join(t for t in (self._header, self._cache_line) if t)
+        self.setAccessibleDescription(description or EMPTY_TEXT)
         self._relayout()
         self.update()
 
@@ -125,6 +178,15 @@ class UsageChart(QWidget):
 
     def header_text(self) -> str:
         return self._header
+
+    def cache_text(self) -> str:
+        """The session's cached prompt tokens, as shown under the header ("" when no turn's
+        server said)."""
+        return self._cache_line
+
+    def cached_rects(self) -> list[QRectF]:
+        """Where the cached part of each bar's prompt is hatched."""
+        return list(self._hatches)
 
     def cost_points(self) -> list[QPointF]:
         """Where the running session cost is drawn: one point per bar, at its centre
@@ -151,6 +213,10 @@ class UsageChart(QWidget):
             if bar.values.get(comp):
                 lines.append(f"{_label(comp)}: {format_tokens(bar.values[comp])}")
         lines.append(f"Total: {format_tokens(bar.total)} tokens")
+        if bar.cached is not None:
+            lines.append(f"Cached: {cached_text(bar.cached, bar.cached_of)} prompt tokens")
+        else:
+            lines.append("Cached: not reported by the server")
         lines.append(f"Cost: {format_cost(bar.cost)} · session so far "
                      f"{format_cost(bar.cumulative_cost)}")
         return "<br>".join(lines)
@@ -207,19 +273,29 @@ class UsageChart(QWidget):
                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self._header)
         p.setFont(self.font())
         left_mid = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        if self._cache_line:
+            p.drawText(QRectF(pad, pad + fm.height(), self.width() - 2 * pad, fm.height()),
+                       left_mid, self._cache_line)
         for chip, color, label_rect, label in self._legend:
             p.fillRect(chip, color)
             p.drawText(label_rect, left_mid, label)
         line = blend(text, background, 0.85)
+        hatch = QBrush(blend(text, background, 0.7), Qt.BrushStyle.BDiagPattern)
         if self._cost_max > 0:
             line_rect, label_rect = self._cost_legend
             p.fillRect(line_rect, line)
             p.drawText(label_rect, left_mid, COST_LABEL)
+        if self._hatches:
+            chip_rect, label_rect = self._cached_legend
+            p.fillRect(chip_rect, hatch)
+            p.drawText(label_rect, left_mid, CACHED_LABEL)
         p.setPen(QPen(blend(text, background, 0.12), 1))
         for y, _label_text in self._y_ticks:
             p.drawLine(QPointF(self._plot.left(), y), QPointF(self._plot.right(), y))
         for rect, color in self._rects:
             p.fillRect(rect, color)
+        for rect in self._hatches:
+            p.fillRect(rect, hatch)
         p.setPen(muted)
         for y, label_text in self._y_ticks:
             p.drawText(QRectF(0, y - fm.height() / 2, self._plot.left() - 4, fm.height()),
@@ -246,7 +322,7 @@ class UsageChart(QWidget):
     # --- layout ------------------------------------------------------------------------
 
     def _relayout(self) -> None:
-        self._rects, self._bar_slots, self._legend = [], [], []
+        self._rects, self._bar_slots, self._legend, self._hatches = [], [], [], []
         self._y_ticks, self._x_ticks = [], []
         self._cost_path = QPainterPath()
         self._cost_points = []
@@ -259,8 +335,9 @@ class UsageChart(QWidget):
         dark = is_dark(self)
         w, h = float(self.width()), float(self.height())
 
-        # legend row(s) under the header: components, then the cost line
-        x, y = float(pad), pad + em + pad * 0.6
+        # legend row(s) under the header (and its cache line): components, the cost line
+        # and, when a server said, the hatching of cached prompt tokens
+        x, y = float(pad), pad + em * (2 if self._cache_line else 1) + pad * 0.6
         chip = fm.ascent() * 0.8
         for comp in self._components:
             label = _label(comp)
@@ -276,6 +353,13 @@ class UsageChart(QWidget):
             x, y = float(pad), y + em * 1.2
         self._cost_legend = (QRectF(x, y + em / 2 - 1, em * 1.2, 2),
                              QRectF(x + em * 1.2 + 4, y, width, em))
+        x += width + pad * 1.5
+        if self._cache_line:
+            width = chip + 4 + fm.horizontalAdvance(CACHED_LABEL) + 2
+            if x + width > w - pad and x > pad:
+                x, y = float(pad), y + em * 1.2
+            self._cached_legend = (QRectF(x, y + (em - chip) / 2, chip, chip),
+                                   QRectF(x + chip + 4, y, width, em))
         top = y + em + pad
 
         left = pad + fm.horizontalAdvance("000.0k") + 6
@@ -309,6 +393,15 @@ class UsageChart(QWidget):
                 self._rects.append((QRectF(x0 + gap / 2, base - height, slot - gap, height),
                                     colors[comp]))
                 base -= height
+            share = bar.cached_share
+            if share:
+                # the cache holds the start of the prompt: the bottom of the stack (the
+                # components go in request order), scaled to our count of the prompt
+                prompt = sum(v for c, v in bar.values.items() if c != "reply")
+                height = plot.height() * prompt * share / y_max
+                if height > 0:
+                    self._hatches.append(QRectF(x0 + gap / 2, plot.bottom() - height,
+                                                slot - gap, height))
 
         # x labels at round turn numbers, as many as fit without overlapping
         turns = len(self._turns)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.history import SLIDING
 from desktop_app.ui.gauge import BudgetGauge
 
 if TYPE_CHECKING:
@@ -100,8 +101,16 @@ class BudgetPanel(QScrollArea):
         self.elastic_check.setToolTip(
             "Elastic mode: parts of the request under their share lend the slack to the "
             "history. The reply reserve is never lent.")
+        self.stable_check = QCheckBox("Keep the request's start stable")
+        self.stable_check.setAccessibleName("Stable prefix")
+        self.stable_check.setToolTip(
+            "Evict older history in blocks instead of one message per turn, so that most "
+            "turns only add to the request before. A server's prompt cache (OpenAI, "
+            "llama.cpp, Ollama) then reuses it: cheaper, and a long local chat answers "
+            "at once. On by default for local models.")
         form.addRow("Keep", self.last_n_spin)
         form.addRow("", self.elastic_check)
+        form.addRow("", self.stable_check)
         self._strategy_form = form
 
         self.gauge = BudgetGauge()
@@ -233,7 +242,8 @@ class BudgetPanel(QScrollArea):
 
     def show_strategy_options(self, settings: dict) -> None:
         for widget, value in ((self.last_n_spin, int(settings.get("last_n", 20))),
-                              (self.elastic_check, bool(settings.get("elastic", False)))):
+                              (self.elastic_check, bool(settings.get("elastic", False))),
+                              (self.stable_check, settings.get("stable_prefix") is True)):
             widget.blockSignals(True)
             if isinstance(widget, QSpinBox):
                 widget.setValue(value)
@@ -244,3 +254,5 @@ class BudgetPanel(QScrollArea):
 
     def _show_last_n(self, visible: bool) -> None:
         self._strategy_form.setRowVisible(self.last_n_spin, visible)
+        self._strategy_form.setRowVisible(
+            self.stable_check, self.strategy_picker.currentData() in SLIDING)

@@ -51,6 +51,7 @@ def connect_window(window: MainWindow) -> None:
         lambda i: c.budget.set_strategy(r.strategy_picker.itemData(i)))
     r.last_n_spin.valueChanged.connect(lambda n: c.budget.set_option("last_n", n))
     r.elastic_check.toggled.connect(lambda on: c.budget.set_option("elastic", on))
+    r.stable_check.toggled.connect(lambda on: c.budget.set_option("stable_prefix", on))
     c.strategyOptionsChanged.connect(r.show_strategy_options)
 
     # what the controller says
@@ -71,6 +72,7 @@ def connect_window(window: MainWindow) -> None:
     c.windowChanged.connect(w.gauge.set_window)
     c.reportChanged.connect(w.gauge.set_report)
     c.costChanged.connect(w.gauge.set_cost)
+    c.prefixChanged.connect(w.gauge.set_prefix)
     c.draftCounted.connect(w.on_draft_counted)
     c.draftAccepted.connect(w.composer.clear_sent)
     c.streamStarted.connect(w.on_stream_started)
@@ -119,5 +121,11 @@ def connect_panels(window: MainWindow) -> None:
         lambda req, _m, _e: r.profile_editor.set_window(req.report.window))
     c.memoryChanged.connect(r.memory_panel.set_facts)
     c.summaryChanged.connect(r.summary_panel.set_summary)
+    c.retentionChanged.connect(r.summary_panel.set_retention)
+    c.retentionChanged.connect(r.memory_panel.set_retention)
+    c.retentionChanged.connect(r.inspector.set_retention)
+    c.prefixChanged.connect(r.inspector.set_prefix)
+    r.summary_panel.retention.raiseRequested.connect(c.panels.give_more_room)
+    r.memory_panel.retention.raiseRequested.connect(c.panels.give_more_room)
     c.usageChanged.connect(r.usage_chart.set_turns)
     c.profilesChanged.connect(r.profile_editor.set_profiles)
