@@ -9,8 +9,6 @@ import importlib
 import sys
 from pathlib import Path
 
-from desktop_app import __version__
-
 # Modules under desktop_app.commands; each has register(subparsers) and sets
 # `func(args) -> int` on the parsers it adds.
 COMMAND_MODULES = (
@@ -21,6 +19,30 @@ COMMAND_MODULES = (
     "compact",  # compact
     "bench",  # bench
 )
+# Every subcommand: its module and its one-line summary. Only the module of the command
+# that runs is imported (`--version` and `--help` import none of them); a test keeps
+# this table in step with what the modules register.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "count": ("drafting", "count the tokens of a text or a chat request"),
+    "plan": ("drafting", "the budget table for a model and profile"),
+    "models": ("drafting", "the model catalog"),
+    "assemble": ("drafting", "the exact request the next turn would send"),
+    "compress": ("compression", "compress a text to a token target"),
+    "chunk": ("compression", "split a text into token chunks, optionally keeping the "
+                             "relevant ones"),
+    "sessions": ("data", "list sessions with ids, messages and tokens"),
+    "export": ("data", "export sessions to JSON or Markdown"),
+    "import": ("data", "import a Token Budget JSON export or a ChatGPT conversations.json "
+                       "(or its zip)"),
+    "restore-backup": ("data", "replace a damaged database with its newest backup (the "
+                               "current file is kept aside)"),
+    "check": ("data", "check the whole database file for damage (a start checks a large "
+                      "file weekly)"),
+    "chat": ("chat", "send one message and stream the reply"),
+    "compact": ("compact", "fold a session's older history into its rolling summary now"),
+    "bench": ("bench", "measure the app's speed figures"),
+}
+ALL = "*"  # build_parser(ALL): every command's real parser
 
 
 class CliError(Exception):
@@ -40,22 +62,63 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)" if text else "default: %(default)s"
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """--version, the version looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from desktop_app import __version__
+
+        print(f"{parser.prog} {__version__}")
+        parser.exit()
+
+
+def command_in(argv: list[str]) -> str | None:
+    """The subcommand `argv` runs: a name in COMMANDS, None for none, ALL when it names
+    one this table does not know (the full parser then says what is wrong)."""
+    rest = list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--data-dir":
+            if rest:
+                rest.pop(0)
+        elif arg == "--":
+            return ALL
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else ALL
+    return None
+
+
+def build_parser(command: str | None = ALL) -> argparse.ArgumentParser:
+    """The parser; `command` says which command's module to import and register (ALL:
+    every one; None: none). The others are listed by name and summary only."""
     parser = argparse.ArgumentParser(
         prog="token-budget",
         description="See and steer what fills a language model's context window.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     parser.add_argument(
         "--data-dir", help="folder for the database (default: your user data folder)"
     )
     parser.add_argument(
         "--self-test",
-        action="store_true",
-        help="check that this installation has every file it needs, then exit",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="FILE",
+        help="check that this installation has every file it needs, then exit; with an"
+        " export FILE, also open it in the window as a double-click would",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    if command == ALL:
+        modules = COMMAND_MODULES
+    else:
+        modules = (COMMANDS[command][0],) if command in COMMANDS else ()
+    for name in modules:
         try:
             module = importlib.import_module(f"desktop_app.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -63,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command group not built yet
         module.register(subparsers)
+    if command != ALL:  # the others by name and summary, for --help
+        for name, (_module, summary) in COMMANDS.items():
+            if name not in subparsers.choices:
+                subparsers.add_parser(name, help=summary)
     # `token-budget sessions --data-dir D` reads as naturally as `--data-dir D sessions`
     summaries = {a.dest: a.help for a in subparsers._choices_actions}
     for name, sub in subparsers.choices.items():
@@ -102,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if window is not None:
         _use_data_dir(window.data_dir)
         return _start_window(window)
-    parser = build_parser()
+    parser = build_parser(command_in(argv))
     args = parser.parse_args(argv)
     _use_data_dir(getattr(args, "data_dir", None))
     try:
@@ -140,8 +207,11 @@ def _start_window(args: argparse.Namespace) -> int:
     return run_app(args)
 
 
-def main_gui() -> int:
-    return main([])
+def main_gui(argv: list[str] | None = None) -> int:
+    """The windowed program (TokenBudget.exe, the .app): the same command line as
+    `token-budget`, so that a double-clicked export the installer registered as
+    `TokenBudget.exe "%1"` is opened, and `TokenBudget --self-test FILE` checks itself."""
+    return main(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

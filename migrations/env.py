@@ -14,7 +14,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-from desktop_app.store.models import Base
+from desktop_app.store.models import Base, is_modelled
 
 config = context.config
 target_metadata = Base.metadata
@@ -28,6 +28,8 @@ def _configure(connection) -> None:
         render_as_batch=True,
         # SQLite runs DDL inside transactions: a failed migration leaves nothing behind.
         transactional_ddl=True,
+        # the full-text index's tables are not models (store/models.py)
+        include_name=is_modelled,
     )
 
 

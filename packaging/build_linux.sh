@@ -50,8 +50,12 @@ echo "build_linux: running the frozen self-test $how"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 bundle_abs=$(cd "$bundle" && pwd)
+# The window program's name (a link to token-budget here) with an export on its command
+# line, as a double-click starts it: the self-test also opens that file in the window.
+sample="$PWD/packaging/fixtures/sample-export.tokenbudget"
 (cd "$scratch" && env -u PYTHONPATH QT_QPA_PLATFORM=offscreen HOME="$scratch" \
-   TOKEN_BUDGET_DATA_DIR="$scratch/data" "${offline[@]}" "$bundle_abs/token-budget" --self-test)
+   TOKEN_BUDGET_DATA_DIR="$scratch/data" "${offline[@]}" "$bundle_abs/TokenBudget" \
+   --self-test "$sample")
 
 # The upgrade path, in the frozen app: each earlier release's database (packaging/fixtures)
 # opens, is migrated after a backup, and still lists its session.

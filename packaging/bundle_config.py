@@ -12,6 +12,12 @@ APP_NAME = "Token Budget"
 GUI_EXE = "TokenBudget"  # the window (windowed on Windows and macOS)
 CLI_EXE = "token-budget"  # the command line, including `token-budget --self-test`
 BUNDLE_ID = "app.tokenbudget.TokenBudget"  # macOS CFBundleIdentifier
+# The oldest macOS the app runs on: every bundled binary must load there (the spec stops
+# otherwise, and packaging/check_macos_minimum.py checks the macOS Qt wheels in CI).
+# PySide6-Essentials 6.10 and newer build their own libraries for macOS 15 although the
+# wheels are tagged 13, so pyproject.toml pins PySide6 below 6.10 on macOS (6.9.3: 12.0).
+MACOS_MINIMUM = "13.0"
+MACOS_MINIMUM_FLOOR = "11.0"  # LSMinimumSystemVersion is never older than this
 # Our JSON export, associated with the app by the installers (Windows ProgID, macOS UTI).
 EXPORT_EXTENSION = "tokenbudget"
 EXPORT_TYPE_NAME = "Token Budget export"

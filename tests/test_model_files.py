@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from desktop_app.core.providers import ProviderConfig
-from desktop_app.services.connection import discover_counting
-from desktop_app.services.model_files import (
+from desktop_app.core.model_files import (
     GGUFError,
     counting_from_file,
     ollama_model_file,
     read_metadata,
 )
+from desktop_app.core.providers import ProviderConfig
+from desktop_app.services.connection import discover_counting
 from tests.openai_test_server import openai_server_fixture  # noqa: F401
 from tests.reference import llama_cpp
 from tests.reference.tiny_model import write_tiny_model

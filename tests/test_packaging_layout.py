@@ -129,13 +129,18 @@ def test_the_version_is_written_in_pyproject_only() -> None:
     assert not written, f"the version {VERSION} is written in {written}; read pyproject.toml"
     iss = (PACKAGING / "windows" / "token_budget.iss").read_text(encoding="utf-8")
     assert "AppVersion={#AppVersion}" in iss
-    assert "@VERSION@" in (PACKAGING / "macos" / "Info.plist").read_text(encoding="utf-8")
+    plist = (PACKAGING / "macos" / "Info.plist").read_text(encoding="utf-8")
+    assert "@SHORT_VERSION@" in plist and "@BUNDLE_VERSION@" in plist
 
 
 def filled_info_plist() -> dict:
     template = (PACKAGING / "macos" / "Info.plist").read_text(encoding="utf-8")
+    from version import platform_versions
+
+    versions = platform_versions(VERSION)
     filled = (
-        template.replace("@VERSION@", VERSION)
+        template.replace("@SHORT_VERSION@", versions.macos_short)
+        .replace("@BUNDLE_VERSION@", versions.macos_build)
         .replace("@BUNDLE_ID@", cfg.BUNDLE_ID)
         .replace("@EXPORT_EXTENSION@", cfg.EXPORT_EXTENSION)
         .replace("@MIN_MACOS@", "12.0")

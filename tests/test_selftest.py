@@ -50,7 +50,7 @@ def test_self_test_passes_in_the_checkout_and_leaves_the_user_data_alone(tmp_pat
     lines = check_lines(result.stdout)
     expected = {f"encoding {name}" for name in ENCODINGS} | {
         "shipped files", "model catalog", "request assembly", "database and migrations",
-        "keychain support", "Qt text services", "main window",
+        "keychain", "Qt text services", "main window",
     }
     assert expected <= set(lines), result.stdout
     assert all(line.startswith("ok") for line in lines.values()), result.stdout

@@ -73,3 +73,23 @@ def test_too_little_kept_offers_more_room_and_takes_it(qtbot, data_dir):
         db.close()
     assert session.profile == "default + memory"
     assert profile.fractions["memory"] == 0.10 and profile.fractions["history"] == 0.25
+
+
+def test_a_fact_kept_by_the_offline_check_says_so(qtbot):
+    from PySide6.QtCore import Qt
+
+    from desktop_app.core.records import MemoryFact
+    from desktop_app.ui.memory_panel import KEY, VALUE, MemoryPanel
+
+    panel = MemoryPanel()
+    qtbot.addWidget(panel)
+    panel.set_facts([MemoryFact("booking_code", "QX7T2L", 1, origin="offline-check"),
+                     MemoryFact("name", "<img src=/dev/zero>", 1, origin="model")], "o200k_base")
+    model = panel.model
+    first, second = model.index(0, KEY), model.index(1, KEY)
+    assert "offline check" in model.data(first, Qt.ItemDataRole.ToolTipRole)
+    assert model.data(first, Qt.ItemDataRole.FontRole).italic()
+    assert model.data(second, Qt.ItemDataRole.FontRole) is None
+    assert model.data(second, Qt.ItemDataRole.ToolTipRole) == "Found by the model"
+    tip = model.data(model.index(1, VALUE), Qt.ItemDataRole.ToolTipRole)
+    assert "<img" not in tip and "&lt;img" in tip  # shown, never loaded

@@ -110,15 +110,40 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from desktop_app.store.transfer import import_file
 
-    with open_store(args.data_dir) as db:
-        result = import_file(db, Path(args.file), again=args.again)
+    # a bar on stderr only when it is a terminal: a pipe or a log gets the summary line
+    with tqdm(total=0, unit="B", unit_scale=True, desc="importing", file=sys.stderr,
+              disable=not sys.stderr.isatty(), leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        with open_store(args.data_dir) as db:
+            result = import_file(db, Path(args.file), again=args.again, progress=progress)
     print(result.summary_line(args.file))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if result.already:
         print("note: --again imports them once more, as new sessions", file=sys.stderr)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    """The full integrity check a start skips on a large file (it reads every page)."""
+    with open_store(args.data_dir, read_only_ok=True) as db:
+        print(f"checking {db.path} ({db.path.stat().st_size / 1e6:,.0f} MB)…", file=sys.stderr)
+        problems = db.check(full=not args.quick)
+    if problems:
+        for line in problems[:50]:
+            print(terminal_safe(line, keep=""))
+        print("the database has problems; `token-budget restore-backup` puts the newest "
+              "backup in its place (the damaged file is kept aside)", file=sys.stderr)
+        return 1
+    print("ok: the database is sound")
     return 0
 
 
@@ -174,6 +199,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the file to import: .json, .tokenbudget or ChatGPT's .zip export")
     p.add_argument("--again", action="store_true",
                    help="import conversations even when they were imported before")
+
+    p = _add(subparsers, "check", _cmd_check,
+             "check the whole database file for damage (a start checks a large file weekly)")
+    p.add_argument("--quick", action="store_true",
+                   help="PRAGMA quick_check instead of the full integrity_check (faster)")
 
     p = _add(
         subparsers,

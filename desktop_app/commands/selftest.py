@@ -191,45 +191,110 @@ def check_text_services() -> str:
 
 # The keychain backend keyring uses on each platform (see keyring's entry points).
 KEYCHAIN_BACKENDS = {"linux": "SecretService", "win32": "Windows", "darwin": "macOS"}
+# Platforms where a keychain is always there: finding none means the build lacks it.
+KEYCHAIN_REQUIRED = ("win32", "darwin")
+# The throwaway entry the check writes, reads and deletes: never the app's own service.
+TEST_SERVICE = "TokenBudget self-test"
+KEYCHAIN_TIMEOUT_S = 20.0
 
 
-def check_keychain_support() -> str:
-    """keyring finds the OS keychains through its entry points and backend modules, which
-    a frozen build must carry. Looked up only: no secret is read or written."""
-    import importlib
+def _run_with_timeout(work: Callable[[], str], timeout_s: float, what: str) -> str:
+    """A locked keychain can wait for a password prompt nobody answers: give up, say so."""
+    import threading
+
+    result: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name="self-test keychain", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise CheckFailed(f"{what} did not answer within {timeout_s:.0f} s (locked keychain?)")
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return str(result["value"])
+
+
+def check_keychain() -> str:
+    """The OS keychain, for real: keyring's backend for this platform is registered and
+    chosen, and a throwaway secret in a test service is stored, read back and deleted.
+    Where there is no keychain (a headless Linux, the frozen Linux folder) it says so."""
+    import secrets
+    import uuid
     from importlib.metadata import entry_points
+
+    from desktop_app.llm.keys import KeyStore
 
     backends = {ep.name: ep for ep in entry_points(group="keyring.backends")}
     platform = "linux" if sys.platform.startswith("linux") else sys.platform
     wanted = KEYCHAIN_BACKENDS.get(platform)
-    if wanted is None:
-        return f"no keychain backend expected on {sys.platform}"
-    if wanted not in backends:
+    if wanted is not None and wanted not in backends:
         found = ", ".join(sorted(backends)) or "none"
         raise CheckFailed(f"keyring's {wanted} backend is not registered (found: {found})")
-    module = importlib.import_module(backends[wanted].value)
-    if platform == "linux" and getattr(sys, "frozen", False):
-        try:
-            module.Keyring.priority  # noqa: B018 - raises when secretstorage is absent
-        except Exception:  # noqa: BLE001 - keyring raises RuntimeError here
+    store = KeyStore()
+    backend = store.backend
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    if not store.available:
+        if platform in KEYCHAIN_REQUIRED and not os.environ.get("PYTHON_KEYRING_BACKEND"):
+            raise CheckFailed(f"no usable keychain: keyring chose {name} instead of {wanted}")
+        if platform == "linux" and getattr(sys, "frozen", False):
             # by design (packaging/bundle_config.py): the frozen Linux folder leaves out
             # secretstorage and cryptography; keys are then kept for the session only
-            return "this Linux build keeps API keys for the session (no Secret Service)"
-    return f"keyring's {wanted} backend is present (not opened)"
+            return "no keychain: this Linux build keeps API keys for the session only"
+        return f"no keychain here ({name}): API keys would be kept for the session only"
+
+    account = f"check-{uuid.uuid4().hex[:12]}"
+    secret = secrets.token_urlsafe(24)
+
+    def exercise() -> str:
+        backend.set_password(TEST_SERVICE, account, secret)
+        try:
+            read = backend.get_password(TEST_SERVICE, account)
+            if read != secret:
+                raise CheckFailed("a secret stored in the keychain read back different")
+        finally:
+            backend.delete_password(TEST_SERVICE, account)
+        if backend.get_password(TEST_SERVICE, account) is not None:
+            raise CheckFailed("a secret deleted from the keychain can still be read")
+        return f"{name}: a test secret stored, read back and deleted ({TEST_SERVICE!r})"
+
+    return _run_with_timeout(exercise, KEYCHAIN_TIMEOUT_S, f"the keychain ({name})")
 
 
-def window_check(data_dir: Path, timeout_s: float = 30.0) -> Callable[[], str]:
+def window_check(
+    data_dir: Path, timeout_s: float = 30.0, open_file: Path | None = None
+) -> Callable[[], str]:
+    """The main window starts; with `open_file`, the file is handed to it the way a
+    double-click does (ui.app's open-files path) and must be imported as a session."""
+
     def run() -> str:
         from PySide6.QtCore import QEventLoop, QTimer
 
-        from desktop_app.ui.app import build_window, create_application
+        from desktop_app.ui.app import _open_files_when_ready, build_window, create_application
 
         app = create_application([sys.argv[0] if sys.argv else "token-budget"])
         window = build_window(data_dir)
         errors: list[str] = []
+        notices: list[str] = []
         loop = QEventLoop()
         window.controller.errorRaised.connect(errors.append)
-        window.controller.ready.connect(loop.quit)
+        window.controller.errorRaised.connect(loop.quit)
+        if open_file is None:
+            window.controller.ready.connect(loop.quit)
+        else:
+            _open_files_when_ready(app, window, [open_file])
+
+            def noticed(line: str) -> None:  # the import's one-line summary names the file
+                if open_file.name in line:
+                    notices.append(line)
+                    loop.quit()
+
+            window.controller.noticeRaised.connect(noticed)
         timer = QTimer(singleShot=True, interval=int(timeout_s * 1000))
         timer.timeout.connect(loop.quit)
         try:
@@ -239,6 +304,7 @@ def window_check(data_dir: Path, timeout_s: float = 30.0) -> Callable[[], str]:
             loop.exec()
             title = window.windowTitle()
             ready = timer.isActive()
+            sessions = _session_titles(window) if open_file is not None else []
         finally:
             timer.stop()
             window.close()
@@ -247,10 +313,23 @@ def window_check(data_dir: Path, timeout_s: float = 30.0) -> Callable[[], str]:
         if errors:
             raise CheckFailed(errors[0])
         if not ready:
-            raise CheckFailed(f"the window's controller was not ready after {timeout_s:.0f} s")
-        return f"main window built offscreen and its controller started ({title!r})"
+            what = (f"{open_file.name} was not opened" if open_file
+                    else "the window's controller was not ready")
+            raise CheckFailed(f"{what} after {timeout_s:.0f} s")
+        if open_file is None:
+            return f"main window built offscreen and its controller started ({title!r})"
+        if not sessions:
+            raise CheckFailed(f"opening {open_file.name} left no session ({'; '.join(notices)})")
+        return f"{open_file.name} opened in the window: {notices[0]} ({', '.join(sessions)})"
 
     return run
+
+
+def _session_titles(window) -> list[str]:
+    db = window.controller.db
+    if db is None:
+        return []
+    return [session.title for session in db.sessions.list()]
 
 
 def check_chat_templates() -> str:
@@ -264,7 +343,7 @@ def check_chat_templates() -> str:
     return f"{model.template}: a one-message chat is {count.tokens} tokens"
 
 
-def all_checks(data_dir: Path) -> Iterator[Check]:
+def all_checks(data_dir: Path, open_file: Path | None = None) -> Iterator[Check]:
     from desktop_app.core.tokenizers import SPECS
 
     yield "shipped files", check_shipped_files
@@ -274,9 +353,11 @@ def all_checks(data_dir: Path) -> Iterator[Check]:
     yield "model catalog", check_catalog
     yield "request assembly", check_assembly
     yield "database and migrations", database_check(data_dir / "db")
-    yield "keychain support", check_keychain_support
+    yield "keychain", check_keychain
     yield "Qt text services", check_text_services
     yield "main window", window_check(data_dir / "window")
+    if open_file is not None:
+        yield "open a file", window_check(data_dir / "open", open_file=open_file)
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -317,11 +398,47 @@ def run_self_test(args: argparse.Namespace) -> int:
     # The window opens on Qt's offscreen platform: nothing appears on screen, and the
     # check works the same with or without a display.
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    print(f"Token Budget {__version__} self-test ({'frozen' if is_frozen() else 'source'})")
-    with tempfile.TemporaryDirectory(
-        prefix="token-budget-selftest-", ignore_cleanup_errors=True
-    ) as folder:
-        return run_checks(all_checks(Path(folder)))
+    target = getattr(args, "self_test", True)
+    open_file = Path(target).resolve() if isinstance(target, str) else None
+    log_path = os.environ.get(LOG_ENV)
+    out = _Tee(sys.stdout, Path(log_path)) if log_path else sys.stdout
+    try:
+        print(f"Token Budget {__version__} self-test ({'frozen' if is_frozen() else 'source'})",
+              file=out, flush=True)
+        if open_file is not None and not open_file.is_file():
+            print(f"FAILED  open a file: {open_file} does not exist", file=out, flush=True)
+            return 1
+        with tempfile.TemporaryDirectory(
+            prefix="token-budget-selftest-", ignore_cleanup_errors=True
+        ) as folder:
+            return run_checks(all_checks(Path(folder), open_file), out=out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+# The windowed program (TokenBudget.exe) has no console to print to: with this set, the
+# self-test also writes its lines to that file (the release workflow reads it).
+LOG_ENV = "TOKEN_BUDGET_SELF_TEST_LOG"
+
+
+class _Tee:
+    def __init__(self, stream, path: Path) -> None:
+        self.stream = stream
+        self.file = path.open("w", encoding="utf-8")
+
+    def write(self, text: str) -> int:
+        if self.stream is not None:
+            self.stream.write(text)
+        return self.file.write(text)
+
+    def flush(self) -> None:
+        if self.stream is not None:
+            self.stream.flush()
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def is_frozen() -> bool:

@@ -36,20 +36,22 @@ class AppController(QObject):
     ready = Signal()
     # why the database could not be opened (DatabaseTrouble); None once it opened after all
     databaseTrouble = Signal(object)
-    sessionsChanged = Signal(list)  # list[Session], newest first
+    # lists go as `object`: the Python list itself; `list` would convert every item to
+    # a QVariant and back (half a second for 300,000 messages, on the GUI thread)
+    sessionsChanged = Signal(object)  # list[Session], newest first
     sessionOpened = Signal(object)  # Session: opened, or its stored record changed
     sessionDeleted = Signal(int, str)  # id, title: the window offers Undo
-    searchFinished = Signal(str, list)  # query, list[SearchHit]
+    searchFinished = Signal(str, object)  # query, list[SearchHit]
     # the conversation
-    messagesLoaded = Signal(list, bool)  # the newest page, whether older ones exist
-    olderLoaded = Signal(list, bool)
+    messagesLoaded = Signal(object, bool)  # the newest page, whether older ones exist
+    olderLoaded = Signal(object, bool)
     messageAdded = Signal(object)
     messageChanged = Signal(object)
     messageReplaced = Signal(object, object)  # shown before it was stored, the stored one
     inclusionChanged = Signal(object)  # {message id: (state, reason)}
     countingChanged = Signal(object)  # core.counting.Counting: encoding, exact, chat framing
     # the budget
-    requestChanged = Signal(object, list, str)  # AssembledRequest, messages, encoding
+    requestChanged = Signal(object, object, str)  # AssembledRequest, messages, encoding
     windowChanged = Signal(object)  # ResolvedWindow: the window budgeted with, and its source
     reportChanged = Signal(object, object)  # BudgetReport, uncertainty (or None)
     costChanged = Signal(object, object)  # next request, session (None: unpriced)
@@ -69,14 +71,14 @@ class AppController(QObject):
     selectionChanged = Signal(str, str, str)  # model, profile, strategy
     strategyOptionsChanged = Signal(dict)  # {"last_n": int, "elastic": bool}
     profilesChanged = Signal(list, str)  # list[AllocationProfile], current
-    memoryChanged = Signal(list, str, object)  # facts, encoding, session id
-    summaryChanged = Signal(object, str, list)  # Summary | None, encoding, replaced
+    memoryChanged = Signal(object, str, object)  # facts, encoding, session id
+    summaryChanged = Signal(object, str, object)  # Summary | None, encoding, replaced
     # what the summary and memory kept at the last fold: {"summary"|"memory": {kept, total,
     # lost, ratio, messages}} (services.folding.RETENTION), with every copy of the session
     retentionChanged = Signal(dict)
     compacted = Signal(object)  # services.compaction.Compaction: what Compact now did
     promptLibraryChanged = Signal(list)  # list[SavedPrompt]: the saved system prompts
-    usageChanged = Signal(list)
+    usageChanged = Signal(object)
     providerStateChanged = Signal(bool, str)  # can send, why not
     providersChanged = Signal(list)  # list[ProviderConfig] (keys live in the keychain)
     connectionTested = Signal(bool, str)

@@ -15,6 +15,7 @@ from desktop_app.core.catalog import ModelInfo, default_catalog
 from desktop_app.core.counting import Counting
 from desktop_app.core.glossary import STRATEGY_LABELS, profile_label
 from desktop_app.core.history import STRATEGIES
+from desktop_app.core.tokenizers import is_loaded
 from desktop_app.services.request import Selection
 from desktop_app.services.windows import ResolvedWindow, serving_provider
 
@@ -175,18 +176,26 @@ class BudgetController:
         self.app.countingChanged.emit(counting)
 
     # --- the keystroke path: no database, no network ---------------------------------------
-    def set_draft(self, text: str) -> None:
-        self.draft = text
-        self._count_draft()
+    def set_draft(self, text: str, edit: tuple[int, int, int] | None = None) -> None:
+        """The draft as typed; `edit` (position, removed, added) is where it differs from
+        the last draft set (from the editor's change signal: nothing is compared)."""
+        previous, self.draft = self.draft, text
+        live = self.live
+        # the edit holds against the text the counter has only if it has the last draft
+        self._count_draft(edit if live is not None and live.draft_text is previous else None)
         self.timer.start()
 
-    def _count_draft(self) -> None:
+    def _count_draft(self, edit: tuple[int, int, int] | None = None) -> None:
         live = self.live
         if live is None or self._draft_busy:
             return  # the count follows when the budget (or the running count) arrives
         text = self.draft
-        if abs(len(text) - len(live.draft_text)) <= BIG_EDIT_CHARS:
-            self._show_report(live.update_draft(text))
+        changed = (edit[1] + edit[2]) if edit is not None else abs(
+            len(text) - len(live.draft_text))
+        # the first count under an encoding loads it (tens of MB, a few hundred ms):
+        # on the pool, as a big edit is; the window idles without any loaded
+        if changed <= BIG_EDIT_CHARS and (is_loaded(live.encoding) or not text):
+            self._show_report(live.update_draft(text, edit))
             return
         self._draft_busy = True
         self.app.draftCounted.emit(None, live.request.exact, False, "")

@@ -59,7 +59,7 @@ class SessionsController:
     def show_list(self, sessions: list[Session]) -> None:
         hidden = set(self._pending_deletes)
         self.state.sessions = [s for s in sessions if s.id not in hidden]
-        self.app.sessionsChanged.emit(self.state.sessions)
+        self.app.sessionsChanged.emit(list(self.state.sessions))
 
     def refresh(self) -> None:
         db = self.state.db
@@ -100,7 +100,7 @@ class SessionsController:
 
         def done(created: Session) -> None:
             self.state.sessions.insert(0, created)
-            self.app.sessionsChanged.emit(self.state.sessions)
+            self.app.sessionsChanged.emit(list(self.state.sessions))
             self.open(created.id, then)
 
         self.ops.run(lambda: db.sessions.create(session), done, self.app.fail)
@@ -219,7 +219,7 @@ class SessionsController:
         for i, s in enumerate(self.state.sessions):
             if s.id == stored.id:
                 self.state.sessions[i] = stored
-        self.app.sessionsChanged.emit(self.state.sessions)
+        self.app.sessionsChanged.emit(list(self.state.sessions))
         if self.state.session is not None and self.state.session.id == stored.id:
             # what was typed since this copy was stored stays until it is stored too
             for name, value in self._unsaved.get(stored.id or 0, {}).items():
@@ -252,7 +252,7 @@ class SessionsController:
         timer.start(UNDO_DELETE_MS)
         self._pending_deletes[session_id] = (timer, session)
         self.state.sessions = [s for s in self.state.sessions if s.id != session_id]
-        self.app.sessionsChanged.emit(self.state.sessions)
+        self.app.sessionsChanged.emit(list(self.state.sessions))
         self.app.sessionDeleted.emit(session_id, session.title)
         if self.state.session is not None and self.state.session.id == session_id:
             self.close()
@@ -314,10 +314,11 @@ class SessionsController:
 
         self.ops.run(job, done, self.app.fail, stamp=self.app.session_scope.stamp())
 
-    def invalidate_messages(self) -> None:
+    def invalidate_messages(self, tail: bool = False) -> None:
         """A turn wrote messages: the worker reads them again before its next preview
-        (as an operation of its own, so it is ordered with the worker's other work)."""
-        self.ops.run(self.work.invalidate)
+        (as an operation of its own, so it is ordered with the worker's other work).
+        `tail`: only the newest messages changed (a turn finished): only they are read."""
+        self.ops.run(self.work.invalidate_tail if tail else self.work.invalidate)
 
     # --- import and export ---------------------------------------------------------------
     def export(self, session_id: int | None, path: Path) -> None:

@@ -168,7 +168,7 @@ class TurnController:
         self.streaming = False
         self._cancel = None
         app.streamFinished.emit()
-        app.sessions.invalidate_messages()
+        app.sessions.invalidate_messages(tail=True)
         here = turn is not None and turn.stamp.current
         replied = outcome.reply is not None and bool(outcome.reply.content)
         if outcome.outcome in (Outcome.COMPLETED, Outcome.STOPPED) or replied:

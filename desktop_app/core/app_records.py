@@ -82,3 +82,5 @@ class SearchHit:
     role: str
     snippet: str  # the text around the match
     created_at: datetime | None = None
+    # (start, end) character ranges of `snippet` that matched, for highlighting
+    highlights: tuple[tuple[int, int], ...] = ()

@@ -40,8 +40,11 @@ class LiveBudget:
         n = self._counter.total
         return self._user_framing + n if n or self._counter.text else 0
 
-    def update_draft(self, text: str) -> BudgetReport:
-        self._counter.update(text)
+    def update_draft(self, text: str, edit: tuple[int, int, int] | None = None
+                     ) -> BudgetReport:
+        """The report with `text` as the draft; `edit` (position, removed, added) says
+        where it differs from draft_text, as the editor's change signal gives it."""
+        self._counter.update(text, edit)
         used = dict(self._base)
         used[Component.CURRENT_INPUT] = self.input_cost()
         priming = self.request.fixed_tokens

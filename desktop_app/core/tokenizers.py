@@ -188,6 +188,11 @@ _encodings: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
+def is_loaded(name: str) -> bool:
+    """Whether `name` was built already (counting under it costs no loading)."""
+    return name in _encodings
+
+
 def get_encoding(name: str):
     """The tiktoken Encoding `name`, built from resources/ once per process."""
     enc = _encodings.get(name)

@@ -374,16 +374,15 @@ _from_files: dict[tuple[str, int, int], Any] = {}
 
 
 def _counting_from_file(path: Path) -> Any:
-    """What a GGUF file says about counting (services.model_files, which reads only
-    its metadata, bounded), once per file as it is now; None when it cannot be read."""
+    """What a GGUF file says about counting (core.model_files, which reads only its
+    metadata, bounded), once per file as it is now; None when it cannot be read."""
     try:
         stat = path.stat()
     except OSError:
         return None
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     if key not in _from_files:
-        # a file reader, not a server: the one GGUF reader the app has
-        from desktop_app.services.model_files import counting_from_file
+        from desktop_app.core.model_files import counting_from_file  # read on first use
 
         _from_files[key] = counting_from_file(path)
     return _from_files[key]

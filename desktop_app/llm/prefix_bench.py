@@ -107,9 +107,11 @@ class _CachingServer(ThreadingHTTPServer):
 
 
 def run_session(stable: bool, *, elastic: bool = True, turns: int = TURNS,
-                seed: int = 7, data_dir: Path | None = None) -> dict[str, float]:
-    """Play a chat against the caching server; the share of prompt tokens read again and
-    how many requests passed the window."""
+                seed: int = 7, data_dir: Path | None = None,
+                base_url: str | None = None) -> dict[str, float]:
+    """Play a chat against the caching server (or the server at `base_url`, such as a
+    real llama-server serving MODEL with a 4,096-token window); the share of prompt
+    tokens it read again, as it reported them, and how many requests passed the window."""
     from desktop_app.core.providers import ProviderConfig
     from desktop_app.core.records import Session
     from desktop_app.llm.client import ChatClient
@@ -123,8 +125,8 @@ def run_session(stable: bool, *, elastic: bool = True, turns: int = TURNS,
     scratch = tempfile.TemporaryDirectory(prefix="token-budget-prefix-")
     folder = data_dir or Path(scratch.name)
     db = open_database(folder / f"{'stable' if stable else 'sliding'}-{int(elastic)}")
-    provider = ProviderConfig("bench", preset="llamacpp",
-                              base_url=f"http://127.0.0.1:{server.server_address[1]}/v1")
+    url = base_url or f"http://127.0.0.1:{server.server_address[1]}/v1"
+    provider = ProviderConfig("bench", preset="llamacpp", base_url=url)
     client = ChatClient(provider, None)
     resolver = WindowResolver()
     resolver.learn(provider.name, MODEL, WINDOW)
@@ -137,18 +139,21 @@ def run_session(stable: bool, *, elastic: bool = True, turns: int = TURNS,
         for _ in range(turns):
             text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(60, 110)))
             run_turn(db, client, session.id, text, lambda n: resolver.model(n, provider))
+        usage = [(u.reported_prompt_tokens or 0, u.cached_prompt_tokens or 0)
+                 for u in db.usage.list_for_session(session.id)]
     finally:
         client.close()
         db.close()
         server.shutdown()
         server.server_close()
         scratch.cleanup()
-    prompts = server.prompts
-    total = sum(p for p, _, _ in prompts)
-    again = sum(p - c for p, c, _ in prompts)
-    over = sum(1 for p, _, reserve in prompts if p + reserve > WINDOW + 64)
+    total = sum(p for p, _ in usage)
+    again = sum(p - c for p, c in usage)  # as the server reported what it read again
+    over = sum(1 for p, _, reserve in server.prompts if p + reserve > WINDOW)
+    if base_url:
+        over = sum(1 for p, _ in usage if p > WINDOW)
     return {"reprocessed": round(again / total, 3) if total else 0.0, "over": over,
-            "requests": len(prompts)}
+            "requests": len(usage)}
 
 
 def run_prefix_bench() -> dict[str, float]:

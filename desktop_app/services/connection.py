@@ -115,9 +115,9 @@ def discover_counting(config: ProviderConfig, model: str, key: str | None = None
     """How the server counts `model`: what it says itself (llama.cpp's /tokenize and
     /props, Ollama's model info), else what the model file says when the server is on
     this computer and keeps its files where we can find them (Ollama, LM Studio)."""
+    from desktop_app.core.model_files import counting_from_file, local_model_file
     from desktop_app.llm.server_counting import ServerCounting
     from desktop_app.llm.server_counting import discover_counting as ask_server
-    from desktop_app.services.model_files import counting_from_file, local_model_file
 
     said = ask_server(config, model, key)
     if said is not None and said.tokenizer and (said.template or said.counts_chats):

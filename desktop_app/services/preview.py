@@ -6,8 +6,11 @@ Python: the Qt controller calls it only from inside its background operations.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.live import LiveBudget
@@ -15,6 +18,7 @@ from desktop_app.core.prefix import PrefixKept
 from desktop_app.core.prefix import kept as prefix_kept
 from desktop_app.core.tokens import count_text
 from desktop_app.services.request import (
+    HIDDEN_STATUSES,
     LAST_SENT,
     RequestContext,
     Selection,
@@ -83,6 +87,9 @@ class SessionWork:
         self.session_id: int | None = None
         self.messages: list[Message] = []
         self._loaded = False
+        self._tail_only = False  # the next read may take only the newest page
+        self._counted: set[str] = set()  # encodings every loaded message is counted under
+        self._costs: tuple[tuple[int, int], float] | None = None
 
     @property
     def _store(self) -> Database:
@@ -119,21 +126,65 @@ class SessionWork:
     def invalidate(self) -> None:
         """Messages were added or changed behind our back (a turn): read them again."""
         self._loaded = False
+        self._tail_only = False
+
+    def invalidate_tail(self) -> None:
+        """A turn finished: its question and reply, at the end, are all that changed; the
+        next preview reads the newest page and puts it in place of the old end."""
+        self._tail_only = self._loaded
+        self._loaded = False
+
+    def _splice_tail(self, session_id: int) -> bool:
+        """The newest messages read again and put in place of the loaded ones from the
+        oldest of them on; False when they do not line up (then all are read)."""
+        page = self._store.messages.page(session_id, None, TAIL)
+        if len(page) < TAIL:  # the whole session
+            self.messages = page
+            return True
+        first = page[0].id
+        old = self.messages
+        for i in range(len(old) - 1, max(-1, len(old) - 2 * TAIL), -1):
+            if old[i].id == first:
+                self.messages = old[:i] + page
+                for encoding in self._counted:  # the rest was counted before
+                    self._save_counts(count_missing(visible(page), encoding))
+                return True
+        return False
 
     def _all(self, encoding: str) -> list[Message]:
         if self.session_id is None:
             return []
         if not self._loaded:
-            self.messages = self._store.messages.all_for_session(self.session_id)
+            sid = self.session_id
+            if not (self._tail_only and self._splice_tail(sid)):
+                self.messages = _load_quietly(
+                    lambda: self._store.messages.all_for_session(sid))
+                self._counted = set()
             self._loaded = True
-        # a reply still streaming is not counted: its text so far is not its text
-        self._save_counts(count_missing(visible(self.messages), encoding))
+            self._tail_only = False
+            self._costs = None
+        # a reply still streaming is not counted: its text so far is not its text; once
+        # every message is counted under an encoding, a pause in typing does not look
+        # at 300,000 messages again to find that out
+        if encoding not in self._counted:
+            self._save_counts(count_missing(visible(self.messages), encoding))
+            if not any(m.status in HIDDEN_STATUSES for m in self.messages[-CHECK_TAIL:]):
+                self._counted.add(encoding)
         return self.messages
+
+    def _cost(self, messages: list[Message]) -> float:
+        """What the session cost so far (kept while its messages are)."""
+        key = (id(messages), len(messages))
+        if self._costs is None or self._costs[0] != key:
+            self._costs = (key, sum(filter(None, map(attrgetter("cost"), messages))))
+        return self._costs[1]
 
     def replace_message(self, message: Message) -> None:
         for i in range(len(self.messages) - 1, -1, -1):
             if self.messages[i].id == message.id:
                 self.messages[i] = message
+                self._counted = set()
+                self._costs = None
                 return
 
     # --- the preview ------------------------------------------------------------------
@@ -154,12 +205,8 @@ class SessionWork:
         ctx = build_context(session, selection, model=model, window=window, profiles=profiles,
                             messages=messages, memory=memory, summary=summary, draft=draft)
         request = next_request(ctx)
-        inclusion = {
-            mid: (state, reason)
-            for mid, state, reason in zip(request.message_ids, request.states, request.reasons,
-                                          strict=True)
-            if mid is not None
-        }
+        request.row_index()  # made here, off the GUI thread: the inspector's rows
+        inclusion = InclusionMap.of(request)
         replies = [m.completion_tokens for m in messages[-20:]
                    if m.role == "assistant" and m.completion_tokens]
         result = Assembly(
@@ -169,7 +216,7 @@ class SessionWork:
             live=LiveBudget(request, enc, draft),
             messages=messages,
             inclusion=inclusion,
-            session_cost=sum(m.cost or 0.0 for m in messages),
+            session_cost=self._cost(messages),
             reply_estimate=round(sum(replies) / len(replies)) if replies else 0,
         )
         if session is not None:
@@ -185,6 +232,69 @@ class SessionWork:
             turns = db.usage.list_for_session(sid) if (db and sid) else []
             result.usage = usage_rows(messages, turns)
         return result
+
+
+CHECK_TAIL = 50  # a reply still streaming, or failed, sits at the end
+TAIL = PAGE_SIZE  # messages read again after a turn
+
+
+class InclusionMap(Mapping[int, tuple[str, str]]):
+    """{message id: (state, reason)} over an assembled request's arrays, looked up by
+    bisection when the ids ascend (as a session's do): no 300,000-entry dict of
+    tuples is made for the few dozen messages the conversation shows."""
+
+    def __init__(self, ids: list[int], states: list[str], reasons: list[str]) -> None:
+        self._ids, self._states, self._reasons = ids, states, reasons
+
+    @staticmethod
+    def of(request: AssembledRequest) -> Mapping[int, tuple[str, str]]:
+        ids = request.message_ids
+        if None not in ids and ids == sorted(ids):  # type: ignore[type-var]  # C speed
+            return InclusionMap(ids, request.states, request.reasons)  # type: ignore[arg-type]
+        return {mid: (state, reason) for mid, state, reason in zip(
+            ids, request.states, request.reasons, strict=True) if mid is not None}
+
+    def _at(self, mid: object) -> int:
+        if not isinstance(mid, int):
+            return -1
+        i = bisect_left(self._ids, mid)
+        return i if i < len(self._ids) and self._ids[i] == mid else -1
+
+    def __getitem__(self, mid: int) -> tuple[str, str]:
+        i = self._at(mid)
+        if i < 0:
+            raise KeyError(mid)
+        return self._states[i], self._reasons[i]
+
+    def __contains__(self, mid: object) -> bool:
+        return self._at(mid) >= 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+BIG_LOAD = 20_000  # messages: a load this large is kept out of the collector's scans
+
+
+def _load_quietly(load: Callable[[], list[Message]]) -> list[Message]:
+    """Run `load` with the cyclic garbage collector paused, then move what exists into
+    its permanent generation when the result is large. A session of 300,000 messages is
+    a million objects; every full collection scanned them all while holding the GIL,
+    and the GUI thread stood still for as long (the messages hold no cycles: they are
+    still freed, by reference counting, when the session closes)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        messages = load()
+    finally:
+        if enabled:
+            gc.enable()
+    if len(messages) >= BIG_LOAD:
+        gc.freeze()
+    return messages
 
 
 def _replaced_by(summary: Summary | None, messages: list[Message]) -> list[Message]:

@@ -22,6 +22,11 @@ from desktop_app.store.errors import (
 
 KEEP = 5  # the newest backups kept per database
 KEEP_DAYS = 7  # and beyond them, the newest of each of the last seven days that have one
+# and whatever the rule keeps, the backups together stay within this many times the
+# size of the newest one, or MAX_TOTAL_FLOOR if that is more (oldest go first; the
+# newest is always kept): a 1 GB database keeps three, not twelve; a small one all
+MAX_TOTAL_FACTOR = 3
+MAX_TOTAL_FLOOR = 1 << 30
 SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's companions of a database file
 
 
@@ -87,14 +92,29 @@ def make_backup(db_path: Path, reason: str) -> Path:
                 "and try again (the database itself was not changed)"
             ) from exc
         raise StoreError(f"could not back up {db_path} to {folder}: {exc}") from exc
-    for old in prunable(list_backups(db_path)):
+    for old in prunable(list_backups(db_path),
+                        max(MAX_TOTAL_FACTOR * _size(target), MAX_TOTAL_FLOOR)):
         old.unlink(missing_ok=True)
     return target
 
 
-def prunable(backups: list[Path]) -> list[Path]:
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def total_size(db_path: Path) -> int:
+    """The bytes this database's backups take together."""
+    return sum(_size(b) for b in list_backups(db_path))
+
+
+def prunable(backups: list[Path], max_total: int | None = None) -> list[Path]:
     """The backups a new one makes redundant, by one rule: the newest KEEP are kept, and
-    beyond them the newest backup of each of the last KEEP_DAYS days that have one."""
+    beyond them the newest backup of each of the last KEEP_DAYS days that have one; then,
+    with `max_total` (bytes), the oldest of those kept go until the rest fit in it (the
+    newest backup always stays)."""
     keep = set(backups[-KEEP:])
     days: set[str] = set()
     for backup in reversed(backups):
@@ -105,6 +125,14 @@ def prunable(backups: list[Path]) -> list[Path]:
         if day not in days:
             days.add(day)
             keep.add(backup)
+    if max_total is not None:
+        total = 0
+        for n, backup in enumerate([b for b in reversed(backups) if b in keep]):
+            size = _size(backup)
+            if n and total + size > max_total:
+                keep.discard(backup)
+            else:
+                total += size
     return [b for b in backups if b not in keep]
 
 

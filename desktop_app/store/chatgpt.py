@@ -66,7 +66,7 @@ def _text(content: Fields) -> str | None:
     return "\n".join(pieces)
 
 
-def _conversation(conv: Fields) -> tuple[SessionBundle, int]:
+def chatgpt_conversation(conv: Fields) -> tuple[SessionBundle, int]:
     """A conversation as a bundle, and how many of its nodes were left out."""
     messages: list[Message] = []
     system: list[str] = []  # the system prompt, from the system messages with text
@@ -105,10 +105,13 @@ def parse_chatgpt(doc: list[Any], file: str) -> tuple[list[SessionBundle], list[
     bundles = []
     skipped = 0
     for i, item in enumerate(doc):
-        bundle, left_out = _conversation(Fields(file, f"[{i}]", item))
+        bundle, left_out = chatgpt_conversation(Fields(file, f"[{i}]", item))
         bundles.append(bundle)
         skipped += left_out
-    notes = []
-    if skipped:
-        notes.append(f"left out {skipped} tool, hidden or non-text message{'s' * (skipped != 1)}")
-    return bundles, notes
+    return bundles, skipped_notes(skipped)
+
+
+def skipped_notes(skipped: int) -> list[str]:
+    if not skipped:
+        return []
+    return [f"left out {skipped} tool, hidden or non-text message{'s' * (skipped != 1)}"]

@@ -7,10 +7,12 @@ written by a newer version of the app."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +61,13 @@ DAILY_BACKUP_AFTER = timedelta(hours=24)
 # More often when there is new work: a start finds changes made since a backup older
 # than this, and backs them up (backups.prune keeps the newest few and one a day).
 NEW_WORK_BACKUP_AFTER = timedelta(hours=2)
+# The full PRAGMA quick_check reads every page (13.5 s cold for 1 GB), so a start runs it
+# only when the last one is older than this, or on a file small enough that it costs
+# nothing; `token-budget check` runs it (and the full integrity_check) on demand. The
+# header, schema and revision are still looked at on every start.
+CHECK_EVERY = timedelta(days=7)
+CHECK_ALWAYS_BELOW = 64 << 20  # bytes: quick_check of 64 MB takes ~0.1 s warm
+CHECKED_AT = "store.checked_at"  # the setting: when the last full check passed (UTC ISO)
 
 
 def default_data_dir() -> Path:
@@ -147,6 +156,24 @@ class _FileState:
     exists: bool
     revision: str | None  # the schema revision stored in the file
     wal_missing: bool = False  # the write-ahead log was deleted while in use
+    checked: bool = False  # this start ran the full quick_check (and it passed)
+
+
+def _last_check(conn: sqlite3.Connection, tables: set[str]) -> datetime | None:
+    if "settings" not in tables:
+        return None
+    try:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (CHECKED_AT,)).fetchone()
+        when = datetime.fromisoformat(json.loads(row[0])) if row else None
+    except (sqlite3.Error, ValueError, TypeError):
+        return None
+    return when if when is not None and when.tzinfo is not None else None
+
+
+def _check_due(size: int, last: datetime | None) -> bool:
+    if size < CHECK_ALWAYS_BELOW or last is None:
+        return True
+    return not timedelta(0) <= datetime.now(UTC) - last <= CHECK_EVERY
 
 
 def _wal_missing(path: Path) -> bool:
@@ -274,13 +301,15 @@ def _inspect(path: Path, read_only_ok: bool = False) -> _FileState:
         uri = _read_only_uri(path)
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
-            verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-            if verdict != "ok":
-                if wal_missing:
-                    verdict += f"; its write-ahead log {path.name}-wal is missing"
-                raise _damaged(path, verdict)
             found = conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             tables = {r[0] for r in found}
+            checked = _check_due(size, _last_check(conn, tables))
+            if checked:
+                verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if verdict != "ok":
+                    if wal_missing:
+                        verdict += f"; its write-ahead log {path.name}-wal is missing"
+                    raise _damaged(path, verdict)
             revision = None
             if "alembic_version" in tables:
                 row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -307,7 +336,7 @@ def _inspect(path: Path, read_only_ok: bool = False) -> _FileState:
             f"{revision}; this version knows up to {migrate.head_revision()}). Install the "
             "newer version to open it; the file was left untouched."
         )
-    return _FileState(True, revision, wal_missing)
+    return _FileState(True, revision, wal_missing, checked)
 
 
 @contextmanager
@@ -367,6 +396,8 @@ class Database:
         # what opening did that the user should hear of (replies restored from
         # recovery files, store.recovery)
         self.notices: list[str] = []
+        self._backup_thread: threading.Thread | None = None
+        self.backup_error: str | None = None  # a background backup that failed
 
     @property
     def data_dir(self) -> Path:
@@ -397,10 +428,47 @@ class Database:
         self._refuse_if_read_only()
         return backups.make_backup(self.path, reason)
 
+    def backup_in_background(self, reason: str) -> None:
+        """Make a backup on a thread of its own (SQLite's online backup reads a snapshot
+        while this instance goes on reading and writing); close() waits for it. What went
+        wrong is kept in `backup_error`."""
+        self._refuse_if_read_only()
+
+        def run() -> None:
+            try:
+                backups.make_backup(self.path, reason)
+            except StoreError as exc:
+                self.backup_error = str(exc)
+
+        self._backup_thread = threading.Thread(target=run, name="token-budget-backup",
+                                               daemon=True)
+        self._backup_thread.start()
+
+    def wait_for_backup(self) -> None:
+        if self._backup_thread is not None:
+            self._backup_thread.join()
+            self._backup_thread = None
+
     def integrity_check(self) -> list[str]:
         """The full PRAGMA integrity_check: ['ok'] for a sound file."""
         with self.engine.connect() as conn:
             return [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+
+    def check(self, full: bool = True) -> list[str]:
+        """The check a start skips on a large file (CHECK_EVERY): PRAGMA integrity_check
+        (or the faster quick_check) and the unreadable values; [] for a sound file. The
+        time of a check that passed is recorded, so the next start does not repeat it."""
+        pragma = "integrity_check" if full else "quick_check"
+        with translate_errors(self.path), self.engine.connect() as conn:
+            verdicts = [r[0] for r in conn.exec_driver_sql(f"PRAGMA {pragma}")]
+        problems = [v for v in verdicts if v != "ok"]
+        bad = self.find_bad_rows()
+        if not problems and not self.read_only:
+            self.record_check()
+        return problems + [f"unreadable value: {line}" for line in bad]
+
+    def record_check(self) -> None:
+        self.settings.set(CHECKED_AT, datetime.now(UTC).isoformat())
 
     def find_bad_rows(self) -> list[str]:
         """Rows with a stored value that cannot be read (malformed JSON), one line each.
@@ -429,6 +497,7 @@ class Database:
         return found
 
     def close(self) -> None:
+        self.wait_for_backup()
         self.engine.dispose()
         if self._lock is not None:
             self._lock.release()
@@ -534,6 +603,9 @@ def open_database(data_dir: Path | str | None = None, *, read_only_ok: bool = Fa
     try:
         state = _inspect(path)
         reason = _backup_due(path, state)
+        later = None  # a routine backup of a large file is made beside the work
+        if reason in ("daily", "new-work") and path.stat().st_size >= CHECK_ALWAYS_BELOW:
+            reason, later = None, reason
         if reason:
             backups.make_backup(path, reason)
         engine = _make_engine(path)
@@ -554,6 +626,10 @@ def open_database(data_dir: Path | str | None = None, *, read_only_ok: bool = Fa
         with translate_errors(path):
             db.bad_rows = db.find_bad_rows()
         db.notices.extend(f"skipped an unreadable value: {line}" for line in db.bad_rows)
+        if state.checked and state.exists and path.stat().st_size >= CHECK_ALWAYS_BELOW:
+            db.record_check()  # a small file is checked at every start anyway
+        if later:
+            db.backup_in_background(later)
     except BaseException:
         engine.dispose()
         lock.release()

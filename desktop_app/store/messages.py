@@ -7,17 +7,19 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, cast
 
-from sqlalchemy import String, case, func, insert, select, type_coerce, update
+from sqlalchemy import String, case, func, select, type_coerce, update
 
 from desktop_app.core.app_records import SearchHit
 from desktop_app.core.records import MESSAGE_STATUSES, ROLES, Message
+from desktop_app.store import search
 from desktop_app.store.errors import NotFoundError, StoreError
-from desktop_app.store.models import MessageRow, SessionRow, utc_now
-from desktop_app.store.sessions import like_pattern, live_session
+from desktop_app.store.models import MessageRow, SessionRow, UtcTimestamp, utc_now
+from desktop_app.store.sessions import like_pattern, live_session, uncounted_sessions
 
 if TYPE_CHECKING:
     from sqlalchemy import CursorResult, Update
@@ -94,23 +96,24 @@ def _check(message: Message) -> None:
         raise StoreError(f"message content must be text, got {type(message.content).__name__}")
 
 
-def _values(message: Message, session_id: int, position: int) -> dict[str, Any]:
-    return {
-        "session_id": session_id,
-        "position": position,
-        "role": message.role,
-        "name": message.name,
-        "content": message.content,
-        "created_at": message.created_at or utc_now(),
-        "status": message.status,
-        "pinned": message.pinned,
-        "excluded": message.excluded,
-        "prompt_tokens": message.prompt_tokens,
-        "completion_tokens": message.completion_tokens,
-        "cost": message.cost,
-        "error": message.error,
-        "token_counts": {k: int(v) for k, v in message.token_counts.items()},
-    }
+_INSERT_COLUMNS = ("session_id", "position", "role", "name", "content", "created_at", "status",
+                   "pinned", "excluded", "prompt_tokens", "completion_tokens", "cost", "error",
+                   "token_counts")
+_INSERT = (f"INSERT INTO messages ({', '.join(_INSERT_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
+_TIMESTAMP = UtcTimestamp()
+
+
+def _row(message: Message, session_id: int, position: int,
+         now: datetime | None = None) -> tuple[Any, ...]:
+    """A message as the stored row (in _INSERT_COLUMNS order), with the same text for
+    times and counts the ORM writes; `now` for a message without a time."""
+    counts = message.token_counts
+    return (session_id, position, message.role, message.name, message.content,
+            _TIMESTAMP.process_bind_param(message.created_at or now or utc_now(), None),
+            message.status, int(message.pinned), int(message.excluded),
+            message.prompt_tokens, message.completion_tokens, message.cost, message.error,
+            json.dumps({k: int(v) for k, v in counts.items()}) if counts else "{}")
 
 
 def _next_position(orm: OrmSession, session_id: int) -> int:
@@ -127,9 +130,18 @@ def insert_messages(orm: OrmSession, session_id: int, messages: Sequence[Message
     for message in messages:
         _check(message)
     start = _next_position(orm, session_id)
-    rows = [_values(m, session_id, start + i) for i, m in enumerate(messages)]
-    statement = insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True)
-    return list(orm.scalars(statement, rows))
+    # one executemany of plain tuples on the transaction's own connection (an INSERT ...
+    # RETURNING runs row by row here, and binding through the ORM costs more than the
+    # insert), then the new ids by position, which is unique in the session
+    now = utc_now()
+    rows = [_row(m, session_id, start + i, now) for i, m in enumerate(messages)]
+    dbapi = orm.connection().connection.driver_connection
+    assert dbapi is not None
+    dbapi.executemany(_INSERT, rows)
+    return list(orm.scalars(
+        select(MessageRow.id)
+        .where(MessageRow.session_id == session_id, MessageRow.position >= start)
+        .order_by(MessageRow.position)))
 
 
 def _snippet(content: str, needle: str, width: int = 60) -> str:
@@ -233,12 +245,13 @@ class MessageRepository:
                     select(MessageRow.id, type_coerce(MessageRow.token_counts, String)).where(
                         MessageRow.id.in_(ids[start:start + _IN_CHUNK]))).all())
             changes = [
-                {"id": message_id,
-                 "token_counts": {**_counts(stored[message_id]),
-                                  **{k: int(v) for k, v in new.items()}}}
+                (json.dumps({**_counts(stored[message_id]),
+                             **{k: int(v) for k, v in new.items()}}), message_id)
                 for message_id, new in counts.items() if message_id in stored]
-            if changes:
-                orm.execute(update(MessageRow), changes)  # bulk UPDATE by primary key
+            if changes:  # one executemany of UPDATE by primary key, plain tuples
+                dbapi = orm.connection().connection.driver_connection
+                assert dbapi is not None
+                dbapi.executemany("UPDATE messages SET token_counts = ? WHERE id = ?", changes)
 
     # --- reading -------------------------------------------------------------------
 
@@ -286,16 +299,18 @@ class MessageRepository:
 
     def missing_counts_for(self, encodings: Mapping[int, str]) -> list[tuple[int, str, str]]:
         """(id, content, encoding) of every message with no cached count under its
-        session's encoding, for the sessions in `encodings` ({session id: encoding}), in
-        one read however many sessions there are."""
+        session's encoding, for the sessions in `encodings` ({session id: encoding}). The
+        session aggregates say which sessions lack counts, so only their messages are
+        read (none at all when every session is counted)."""
         out: list[tuple[int, str, str]] = []
         with self._db.read() as orm:
-            rows = orm.execute(select(MessageRow.session_id, MessageRow.id, MessageRow.content,
-                                      type_coerce(MessageRow.token_counts, String)))
-            for sid, mid, content, raw in rows:
-                encoding = encodings.get(sid)
-                if encoding is not None and encoding not in _counts(raw):
-                    out.append((mid, content, encoding))
+            for sid in uncounted_sessions(orm, encodings):
+                encoding = encodings[sid]
+                rows = orm.execute(select(MessageRow.id, MessageRow.content,
+                                          type_coerce(MessageRow.token_counts, String))
+                                   .where(MessageRow.session_id == sid))
+                out.extend((mid, content, encoding) for mid, content, raw in rows
+                           if encoding not in _counts(raw))
         return out
 
     def missing_counts(self, session_id: int, encoding: str) -> list[tuple[int, str]]:
@@ -313,8 +328,21 @@ class MessageRepository:
             return [(i, content) for i, content, raw in rows if encoding not in _counts(raw)]
 
     def search(self, text: str, limit: int = 100) -> list[SearchHit]:
+        """Messages matching `text` in sessions that are not deleted, best first: the
+        full-text index (words and word beginnings, any case and accent, ranked by
+        bm25, the matched words marked in SearchHit.highlights); LIKE, newest sessions
+        first, where it cannot serve (store/search.py says when)."""
+        if not text.strip():
+            return []
+        phrase = search.fts_query(text.strip())
+        with self._db.read() as orm:
+            if phrase is not None and search.has_index(orm):
+                return search.search_fts(orm, phrase, limit)
+        return self.search_like(text, limit)
+
+    def search_like(self, text: str, limit: int = 100) -> list[SearchHit]:
         """Messages containing `text` (case-insensitive for ASCII letters) in sessions
-        that are not deleted, newest sessions first."""
+        that are not deleted, newest sessions first: a scan of every message."""
         if not text.strip():
             return []
         query = (
@@ -335,10 +363,13 @@ class MessageRepository:
         )
         with self._db.read() as orm:
             rows = list(orm.execute(query))
-        return [
-            SearchHit(sid, title, mid, pos, role, _snippet(content, text), created)
-            for sid, title, mid, pos, role, content, created in rows
-        ]
+        hits = []
+        for sid, title, mid, pos, role, content, created in rows:
+            snippet = _snippet(content, text)
+            at = snippet.lower().find(" ".join(text.split()).lower())
+            spans = ((at, at + len(" ".join(text.split()))),) if at >= 0 else ()
+            hits.append(SearchHit(sid, title, mid, pos, role, snippet, created, spans))
+        return hits
 
     # --- streaming -----------------------------------------------------------------
 

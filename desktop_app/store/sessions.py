@@ -9,12 +9,12 @@ import builtins
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, String, case, column, func, select, update, values
+from sqlalchemy import select, update
 
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.records import Session
 from desktop_app.store.errors import NotFoundError
-from desktop_app.store.models import MessageRow, SessionRow, utc_now
+from desktop_app.store.models import SessionRow, SessionTokensRow, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from desktop_app.store.database import Database
 
+
+_IN_CHUNK = 10_000  # ids per IN (...): well under SQLite's limit on variables
 
 EDITABLE_FIELDS = frozenset({"title", "model", "strategy", "profile", "system_prompt", "examples",
                              "archived"})
@@ -211,30 +213,45 @@ class SessionRepository:
         )
 
 
-def _valid_count(path: Any) -> Any:
-    """The cached count at `path`, skipping a malformed JSON cell (json_extract would
-    fail the whole query; Database.find_bad_rows reports the row)."""
-    cell = MessageRow.token_counts
-    return case((func.json_valid(cell), func.json_extract(cell, path)), else_=None)
-
-
 def _counts(orm: OrmSession, rows: list[SessionRow]) -> dict[int, tuple[int, int]]:
-    """{session id: (messages, cached tokens under the session model's encoding)} in one
-    query: each session's JSON path is joined in from a VALUES list (a CTE)."""
+    """{session id: (messages, cached tokens under the session model's encoding)} from
+    the aggregates the triggers keep (migration 0005): one small indexed read, never a
+    scan of the messages."""
     if not rows:
         return {}
-    paths = (
-        values(column("sid", Integer), column("path", String), name="session_encoding")
-        .data([(r.id, f"$.{lookup_model(r.model).encoding}") for r in rows])
-        .cte()
-    )
-    query = (
-        select(
-            MessageRow.session_id,
-            func.count(MessageRow.id),
-            func.coalesce(func.sum(_valid_count(paths.c.path)), 0),
+    wanted = {r.id: lookup_model(r.model).encoding for r in rows}
+    tokens: dict[int, int] = {}
+    ids = list(wanted)
+    for start in range(0, len(ids), _IN_CHUNK):
+        found = orm.execute(
+            select(SessionTokensRow.session_id, SessionTokensRow.encoding,
+                   SessionTokensRow.tokens)
+            .where(SessionTokensRow.session_id.in_(ids[start:start + _IN_CHUNK]))
         )
-        .join(paths, paths.c.sid == MessageRow.session_id)
-        .group_by(MessageRow.session_id)
-    )
-    return {sid: (n, int(tokens)) for sid, n, tokens in orm.execute(query)}
+        for sid, encoding, total in found:
+            if wanted.get(sid) == encoding:
+                tokens[sid] = int(total)
+    return {r.id: (int(r.message_count or 0), tokens.get(r.id, 0)) for r in rows}
+
+
+def uncounted_sessions(orm: OrmSession, encodings: Mapping[int, str]) -> list[int]:
+    """Of the sessions in `encodings` ({session id: encoding}), those with a message that
+    has no cached count under that encoding, from the aggregates (no message is read)."""
+    if not encodings:
+        return []
+    counted: dict[int, int] = {}
+    ids = list(encodings)
+    totals: dict[int, int] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start:start + _IN_CHUNK]
+        for sid, messages in orm.execute(
+            select(SessionRow.id, SessionRow.message_count).where(SessionRow.id.in_(chunk))
+        ):
+            totals[sid] = int(messages)
+        for sid, encoding, done in orm.execute(
+            select(SessionTokensRow.session_id, SessionTokensRow.encoding,
+                   SessionTokensRow.messages).where(SessionTokensRow.session_id.in_(chunk))
+        ):
+            if encodings.get(sid) == encoding:
+                counted[sid] = int(done)
+    return [sid for sid in ids if totals.get(sid, 0) > counted.get(sid, 0)]

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from desktop_app import __version__
 from desktop_app.core.app_records import TurnUsage
@@ -42,7 +43,12 @@ from desktop_app.store.bundles import (
     read_bundles,
     write_bundles,
 )
-from desktop_app.store.chatgpt import looks_like_chatgpt, parse_chatgpt
+from desktop_app.store.chatgpt import (
+    chatgpt_conversation,
+    looks_like_chatgpt,
+    parse_chatgpt,
+    skipped_notes,
+)
 from desktop_app.store.errors import ImportFormatError, StoreError
 from desktop_app.store.validate import MAX_DEPTH, Fields, check_tree, kind
 
@@ -262,6 +268,12 @@ def _too_large(name: str) -> ImportFormatError:
 
 
 def _read_json(path: Path) -> tuple[str, Any]:
+    name, text = _read_text(path)
+    return name, parse_json_text(text, name)
+
+
+def _read_text(path: Path) -> tuple[str, str]:
+    """The file's JSON text (a zip's conversations.json), bounded by MAX_IMPORT_BYTES."""
     name = path.name
     try:
         if zipfile.is_zipfile(path):  # a ChatGPT export as downloaded
@@ -288,7 +300,7 @@ def _read_json(path: Path) -> tuple[str, Any]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFormatError(name, f"byte {exc.start}", "the file is not UTF-8 text") from exc
-    return name, parse_json_text(text, name)
+    return name, text
 
 
 def _no_constant(word: str) -> Any:
@@ -447,6 +459,192 @@ def _parse_session(f: Fields) -> SessionBundle:
 def parse_document(doc: Any, file: str) -> tuple[list[SessionBundle], list[MemoryFact]]:
     """Our JSON format, checked completely, as bundles and global facts."""
     root = Fields(file, "", doc)
+    _check_version(root)
+    bundles = [_parse_session(s) for s in root.each("sessions")]
+    global_memory = [_parse_fact(g, 0).fact for g in root.each("global_memory", [])]
+    return bundles, global_memory
+
+
+class _Stream:
+    """JSON text read one value at a time: the top levels of a document walked by hand,
+    each session (or conversation) decoded by the json module's C decoder on its own, so
+    a file's sessions are checked and written while the next ones are still unparsed and
+    only one is in memory as objects at a time."""
+
+    _DECODER = json.JSONDecoder(parse_constant=_no_constant)
+    _SPACE = re.compile(r"[ \t\n\r]*")
+
+    def __init__(self, text: str, name: str) -> None:
+        self.text = text
+        self.name = name
+        self.pos = 0
+
+    def _fail(self, problem: str) -> NoReturn:
+        exc = json.JSONDecodeError(problem, self.text, self.pos)
+        raise ImportFormatError(self.name, f"line {exc.lineno}, column {exc.colno}",
+                                f"not valid JSON ({problem})")
+
+    def peek(self) -> str:
+        match = self._SPACE.match(self.text, self.pos)
+        self.pos = match.end() if match else self.pos
+        return self.text[self.pos:self.pos + 1]
+
+    def take(self, char: str) -> bool:
+        if self.peek() == char:
+            self.pos += 1
+            return True
+        return False
+
+    def value(self) -> Any:
+        self.peek()
+        try:
+            value, self.pos = self._DECODER.raw_decode(self.text, self.pos)
+        except json.JSONDecodeError as exc:
+            raise ImportFormatError(self.name, f"line {exc.lineno}, column {exc.colno}",
+                                    f"not valid JSON ({exc.msg})") from exc
+        except ValueError as exc:
+            raise ImportFormatError(self.name, "", f"not valid JSON ({exc})") from exc
+        except RecursionError:
+            raise ImportFormatError(self.name, "",
+                                    f"nested more than {MAX_DEPTH} levels deep") from None
+        return value
+
+    def elements(self) -> Iterator[Any]:
+        """The values of the list that starts here, one at a time."""
+        if not self.take("["):
+            self._fail("Expecting '['")
+        if self.take("]"):
+            return
+        while True:
+            yield self.value()
+            if self.take("]"):
+                return
+            if not self.take(","):
+                self._fail("Expecting ',' delimiter")
+
+    def members(self) -> Iterator[str]:
+        """The keys of the object that starts here; the caller reads each one's value
+        (value() or elements()) before asking for the next key."""
+        if not self.take("{"):
+            self._fail("Expecting '{'")
+        if self.take("}"):
+            return
+        while True:
+            if self.peek() != '"':
+                self._fail("Expecting property name enclosed in double quotes")
+            key = self.value()
+            if not self.take(":"):
+                self._fail("Expecting ':' delimiter")
+            yield key
+            if self.take("}"):
+                return
+            if not self.take(","):
+                self._fail("Expecting ',' delimiter")
+
+    def end(self) -> None:
+        if self.peek():
+            self._fail("Extra data")
+
+
+Progress = Callable[[int, int], None]  # (characters read, characters in all)
+
+
+def _stream_ours(stream: _Stream, members: Iterator[str], head: dict[str, Any]
+                 ) -> tuple[Iterator[SessionBundle], list[MemoryFact]]:
+    """Our format from the "sessions" key on: the bundles as they are read, and the
+    global memory (filled in once the last bundle has been read)."""
+    name = stream.name
+    global_memory: list[MemoryFact] = []
+
+    def bundles() -> Iterator[SessionBundle]:
+        for i, item in enumerate(stream.elements()):
+            where = f"sessions[{i}]"
+            check_tree(item, name, where, 2)
+            yield _parse_session(Fields(name, where, item))
+        for key in members:
+            if key == "sessions":
+                raise ImportFormatError(name, "sessions", "the file names its sessions twice")
+            value = stream.value()
+            check_tree(value, name, key, 1)
+            head[key] = value
+        stream.end()
+        root = Fields(name, "", head)
+        global_memory.extend(_parse_fact(g, 0).fact for g in root.each("global_memory", []))
+
+    return bundles(), global_memory
+
+
+def import_file(db: Database, path: Path | str, again: bool = False,
+                progress: Progress | None = None) -> ImportResult:
+    """Import our JSON export or a ChatGPT conversations.json (or its zip); all or nothing.
+    A conversation this database imported before is skipped (the result lists it in
+    `already`) unless `again`.
+
+    Streamed: each session (conversation) is read, checked and written in turn, in one
+    transaction, so memory holds one session's objects at a time; a problem anywhere (a
+    broken session late in the file), or an exception from `progress` (called after each
+    session with the characters read and in all: raise to cancel), leaves the database
+    as it was. A file whose "sessions" come before its "format" and "version" is read
+    whole first, as before."""
+    path = Path(path)
+    name, text = _read_text(path)
+    stream = _Stream(text, name)
+    total = len(text)
+    tick = (lambda: progress(stream.pos, total)) if progress else None
+    first = stream.peek()
+    if first == "{":
+        head: dict[str, Any] = {}
+        members = stream.members()
+        for key in members:
+            if key != "sessions":
+                value = stream.value()
+                check_tree(value, name, key, 1)
+                head[key] = value
+                continue
+            if head.get("format") != FORMAT_NAME or "version" not in head:
+                break  # not known to be ours yet: read the whole document
+            root = Fields(name, "", head)
+            _check_version(root)
+            bundles, global_memory = _stream_ours(stream, members, head)
+            # global_memory is filled in when the last bundle has been read
+            result = write_bundles(db, bundles, global_memory, format=FORMAT_NAME,
+                                   source=path.name, again=again, progress=tick)
+            if progress:
+                progress(total, total)
+            return result
+        else:
+            stream.end()
+            return _import_document(db, head, name, path, again)
+    elif first == "[":
+        skipped = [0]
+
+        def conversations() -> Iterator[SessionBundle]:
+            i = -1
+            for i, item in enumerate(stream.elements()):
+                if i < 5 and not (isinstance(item, dict) and "mapping" in item):
+                    raise not_ours
+                where = f"[{i}]"
+                check_tree(item, name, where, 1)
+                bundle, left_out = chatgpt_conversation(Fields(name, where, item))
+                skipped[0] += left_out
+                yield bundle
+            if i < 0:
+                raise not_ours
+            stream.end()
+
+        not_ours = ImportFormatError(
+            name, "", "not a Token Budget export or a ChatGPT conversations.json (the top "
+            "level is a list)")
+        result = write_bundles(db, conversations(), format="chatgpt", source=path.name,
+                               again=again, progress=tick)
+        result.notes[:0] = skipped_notes(skipped[0])
+        if progress:
+            progress(total, total)
+        return result
+    return _import_document(db, parse_json_text(text, name), name, path, again)
+
+
+def _check_version(root: Fields) -> None:
     version = root.integer("version")
     if version > FORMAT_VERSION:
         root.fail(
@@ -454,17 +652,11 @@ def parse_document(doc: Any, file: str) -> tuple[list[SessionBundle], list[Memor
             f"written by a newer Token Budget (format version {version}; this version reads "
             f"up to {FORMAT_VERSION})",
         )
-    bundles = [_parse_session(s) for s in root.each("sessions")]
-    global_memory = [_parse_fact(g, 0).fact for g in root.each("global_memory", [])]
-    return bundles, global_memory
 
 
-def import_file(db: Database, path: Path | str, again: bool = False) -> ImportResult:
-    """Import our JSON export or a ChatGPT conversations.json (or its zip); all or nothing.
-    A conversation this database imported before is skipped (the result lists it in
-    `already`) unless `again`."""
-    path = Path(path)
-    name, doc = _read_json(path)
+def _import_document(db: Database, doc: Any, name: str, path: Path,
+                     again: bool) -> ImportResult:
+    """A document read whole: our format, ChatGPT's, or a clear refusal."""
     if isinstance(doc, dict) and doc.get("format") == FORMAT_NAME:
         bundles, global_memory = parse_document(doc, name)
         return write_bundles(db, bundles, global_memory, format=FORMAT_NAME, source=path.name,

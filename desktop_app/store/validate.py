@@ -17,11 +17,45 @@ MAX_DEPTH = 64  # our format nests about 6 deep, ChatGPT's about 8
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2200  # a date outside is a broken file, not history
 
 
-def check_tree(doc: Any, file: str) -> None:
+def _sound(doc: Any, depth: int) -> bool:
+    """check_tree's rules without building a place for every value: the fast pass."""
+    stack: list[tuple[Any, int]] = [(doc, depth)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, level = pop()
+        if level > MAX_DEPTH:
+            return False
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():  # isascii() is a flag lookup; only others encode
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return False
+        elif kind is dict:
+            for key, item in value.items():
+                if not key.isascii():
+                    try:
+                        key.encode("utf-8")
+                    except UnicodeEncodeError:
+                        return False
+                push((item, level + 1))
+        elif kind is list:
+            for item in value:
+                push((item, level + 1))
+        elif kind is int and not -MAX_INT - 1 <= value <= MAX_INT:
+            return False
+    return True
+
+
+def check_tree(doc: Any, file: str, where: str = "", depth: int = 0) -> None:
     """What no field may hold, checked once over the whole document: nesting deeper
     than MAX_DEPTH, whole numbers SQLite cannot store, text that is not valid Unicode
-    (lone surrogates, which JSON's \\u escapes allow)."""
-    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    (lone surrogates, which JSON's \\u escapes allow). A part of a document (a streaming
+    import checks one session at a time) gives its place and depth."""
+    if _sound(doc, depth):
+        return
+    stack: list[tuple[Any, str, int]] = [(doc, where, depth)]
     while stack:
         value, where, depth = stack.pop()
         if depth > MAX_DEPTH:

@@ -231,7 +231,273 @@ def stream_figure(data_dir: Path, chunks: int = 2_000, interval_s: float = 0.002
     return gui_cpu * 1000 / chunks
 
 
-def run_ui_bench(include_startup: bool = True) -> dict[str, Any]:
+# --- at size: 100k and 300k messages, a 10 MB draft, idle memory ----------------------
+BIG_CACHE_VERSION = "v1"  # bump when the generated data changes
+BIG_SESSIONS = {"small": 4, "100k": 100_000, "300k": 300_000}
+REPLY_WORDS = 300
+
+
+def _cache_root() -> Path:
+    return Path(tempfile.gettempdir()) / "token-budget-bench-cache"
+
+
+def _big_data(scratch: Path) -> tuple[Path, dict[str, int]]:
+    """A data folder holding a 4-, a 100,000- and a 300,000-message session (counted
+    under the model's encoding, as a session used in the window is), generated once and
+    cached in the temporary folder; the run works on a copy."""
+    import json
+    import shutil
+
+    cache = _cache_root() / f"big-{BIG_CACHE_VERSION}"
+    ids_file = cache / "ids.json"
+    if not ids_file.exists():
+        from desktop_app.controller.sample_data import sample_messages
+        from desktop_app.core.catalog import lookup_model
+        from desktop_app.core.tokens import count_text
+
+        shutil.rmtree(cache, ignore_errors=True)
+        data = cache / "data"
+        enc = lookup_model("gpt-4o-mini").encoding
+        ids = {}
+        for title, n in BIG_SESSIONS.items():
+            messages = sample_messages(n, 20)
+            for m in messages:
+                m.token_counts[enc] = count_text(m.content, enc)
+            from desktop_app.controller.sample_data import seed_session
+
+            ids[title] = seed_session(data, title, messages, "gpt-4o-mini")
+        ids_file.write_text(json.dumps(ids))
+    ids = json.loads(ids_file.read_text())
+    target = scratch / "data"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(cache / "data", target)
+    return target, {k: int(v) for k, v in ids.items()}
+
+
+class _LagProbe:
+    """The GUI thread's longest block: a precise timer that should fire every
+    `interval_ms`; how late it fires is how long the thread was busy elsewhere."""
+
+    def __init__(self, interval_ms: int = 2) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.interval = interval_ms
+        self.worst = 0.0
+        self.where = ""
+        self.phase = ""
+        self._last: float | None = None
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.note((now - self._last) * 1000 - self.interval)
+        self._last = now
+
+    def note(self, block_ms: float) -> None:
+        if block_ms > self.worst:
+            self.worst, self.where = block_ms, self.phase
+
+
+def _feed_replies(words: int = REPLY_WORDS) -> tuple[Any, str]:
+    """A loopback OpenAI-compatible server streaming `words` words a few milliseconds
+    apart, as a fast local model does; (server, its base URL)."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            data = json.dumps({"object": "list", "data": [
+                {"id": "gpt-4o-mini", "object": "model"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            base = {"id": "c", "object": "chat.completion.chunk", "created": 0,
+                    "model": "gpt-4o-mini"}
+            for i in range(words):
+                delta = {"content": ("" if i == 0 else " ") + f"word{i}"}
+                chunk = {**base, "choices": [{"index": 0, "delta": delta,
+                                              "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+                time.sleep(0.003)
+            end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
+def _current(window: Any, session_id: int) -> bool:
+    """The gauge and the inspector show the preview of `session_id`'s next request."""
+    c = window.controller
+    a = c.budget.assembly
+    return (c.idle and a is not None and a.session_id == session_id
+            and window.inspector._request is a.request)
+
+
+def _open_to_gauge(app: Any, window: Any, small: int, big: int, repeats: int) -> float:
+    """Opening `big` until its gauge and inspector are current (ms, median)."""
+    c = window.controller
+    times = []
+    for _ in range(repeats):
+        c.sessions.open(small)
+        _pump(app, lambda: _current(window, small), timeout=300)
+        start = time.perf_counter()
+        c.sessions.open(big)
+        _pump(app, lambda: _current(window, big), timeout=300)
+        app.processEvents()  # the paint of what came in
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def big_session_figures(scratch: Path, repeats: int = 3) -> dict[str, float]:
+    """Open to a current gauge at 100k and 300k messages; the longest GUI-thread block
+    while a 300k session opens, 50 keys are typed with pauses and a reply streams in."""
+    from PySide6.QtTest import QTest
+
+    from desktop_app.core.providers import ProviderConfig
+    from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING
+    from desktop_app.store import open_database
+
+    data, ids = _big_data(scratch)
+    server, url = _feed_replies()
+    db = open_database(data)
+    try:
+        db.providers.save(ProviderConfig("local", base_url=url, models=["gpt-4o-mini"]))
+        db.settings.set(DEFAULT_PROVIDER_SETTING, "local")
+    finally:
+        db.close()
+    app, window = _window(data)
+    c = window.controller
+    out: dict[str, float] = {}
+    try:
+        out["open_session_gauge_100k_ms"] = round(
+            _open_to_gauge(app, window, ids["small"], ids["100k"], repeats), 1)
+        out["open_session_gauge_300k_ms"] = round(
+            _open_to_gauge(app, window, ids["small"], ids["300k"], repeats), 1)
+        c.sessions.open(ids["small"])
+        _pump(app, lambda: _current(window, ids["small"]), timeout=300)
+        probe = _LagProbe()
+        probe.start()
+        probe.phase = "open"
+        c.sessions.open(ids["300k"])
+        _pump(app, lambda: _current(window, ids["300k"]), timeout=300)
+        probe.phase = "typing"
+        editor = window.composer.editor
+        editor.setFocus()
+        for i in range(50):
+            t0 = time.perf_counter()
+            QTest.keyClick(editor, "abcdefghij"[i % 10] if i % 6 else " ")
+            probe.note((time.perf_counter() - t0) * 1000)
+            pause = 0.7 if i % 10 == 9 else 0.06  # a pause lets the preview follow
+            end = time.perf_counter() + pause
+            while time.perf_counter() < end:
+                app.processEvents()
+                time.sleep(0.0005)
+        _pump(app, lambda: _current(window, ids["300k"]), timeout=300)
+        probe.phase = "reply"
+        window.composer.send()
+        _pump(app, lambda: c.turns.streaming, timeout=60)
+        _pump(app, lambda: not c.turns.streaming and _current(window, ids["300k"]),
+              timeout=300)
+        probe.stop()
+        out["gui_block_max_ms_300k"] = round(probe.worst, 1)
+        print(f"bench: longest GUI block at 300k: {probe.worst:.1f} ms ({probe.where})",
+              file=sys.stderr)
+    finally:
+        window.close()
+        server.shutdown()
+        server.server_close()
+    return out
+
+
+def draft_figure(scratch: Path, keys: int = 30, megabytes: int = 10) -> float:
+    """A keystroke in a 10 MB draft reaches the painted gauge (ms, median)."""
+    from PySide6.QtGui import QTextCursor
+    from PySide6.QtTest import QTest
+
+    from desktop_app.core.bench import generate_draft
+
+    line = generate_draft(2_000, "o200k_base")
+    draft = (line + "\n") * (megabytes * 1_000_000 // (len(line) + 1) + 1)
+    _seed(scratch, "Draft", 4, 20, "gpt-4o-mini")
+    app, window = _window(scratch)
+    c = window.controller
+    editor = window.composer.editor
+    watch = _PaintWatch(window.gauge)
+    times = []
+    try:
+        window.composer.set_text(draft)
+        _pump(app, lambda: c.idle, timeout=300)
+        editor.setFocus()
+        cursor = editor.textCursor()
+        cursor.setPosition(len(draft) // 2)
+        editor.setTextCursor(cursor)
+        editor.moveCursor(QTextCursor.MoveOperation.EndOfLine)
+        for i in range(keys):
+            painted = watch.count
+            start = time.perf_counter()
+            QTest.keyClick(editor, "abcdefghij"[i % 10] if i % 7 else " ")
+            deadline = start + 5
+            while watch.count == painted and time.perf_counter() < deadline:
+                app.processEvents()
+            app.processEvents()
+            times.append((time.perf_counter() - start) * 1000)
+            c.budget.timer.stop()
+    finally:
+        window.close()
+    return statistics.median(times)
+
+
+def idle_rss_figure(runs: int = 2) -> float:
+    """The window's resident memory (MB) once idle with an empty database."""
+    from desktop_app.ui.app import IDLE_RSS_ENV
+
+    _ensure_platform()
+    env = dict(os.environ)
+    env[IDLE_RSS_ENV] = "1"
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(runs):
+            proc = subprocess.run([sys.executable, "-m", "desktop_app", "--data-dir",
+                                   str(Path(tmp) / f"d{i}")], env=env, capture_output=True,
+                                  text=True, timeout=120)
+            for line in proc.stdout.splitlines():
+                if line.startswith("idle_rss_mb "):
+                    figures.append(float(line.split()[1]))
+    if not figures:
+        raise RuntimeError("the window did not report its memory")
+    return statistics.median(figures)
+
+
+def run_ui_bench(include_startup: bool = True, quick: bool = False) -> dict[str, Any]:
     """All the window's figures, in milliseconds."""
     _ensure_platform()
     results: dict[str, Any] = {}
@@ -241,6 +507,10 @@ def run_ui_bench(include_startup: bool = True) -> dict[str, Any]:
         results["open_session_paint_10k_ms"] = round(open_session_figure(Path(tmp) / "open"), 1)
         results.update(keystroke_figure(Path(tmp) / "keys"))
         results["stream_chunk_gui_ms"] = round(stream_figure(Path(tmp) / "stream"), 3)
+        results["draft_10mb_keystroke_ms"] = round(draft_figure(Path(tmp) / "draft"), 2)
+        if not quick:
+            results.update(big_session_figures(Path(tmp) / "big"))
+    results["idle_rss_mb"] = round(idle_rss_figure(), 1)
     return results
 
 

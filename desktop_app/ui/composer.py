@@ -8,7 +8,15 @@ from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPainter, QPalette, QPen
+from PySide6.QtGui import (
+    QFont,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPalette,
+    QPen,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -25,6 +33,10 @@ from desktop_app.ui.palette import blend, is_dark, warning_color
 from desktop_app.ui.theme import mute, paint_top_rule
 
 MIN_LINES, MAX_LINES = 3, 10
+# what QTextDocument.toPlainText() makes of the characters a cursor's selection holds:
+# paragraph and line separators become newlines, a no-break space a space
+_PLAIN_TEXT = str.maketrans({"\u2029": "\n", "\u2028": "\n", "\ufdd0": "\n",
+                             "\ufdd1": "\n", "\xa0": " "})
 
 
 class _Editor(QPlainTextEdit):
@@ -60,6 +72,9 @@ class Composer(QFrame):
 
     draftChanged = Signal(object)  # str; `object` hands over the Python string as it is,
     # where `str` would convert a 10 MB draft to a QString and back on every keystroke
+    # the draft and the edit that made it: (position, removed, added) against the text
+    # the last emission carried, or None when it is not known (count it afresh)
+    draftEdited = Signal(object, object)
     sendRequested = Signal(str)
     stopRequested = Signal()
 
@@ -88,6 +103,13 @@ class Composer(QFrame):
         self.editor.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._lines_shown = 0
         self._fit_height()
+        # the draft as Python text, kept by applying each edit the document reports: a
+        # keystroke copies the characters it touched, not the whole draft
+        self._text = ""
+        self._astral = False  # does it hold a character Qt counts as two?
+        self._edit: tuple[int, int, int] | None = None
+        self._edits = 0
+        self.editor.document().contentsChange.connect(self._on_contents_change)
         self.editor.textChanged.connect(self._on_text_changed)
         self.editor.sendKey.connect(self.send)
         self.editor.escapeKey.connect(self.stop)
@@ -134,7 +156,7 @@ class Composer(QFrame):
 
     # --- what the window tells it ---------------------------------------------------
     def text(self) -> str:
-        return self.editor.toPlainText()
+        return self._text
 
     def set_text(self, text: str) -> None:
         self.editor.setPlainText(text)
@@ -215,8 +237,39 @@ class Composer(QFrame):
         if self._streaming:
             self.stopRequested.emit()
 
+    def _on_contents_change(self, position: int, removed: int, added: int) -> None:
+        """Apply one edit of the document to the text kept. Qt reports some edits wider
+        than they were (setPlainText: the whole text and its end; a format change: the
+        block); the lengths put them right, and the text in between is read again.
+        Qt counts in UTF-16 units, Python in characters: while the text holds a
+        character beyond the BMP (an emoji) the two differ, and the text is read whole."""
+        old = self._text
+        doc = self.editor.document()
+        length = doc.characterCount() - 1  # the document's end is not text
+        if not self._astral:
+            removed = min(removed, len(old) - position)
+            added = length - (len(old) - removed)
+            if position >= 0 and removed >= 0 and added >= 0 and position + added <= length:
+                cursor = QTextCursor(doc)
+                cursor.setPosition(position)
+                cursor.setPosition(position + added, QTextCursor.MoveMode.KeepAnchor)
+                piece = cursor.selectedText().translate(_PLAIN_TEXT)
+                text = old[:position] + piece + old[position + removed:]
+                if len(text) == length:  # else the piece held an emoji
+                    self._text, self._edit = text, (position, removed, added)
+                    self._edits += 1
+                    return
+        self._text = self.editor.toPlainText()
+        self._astral = len(self._text) != length
+        self._edit, self._edits = None, self._edits + 2
+
     def _on_text_changed(self) -> None:
-        self.draftChanged.emit(self.editor.toPlainText())
+        # one edit since the last emission is handed on; several (an undo of a
+        # compound edit) are not merged: the counter then compares the texts itself
+        edit = self._edit if self._edits == 1 else None
+        self._edit, self._edits = None, 0
+        self.draftEdited.emit(self._text, edit)
+        self.draftChanged.emit(self._text)
         self._update_buttons()
         self._fit_height()
 

@@ -132,12 +132,18 @@ class ConversationModel(QAbstractListModel):
         """Counts a preview made under `encoding` (a new model, or a server that named
         its own vocabulary) for the loaded messages that lack them: the cards show
         their figure without reopening the session."""
-        by_id = {m.id: m.token_counts.get(encoding) for m in counted if m.id is not None}
+        # only the loaded messages are looked for (a page, not the session): usually
+        # none lacks a count, and those that do are among the newest
+        missing = {m.id: m for m in self.messages
+                   if m.id is not None and encoding not in m.token_counts}
         changed = False
-        for m in self.messages:
-            n = by_id.get(m.id)
-            if n is not None and encoding not in m.token_counts:
-                m.token_counts[encoding] = n
+        for m in reversed(counted):
+            if not missing:
+                break
+            mine = missing.pop(m.id, None) if m.id is not None else None
+            n = None if mine is None else m.token_counts.get(encoding)
+            if mine is not None and n is not None:
+                mine.token_counts[encoding] = n
                 changed = True
         if changed:
             self._all_changed()

@@ -1,10 +1,12 @@
 """The context inspector: exactly what the next request sends, message by message, and
-what was left out (summarized or dropped) and why. Both lists are item models over the
-assembled request, so ten thousand messages cost ten thousand references, not widgets;
-previews and counts are made only for the rows on screen."""
+what was left out (summarized or dropped) and why. Both lists are virtual item models
+over the assembled request: a row's cells are made from the request's arrays and the
+session's messages when the view shows it, so 300,000 messages left out cost nothing
+until they scroll into view."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QSplitter,
     QStyle,
-    QTreeView,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -61,6 +63,8 @@ MIN_ROWS = 5  # each table shows at least this many rows (the column scrolls ins
 TOOLTIP_CHARS = 1500
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
+# made once: or-ing two Qt flags is a Python enum operation (most of a cell's cost)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
@@ -86,8 +90,8 @@ def content_text(chat: dict[str, Any]) -> str:
 
 
 class _Row:
-    """A message in the table. `tokens` is its figure in the request, chat framing
-    included (None: counted when first shown)."""
+    """A message in the table, made when the row is shown. `tokens` is its figure in the
+    request, chat framing included (None: counted when first shown)."""
 
     __slots__ = ("component", "name", "number", "reason", "role", "state", "text", "tokens")
 
@@ -104,21 +108,92 @@ class _Row:
         self.name = name
 
 
+class _Rows:
+    """The rows of a table, made one at a time on demand: a table over 300,000 messages
+    holds a reference to the request, not 300,000 rows."""
+
+    def __len__(self) -> int:
+        return 0
+
+    def row(self, r: int) -> _Row:
+        raise IndexError(r)
+
+
+class _SentRows(_Rows):
+    """One row per section the request sends; a history section names its message and
+    whether it was pinned."""
+
+    def __init__(self, req: AssembledRequest) -> None:
+        self._req = req
+        index = req.row_index()
+        # history sections follow the kept and pinned messages in order: they pair up
+        # when there are as many of each
+        paired = len(index.history) == len(index.history_sections)
+        self._history = index.history if paired else None
+        self._sections = index.history_sections
+
+    def __len__(self) -> int:
+        return len(self._req.sections)
+
+    def row(self, r: int) -> _Row:
+        comp, chat, tokens = self._req.sections[r]
+        number, state = None, ""
+        if comp == "history" and self._history is not None:
+            k = bisect_left(self._sections, r)
+            if k < len(self._sections) and self._sections[k] == r:
+                i = self._history[k]
+                number, state = i + 1, self._req.states[i]
+        name = chat.get("name")
+        return _Row(number, comp, str(chat.get("role", "")), tokens, content_text(chat),
+                    state, name=str(name) if name else None)
+
+
+class _LeftOutRows(_Rows):
+    """One row per message summarized, folding or dropped, with the figure it would
+    cost in the request (as its card says)."""
+
+    def __init__(self, req: AssembledRequest, messages: Sequence[Message],
+                 counting: Counting) -> None:
+        self._req = req
+        self._messages = messages
+        self._counting = counting
+        left = req.row_index().left_out
+        # the inclusion list and the messages normally agree; never index past either
+        self._left = left if not left or left[-1] < len(messages) else \
+            left[:bisect_left(left, len(messages))]
+
+    def __len__(self) -> int:
+        return len(self._left)
+
+    def row(self, r: int) -> _Row:
+        i = self._left[r]
+        m = self._messages[i]
+        cost = self._counting.of_message(m)
+        return _Row(i + 1, "history", m.role, None if cost is None else cost.total,
+                    m.content, self._req.states[i], self._req.reasons[i], m.name)
+
+
+ROW_CACHE = 512  # rows kept made: a few screens of both tables
+
+
 class _RowsModel(QAbstractTableModel):
-    """A read-only table of _Rows with the given columns."""
+    """A read-only table with the given columns over _Rows; a row's cells are made when
+    the view asks for them, and only the rows lately shown are kept."""
 
     def __init__(self, columns: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._columns = list(columns)
-        self._rows: list[_Row] = []
+        self._rows: _Rows = _Rows()
+        self._made: dict[int, _Row] = {}
         self.counting = Counting()
         self._chips: dict[str, QPixmap] = {}
         self._muted = QColor()
         self._dark = False
 
-    def set_rows(self, rows: list[_Row], counting: Counting) -> None:
+    def set_rows(self, rows: _Rows, counting: Counting) -> None:
         self.beginResetModel()
         self._rows = rows
+        self._made = {}
         self.counting = counting
         self.endResetModel()
 
@@ -135,7 +210,12 @@ class _RowsModel(QAbstractTableModel):
                                                                len(self._columns) - 1))
 
     def row(self, r: int) -> _Row:
-        return self._rows[r]
+        made = self._made.get(r)
+        if made is None:
+            if len(self._made) >= ROW_CACHE:
+                self._made.clear()
+            made = self._made[r] = self._rows.row(r)
+        return made
 
     def tokens(self, row: _Row) -> int:
         if row.tokens is None:  # counted when first shown; count_text keeps the result
@@ -159,13 +239,13 @@ class _RowsModel(QAbstractTableModel):
         if (orientation == Qt.Orientation.Horizontal
                 and role == Qt.ItemDataRole.TextAlignmentRole
                 and self._columns[section] in ("#", "Tokens")):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return _RIGHT
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        row = self._rows[index.row()]
+        row = self.row(index.row())
         column = self._columns[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             if column == "#":
@@ -193,7 +273,7 @@ class _RowsModel(QAbstractTableModel):
         elif role == Qt.ItemDataRole.DecorationRole and column == "Component":
             return self._chips.get(row.component)
         elif role == Qt.ItemDataRole.TextAlignmentRole and column in ("#", "Tokens"):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return _RIGHT
         elif role == Qt.ItemDataRole.ForegroundRole and column in ("#", "Role", "State"):
             return self._muted
         elif role == Qt.ItemDataRole.AccessibleTextRole:
@@ -210,6 +290,14 @@ LEFT_OUT_COLUMNS = ("#", "Role", "State", "Tokens", "Reason", "Content")
 LEFT_OUT_STATES = frozenset({"summarized", "folding", "dropped"})
 
 
+class _TableView(QTableView):
+    """The tables: a QTableView, which lays out 300,000 rows of one height without
+    asking the model about each (a QTreeView asks every row for its children)."""
+
+    def header(self) -> QHeaderView:
+        return self.horizontalHeader()
+
+
 class ContextInspector(QWidget):
     """Shows an AssembledRequest: totals, the messages sent, those left out, and the
     full text of the selected one."""
@@ -219,7 +307,7 @@ class ContextInspector(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._request: AssembledRequest | None = None
-        self._messages: list[Message] = []
+        self._messages: Sequence[Message] = ()
         self._counting = Counting()
 
         self._totals = QLabel("Nothing assembled yet.")
@@ -347,19 +435,19 @@ class ContextInspector(QWidget):
         assembled from (same order as its inclusion list); the ones left out are shown
         with the figure they would cost in the request (under `encoding`)."""
         self._request = req
-        self._messages = list(messages)
+        self._messages = messages
         counting = self._counting.under(encoding)
         if req is None:
-            self.sent_model.set_rows([], counting)
-            self.left_out_model.set_rows([], counting)
+            self.sent_model.set_rows(_Rows(), counting)
+            self.left_out_model.set_rows(_Rows(), counting)
             self._totals.setText("Nothing assembled yet.")
             self._status.clear()
             self._warnings.clear()
             self._warnings.hide()
             self._update_titles()
             return
-        self.sent_model.set_rows(self._sent_rows(req), counting)
-        self.left_out_model.set_rows(self._left_out_rows(req, counting), counting)
+        self.sent_model.set_rows(_SentRows(req), counting)
+        self.left_out_model.set_rows(_LeftOutRows(req, messages, counting), counting)
         self._update_totals(req)
         self._update_titles()
         self._detail.clear()
@@ -393,36 +481,7 @@ class ContextInspector(QWidget):
     def detail_text(self) -> str:
         return self._detail.toPlainText()
 
-    # --- building rows -----------------------------------------------------------------
-
-    def _sent_rows(self, req: AssembledRequest) -> list[_Row]:
-        # History sections follow the kept and pinned messages in order: pair them up
-        # so each row can name its message and say whether it was pinned.
-        history_idx = [i for i, s in enumerate(req.states) if s in ("kept", "pinned")]
-        n_history = sum(1 for comp, _m, _t in req.sections if comp == "history")
-        paired = iter(history_idx if len(history_idx) == n_history else [])
-        rows = []
-        for comp, chat, tokens in req.sections:
-            number, state = None, ""
-            if comp == "history":
-                i = next(paired, None)
-                if i is not None:
-                    number, state = i + 1, req.states[i]
-            name = chat.get("name")
-            rows.append(_Row(number, comp, str(chat.get("role", "")), tokens,
-                             content_text(chat), state, name=str(name) if name else None))
-        return rows
-
-    def _left_out_rows(self, req: AssembledRequest, counting: Counting) -> list[_Row]:
-        rows = []
-        for i, (state, reason) in enumerate(zip(req.states, req.reasons, strict=False)):
-            if state not in LEFT_OUT_STATES or i >= len(self._messages):
-                continue
-            m = self._messages[i]
-            cost = counting.of_message(m)  # what it would cost, as its card says
-            rows.append(_Row(i + 1, "history", m.role, None if cost is None else cost.total,
-                             m.content, state, reason, m.name))
-        return rows
+    # --- totals ---------------------------------------------------------------------
 
     def _update_totals(self, req: AssembledRequest) -> None:
         report = req.report
@@ -468,11 +527,13 @@ class ContextInspector(QWidget):
         label.setFont(font)
         return label
 
-    def _make_view(self, model: _RowsModel, name: str) -> QTreeView:
-        view = QTreeView()
+    def _make_view(self, model: _RowsModel, name: str) -> _TableView:
+        view = _TableView()
         view.setModel(model)
-        view.setRootIsDecorated(False)
-        view.setUniformRowHeights(True)  # lets the view skip measuring 10k rows
+        view.verticalHeader().hide()
+        view.setShowGrid(False)
+        view.setWordWrap(False)
+        view.setCornerButtonEnabled(False)
         view.setAlternatingRowColors(True)
         view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -480,6 +541,8 @@ class ContextInspector(QWidget):
         view.setTextElideMode(Qt.TextElideMode.ElideRight)
         view.setAccessibleName(name)
         header = view.header()
+        header.setHighlightSections(False)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         fm = view.fontMetrics()
@@ -496,7 +559,7 @@ class ContextInspector(QWidget):
             lambda current, _previous, m=model: self._show_detail(m, current))
         return view
 
-    def _fit_view(self, view: QTreeView) -> None:
+    def _fit_view(self, view: _TableView) -> None:
         """The figure columns (# and Tokens) as wide as their widest value and fixed, the
         component's as wide as its longest name; the view at least as wide as its
         columns up to Tokens (a figure is never cut at the view's edge, with or without
@@ -514,6 +577,10 @@ class ContextInspector(QWidget):
         view.setMinimumWidth(sum(view.columnWidth(c) for c in range(tokens + 1))
                              + 2 * view.frameWidth() + scroll_bar_extent(view))
         row = item_row_height(view, decorated="Component" in columns)
+        rows = view.verticalHeader()  # every row one line high: nothing is measured
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setMinimumSectionSize(1)
+        rows.setDefaultSectionSize(row)
         view.setMinimumHeight(table_height(view, MIN_ROWS, row, header.sizeHint().height()))
 
     def _show_detail(self, model: _RowsModel, current: QModelIndex) -> None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.counting import Cost, Counting
 from desktop_app.core.records import MemoryFact
 from desktop_app.core.tokens import count_text
+from desktop_app.ui.context_panel import plain_tooltip
 from desktop_app.ui.gauge import format_tokens
 from desktop_app.ui.palette import blend, is_dark, warning_color
 from desktop_app.ui.retention_line import RetentionLine
@@ -38,6 +39,15 @@ _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
 # session_id of a session fact added here before the panel was told its session
 UNSAVED_SESSION = -1
+
+
+# who found a fact (memory.origin), as the key's tooltip says it
+ORIGINS = {
+    "user": "Added or edited by you",
+    "model": "Found by the model",
+    "offline": "Found by the offline extractor (no model was asked)",
+    "offline-check": "Kept by the offline check: the model's extraction left this fact out",
+}
 
 
 def fact_tokens(fact: MemoryFact, encoding: str) -> int:
@@ -140,7 +150,9 @@ class MemoryModel(QAbstractTableModel):
             return Qt.CheckState.Checked if fact.pinned else Qt.CheckState.Unchecked
         elif role == Qt.ItemDataRole.ToolTipRole:
             if col == VALUE:
-                return fact.value
+                return plain_tooltip(fact.value)  # the model's or a file's text: never markup
+            if col == KEY:
+                return ORIGINS.get(fact.origin or "", "")
             if col == PINNED:
                 return "Pinned facts are never left out to make room"
             if col == SCOPE:
@@ -148,6 +160,10 @@ class MemoryModel(QAbstractTableModel):
                         else "Only this session")
             if col == TOKENS:
                 return PART_HELP
+        elif role == Qt.ItemDataRole.FontRole and col == KEY and fact.origin == "offline-check":
+            font = QFont()
+            font.setItalic(True)  # kept although the model left it out: worth a look
+            return font
         elif role == Qt.ItemDataRole.TextAlignmentRole and col == TOKENS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -30,7 +30,7 @@ def connect_window(window: MainWindow) -> None:
     w.snackbar.undo_button.clicked.connect(c.sessions.undo_delete)
 
     # the centre column
-    w.composer.draftChanged.connect(c.budget.set_draft)
+    w.composer.draftEdited.connect(c.budget.set_draft)
     w.composer.sendRequested.connect(c.turns.send)
     w.composer.stopRequested.connect(c.turns.stop)
     w.conversation.olderWanted.connect(c.sessions.load_older)

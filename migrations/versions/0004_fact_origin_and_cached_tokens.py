@@ -26,10 +26,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("memory") as batch:
-        batch.add_column(sa.Column("origin", sa.String(length=20), nullable=True))
-    with op.batch_alter_table("turn_usage") as batch:
-        batch.add_column(sa.Column("cached_prompt_tokens", sa.Integer(), nullable=True))
+    # a plain ADD COLUMN: SQLite does it in place (a batch copy of a table would drop and
+    # recreate it, which foreign keys may cascade through)
+    op.add_column("memory", sa.Column("origin", sa.String(length=20), nullable=True))
+    op.add_column("turn_usage", sa.Column("cached_prompt_tokens", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:

@@ -11,7 +11,9 @@
 #                         (hardened runtime, packaging/macos/entitlements.plist)
 #   APPLE_ID, APPLE_TEAM_ID, APPLE_APP_PASSWORD
 #                         an Apple ID, its team and an app-specific password: the dmg
-#                         is sent to Apple's notary service and the ticket stapled
+#                         is sent to Apple's notary service (packaging/macos/notarize.py
+#                         reads the verdict and prints Apple's log when it is rejected)
+#                         and the ticket stapled
 # Without them the build is unsigned (Gatekeeper will ask users to confirm the first
 # launch with right-click > Open) and says so.
 set -euo pipefail
@@ -23,11 +25,14 @@ if [ "$(uname -s)" != "Darwin" ]; then
   exit 2
 fi
 
+# pyproject.toml's version as written (file names) and as macOS takes it (Info.plist,
+# filled by the spec from the same packaging/version.py).
 version=$("$PYTHON" packaging/version.py)
+bundle_version=$("$PYTHON" packaging/version.py macos-build)
 arch=$(uname -m)
 app="dist/Token Budget.app"
 dmg="dist/TokenBudget-${version}-macos-${arch}.dmg"
-echo "build_dmg: Token Budget $version ($arch)"
+echo "build_dmg: Token Budget $version ($arch; CFBundleVersion $bundle_version)"
 
 "$PYTHON" -m pip install -q ".[build]"
 if [ -n "${MACOS_SIGN_IDENTITY:-}" ]; then
@@ -43,8 +48,22 @@ fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 app_abs="$(cd "$(dirname "$app")" && pwd)/$(basename "$app")"
+sample="$PWD/packaging/fixtures/sample-export.tokenbudget"
 (cd "$scratch" && QT_QPA_PLATFORM=offscreen TOKEN_BUDGET_DATA_DIR="$scratch/data" \
-   "$app_abs/Contents/MacOS/token-budget" --self-test)
+   "$app_abs/Contents/MacOS/token-budget" --self-test "$sample")
+# The Info.plist and the minimum macOS, read from the binaries in the bundle.
+"$PYTHON" packaging/macos/check_app.py "$app"
+# The app as Finder starts it (Launch Services reads the Info.plist, refuses a minimum
+# newer than this Mac), with a file on its command line: the window program's self-test.
+log="$scratch/open-self-test.log"
+open -W -n --stdout "$log" --stderr "$log" \
+  --env QT_QPA_PLATFORM=offscreen --env "TOKEN_BUDGET_DATA_DIR=$scratch/open-data" \
+  "$app" --args --self-test "$sample"
+cat "$log"
+if ! grep -q "^self-test passed" "$log"; then
+  echo "build_dmg: FAILED: the app started by Launch Services did not pass its self-test" >&2
+  exit 1
+fi
 
 if [ -n "${MACOS_SIGN_IDENTITY:-}" ]; then
   codesign --verify --deep --strict --verbose=2 "$app"
@@ -62,8 +81,7 @@ if [ -n "${MACOS_SIGN_IDENTITY:-}" ]; then
   codesign --force --timestamp --sign "$MACOS_SIGN_IDENTITY" "$dmg"
   if [ -n "${APPLE_ID:-}" ] && [ -n "${APPLE_TEAM_ID:-}" ] && [ -n "${APPLE_APP_PASSWORD:-}" ]; then
     echo "build_dmg: notarizing (this waits for Apple's answer)"
-    xcrun notarytool submit "$dmg" --apple-id "$APPLE_ID" --team-id "$APPLE_TEAM_ID" \
-      --password "$APPLE_APP_PASSWORD" --wait
+    "$PYTHON" packaging/macos/notarize.py "$dmg"
     xcrun stapler staple "$dmg"
     xcrun stapler validate "$dmg"
   else

@@ -7,7 +7,8 @@
 #   dist\TokenBudget\                                  the app folder
 #   dist\installer\TokenBudget-<version>-windows-x64-setup.exe
 # Code signing (optional): set WINDOWS_SIGN_CERT (a .pfx path) and WINDOWS_SIGN_PASSWORD;
-# the executables and the installer are then signed with signtool. Unset: unsigned.
+# the executables, the installer and its uninstaller are then signed with signtool.
+# Unset: unsigned.
 param(
     [string]$Python = "python",
     [string]$Iscc = ""
@@ -21,10 +22,13 @@ function Invoke-Checked([string]$What, [scriptblock]$Command) {
     if ($LASTEXITCODE -ne 0) { throw "$What failed (exit code $LASTEXITCODE)" }
 }
 
-# The version lives in pyproject.toml only.
+# The version lives in pyproject.toml only; packaging\version.py turns it into the four
+# numbers Windows version info takes (0.2.0rc1 -> 0.2.0.30001).
 $Version = (& $Python packaging\version.py).Trim()
 if (-not $Version) { throw "could not read the version from pyproject.toml" }
-Write-Host "build: Token Budget $Version"
+$WinVersion = (& $Python packaging\version.py windows).Trim()
+if ($LASTEXITCODE -ne 0 -or -not $WinVersion) { throw "version.py cannot express $Version for Windows" }
+Write-Host "build: Token Budget $Version (Windows version info $WinVersion)"
 
 Invoke-Checked "installing the project and PyInstaller" { & $Python -m pip install -q ".[build]" }
 Invoke-Checked "PyInstaller" {
@@ -38,20 +42,33 @@ New-Item -ItemType Directory -Path $Scratch | Out-Null
 try {
     Push-Location $Scratch
     $env:TOKEN_BUDGET_DATA_DIR = Join-Path $Scratch "data"
-    Invoke-Checked "the frozen self-test" { & (Join-Path $App "token-budget.exe") --self-test }
+    $Sample = Join-Path $Root "packaging\fixtures\sample-export.tokenbudget"
+    Invoke-Checked "the frozen self-test" { & (Join-Path $App "token-budget.exe") --self-test $Sample }
+    # The windowed program, started with a file on its command line as a double-click
+    # starts it. It has no console: its self-test writes its lines to a log file.
+    $env:TOKEN_BUDGET_DATA_DIR = Join-Path $Scratch "gui-data"
+    $env:TOKEN_BUDGET_SELF_TEST_LOG = Join-Path $Scratch "gui-self-test.log"
+    $Gui = Start-Process -FilePath (Join-Path $App "TokenBudget.exe") -Wait -PassThru `
+        -ArgumentList @("--self-test", "`"$Sample`"")
+    Get-Content $env:TOKEN_BUDGET_SELF_TEST_LOG
+    if ($Gui.ExitCode -ne 0) { throw "the windowed program's self-test failed (exit $($Gui.ExitCode))" }
 } finally {
     Pop-Location
     Remove-Item Env:TOKEN_BUDGET_DATA_DIR -ErrorAction SilentlyContinue
+    Remove-Item Env:TOKEN_BUDGET_SELF_TEST_LOG -ErrorAction SilentlyContinue
     Remove-Item -Recurse -Force $Scratch -ErrorAction SilentlyContinue
 }
 $SizeMb = [math]::Round(((Get-ChildItem -Recurse -File $App | Measure-Object Length -Sum).Sum) / 1MB)
 Write-Host "build: $App is $SizeMb MB"
 
-function Sign-Files([string[]]$Files) {
-    if (-not $env:WINDOWS_SIGN_CERT) { return }
+$SignTool = $null
+if ($env:WINDOWS_SIGN_CERT) {
     $SignTool = Get-ChildItem "${env:ProgramFiles(x86)}\Windows Kits\10\bin\*\x64\signtool.exe" |
         Sort-Object FullName -Descending | Select-Object -First 1
     if (-not $SignTool) { throw "WINDOWS_SIGN_CERT is set but signtool.exe was not found" }
+}
+function Sign-Files([string[]]$Files) {
+    if (-not $SignTool) { return }
     foreach ($File in $Files) {
         Invoke-Checked "signing $File" {
             & $SignTool.FullName sign /f $env:WINDOWS_SIGN_CERT /p $env:WINDOWS_SIGN_PASSWORD `
@@ -76,9 +93,18 @@ if (-not $Iscc) {
     if (-not $Iscc) { throw "Inno Setup 6 (ISCC.exe) not found: install it or pass -Iscc" }
 }
 $Installer = Join-Path $Root "dist\installer"
-Invoke-Checked "Inno Setup" {
-    & $Iscc /Q "/DAppVersion=$Version" "/DSourceDir=$App" "/DOutputDir=$Installer" packaging\windows\token_budget.iss
+$IsccArgs = @("/Q", "/DAppVersion=$Version", "/DWinVersion=$WinVersion", "/DSourceDir=$App",
+              "/DOutputDir=$Installer")
+if ($SignTool) {
+    # Inno Setup signs the installer and the uninstaller inside it with this command
+    # ($f: the file, $q: a quote); the script then sets SignTool and SignedUninstaller.
+    $IsccArgs += "/Ssigntool=`$q$($SignTool.FullName)`$q sign /f `$q$($env:WINDOWS_SIGN_CERT)`$q /p `$q$($env:WINDOWS_SIGN_PASSWORD)`$q /fd sha256 /tr http://timestamp.digicert.com /td sha256 `$f"
+    $IsccArgs += "/DSignTool"
 }
+Invoke-Checked "Inno Setup" { & $Iscc @IsccArgs packaging\windows\token_budget.iss }
 $Setup = Join-Path $Installer "TokenBudget-$Version-windows-x64-setup.exe"
-Sign-Files @($Setup)
+if ($SignTool) {
+    $Status = (Get-AuthenticodeSignature $Setup).Status
+    if ($Status -ne "Valid") { throw "the installer's signature is $Status" }
+}
 Write-Host "build: installer $Setup"

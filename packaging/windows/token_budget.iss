@@ -2,14 +2,20 @@
 ; (dist\TokenBudget) for the current user, no administrator rights needed.
 ;
 ; Do not run by hand: packaging\windows\build.ps1 builds the folder and calls
-;   ISCC.exe /DAppVersion=<version from pyproject.toml> /DSourceDir=<dist\TokenBudget> ...
-; so that the version is written in one place only (pyproject.toml).
+;   ISCC.exe /DAppVersion=<PEP 440 version> /DWinVersion=<its four numbers> /DSourceDir=...
+; both from packaging\version.py, so that the version is written in one place only
+; (pyproject.toml) and a pre- or post-release (0.2.0rc1, 1.0.0.post1) still compiles:
+; version info takes four numbers only. With /Ssigntool=... (build.ps1 passes it when a
+; certificate is set) the installer and its uninstaller are signed.
 ;
 ; The user's data (database, backups, window layout) lives in %LOCALAPPDATA%\TokenBudget,
 ; outside {app}: installing, upgrading and uninstalling never touch it.
 
 #ifndef AppVersion
   #error AppVersion is not defined: build with packaging\windows\build.ps1
+#endif
+#ifndef WinVersion
+  #error WinVersion is not defined: build with packaging\windows\build.ps1
 #endif
 #ifndef SourceDir
   #define SourceDir "..\..\dist\TokenBudget"
@@ -32,7 +38,10 @@ AppName={#AppName}
 AppVersion={#AppVersion}
 AppVerName={#AppName} {#AppVersion}
 AppPublisher={#AppName}
-VersionInfoVersion={#AppVersion}
+VersionInfoVersion={#WinVersion}
+VersionInfoTextVersion={#AppVersion}
+VersionInfoProductVersion={#WinVersion}
+VersionInfoProductTextVersion={#AppVersion}
 VersionInfoProductName={#AppName}
 ; Per-user by default ({autopf} is then %LOCALAPPDATA%\Programs); the first page lets
 ; the user choose an install for all users instead, which asks for elevation.
@@ -57,6 +66,12 @@ WizardStyle=modern
 CloseApplications=yes
 RestartApplications=yes
 ChangesAssociations=yes
+#ifdef SignTool
+; The Sign Tool named "signtool" is defined on the command line (/Ssigntool=...): it
+; signs the installer and, through SignedUninstaller, the uninstaller it carries.
+SignTool=signtool
+SignedUninstaller=yes
+#endif
 
 [Languages]
 Name: "english"; MessagesFile: "compiler:Default.isl"
@@ -79,12 +94,16 @@ Name: "{group}\{cm:UninstallProgram,{#AppName}}"; Filename: "{uninstallexe}"
 Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopicon
 
 [Registry]
-; HKA is HKCU for a per-user install and HKLM for an all-users one.
-Root: HKA; Subkey: "Software\Classes\{#ExportExt}\OpenWithProgids"; ValueType: string; ValueName: "{#ExportProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: association
+; HKA is HKCU for a per-user install and HKLM for an all-users one. Every key is written
+; only with the association task ticked, and uninstall leaves no empty key behind: the
+; extension's keys (which other apps may share) go when empty, ours go whole.
+Root: HKA; Subkey: "Software\Classes\{#ExportExt}"; Flags: uninsdeletekeyifempty; Tasks: association
+Root: HKA; Subkey: "Software\Classes\{#ExportExt}\OpenWithProgids"; ValueType: string; ValueName: "{#ExportProgId}"; ValueData: ""; Flags: uninsdeletevalue uninsdeletekeyifempty; Tasks: association
 Root: HKA; Subkey: "Software\Classes\{#ExportProgId}"; ValueType: string; ValueName: ""; ValueData: "{#AppName} export"; Flags: uninsdeletekey; Tasks: association
 Root: HKA; Subkey: "Software\Classes\{#ExportProgId}\DefaultIcon"; ValueType: string; ValueName: ""; ValueData: "{app}\{#AppExe},0"; Tasks: association
 Root: HKA; Subkey: "Software\Classes\{#ExportProgId}\shell\open\command"; ValueType: string; ValueName: ""; ValueData: """{app}\{#AppExe}"" ""%1"""; Tasks: association
-Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: "{#ExportExt}"; ValueData: ""; Flags: uninsdeletekey
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}"; Flags: uninsdeletekey; Tasks: association
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: "{#ExportExt}"; ValueData: ""; Tasks: association
 
 [Run]
 Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent

@@ -1,0 +1,98 @@
+"""Searching every message: SQLite FTS5 (the messages_fts index of migration 0005),
+ranked by bm25, with the matched words marked in a snippet. The user's text is one FTS5
+phrase (quotes doubled, so no operator or quote can break the query), its last word a
+prefix: "budget for q3" finds "…the Budget for Q3 2025…" and "budget for q3-q4".
+
+FTS5 matches words and word beginnings; LIKE, the fallback, matches any substring. LIKE
+is used when this SQLite has no FTS5 (the index was never made), when the text has no
+letter or digit (nothing for FTS5 to match), and when it holds a script written without
+spaces (Chinese, Japanese, Korean, Thai…), whose words unicode61 cannot separate."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text as sql
+
+from desktop_app.core.app_records import SearchHit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as OrmSession
+
+FTS_TABLE = "messages_fts"
+SNIPPET_TOKENS = 16  # words around the match in a snippet
+_OPEN, _CLOSE = "\x02", "\x03"  # snippet() markers: control characters no text keeps
+_WORD = re.compile(r"[^\W_]")
+# scripts written without spaces between words
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
+)
+
+
+def fts_query(text: str) -> str | None:
+    """`text` as one FTS5 phrase with a prefix last word, or None when FTS5 cannot
+    search for it (see the module's note)."""
+    text = text.replace("\x00", " ")  # FTS5 reads a query up to its first NUL
+    if not _WORD.search(text) or _UNSPACED.search(text):
+        return None
+    return '"' + text.replace('"', '""') + '" *'
+
+
+def has_index(orm: OrmSession) -> bool:
+    found = orm.execute(sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n"),
+                        {"n": FTS_TABLE}).first()
+    return found is not None
+
+
+def marked(snippet: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A snippet with the markers taken out and its whitespace collapsed, and the
+    (start, end) ranges the markers enclosed."""
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    length = 0
+    start = None
+    space = False
+    for ch in snippet:
+        if ch == _OPEN:
+            if space and out:
+                out.append(" ")
+                length += 1
+            space = False
+            start = length
+        elif ch == _CLOSE:
+            if start is not None:
+                spans.append((start, length))
+            start = None
+        elif ch.isspace():
+            space = True
+        else:
+            if space and out:
+                out.append(" ")
+                length += 1
+            space = False
+            out.append(ch)
+            length += 1
+    return "".join(out), tuple(spans)
+
+
+def search_fts(orm: OrmSession, query: str, limit: int) -> list[SearchHit]:
+    """The best `limit` messages matching the FTS5 `query`, best first, in sessions that
+    are not deleted."""
+    rows = orm.execute(sql(
+        f"SELECT m.session_id, s.title, m.id, m.position, m.role, m.created_at, "
+        f"snippet({FTS_TABLE}, 0, :open, :close, '…', :tokens) "
+        f"FROM {FTS_TABLE} JOIN messages AS m ON m.id = {FTS_TABLE}.rowid "
+        f"JOIN sessions AS s ON s.id = m.session_id "
+        f"WHERE {FTS_TABLE} MATCH :query AND s.deleted_at IS NULL "
+        f"ORDER BY {FTS_TABLE}.rank LIMIT :limit"),
+        {"open": _OPEN, "close": _CLOSE, "tokens": SNIPPET_TOKENS, "query": query,
+         "limit": limit})
+    hits = []
+    for sid, title, mid, position, role, created, snippet in rows:
+        text, spans = marked(snippet or "")
+        when = datetime.fromisoformat(created) if created else None
+        hits.append(SearchHit(sid, title, mid, position, role, text, when, spans))
+    return hits
