@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "chat",  # chat
     "compact",  # compact
     "bench",  # bench
+    "experiment",  # experiment
 )
 # Every subcommand: its module and its one-line summary. Only the module of the command
 # that runs is imported (`--version` and `--help` import none of them); a test keeps
@@ -41,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("chat", "send one message and stream the reply"),
     "compact": ("compact", "fold a session's older history into its rolling summary now"),
     "bench": ("bench", "measure the app's speed figures"),
+    "experiment": ("experiment", "compare prompt variants on test inputs, ranked by "
+                                 "efficiency"),
 }
 ALL = "*"  # build_parser(ALL): every command's real parser
 

@@ -5,7 +5,8 @@ It streams replies word by word with usage in the last chunk when asked, lists m
 answers Ollama's /api/show and /api/ps, llama.cpp's /props and LM Studio's
 /api/v0/models, and, scripted per test, misbehaves: 401, 404, 429 with Retry-After,
 500, 400 context too long (in each server's wording), slow tokens, a slow start, a
-disconnect mid-stream, and silent truncation. Every request is recorded.
+disconnect mid-stream, and silent truncation. Every request is recorded. A `responder`
+answers each request from what it asked (deterministic under concurrency).
 
 With `prefix_cache` on it keeps a prompt cache the way llama.cpp keeps its KV cache: the
 tokens a chat request shares from its start with the previous one are "read from the
@@ -25,7 +26,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -164,6 +165,9 @@ class OpenAITestServer:
     def __init__(self) -> None:
         self.models: list[dict[str, Any]] = [{"id": "test-model"}, {"id": "gpt-4o-mini"}]
         self.replies: deque[Reply] = deque()
+        # answers each chat request from its body when nothing is scripted: a reply that
+        # depends only on what was asked, whatever order concurrent requests arrive in
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[RecordedRequest] = []
         self.required_key: str | None = None  # answer 401 unless this key is sent
         # native endpoints of the local servers; None serves 404 like a server without it
@@ -229,9 +233,12 @@ class OpenAITestServer:
         with self._lock:
             self.replies.extend(replies)
 
-    def next_reply(self) -> Reply:
+    def next_reply(self, body: dict[str, Any] | None = None) -> Reply:
         with self._lock:
-            return self.replies.popleft() if self.replies else Reply()
+            if self.replies:
+                return self.replies.popleft()
+            responder = self.responder
+        return responder(body or {}) if responder is not None else Reply()
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -360,7 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
         if owner.required_key is not None and self.headers.get("Authorization") != expected:
             self._send_json(401, unauthorized().body)
             return
-        reply = owner.next_reply()
+        reply = owner.next_reply(body)
         if reply.header_delay and owner.stop_event.wait(reply.header_delay):
             return
         if reply.status != 200:

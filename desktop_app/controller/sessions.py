@@ -8,7 +8,7 @@ the fields it changes and puts the stored copy in its place, so what a turn wrot
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -204,6 +204,13 @@ class SessionsController:
             self.state.session.strategy_settings[key] = value
         self.ops.run(lambda: db.sessions.set_strategy_setting(session_id, key, value),
                      self.accept, self.app.fail)
+
+    def read_texts_later(self, messages: Sequence[Message], then: Callable[[], None]) -> None:
+        """Read the texts the preview left unread (the inspector's left-out rows) on a
+        worker, then call `then` on the GUI thread, if this session is still open."""
+        work = self.work
+        self.app.ops.run(lambda: work.read_texts(messages), lambda _r: then(), self.app.fail,
+                         serial=False, stamp=self.app.session_scope.stamp())
 
     def reload(self) -> None:
         """Read the open session again (a turn or a fold wrote to it)."""

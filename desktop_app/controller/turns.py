@@ -108,7 +108,10 @@ class TurnController:
         assembly = self.app.budget.assembly
         if assembly is None:
             return None
-        return next((m for m in assembly.messages if m.id == message_id), None)
+        m = next((m for m in assembly.messages if m.id == message_id), None)
+        if m is not None:
+            self.app.sessions.work.read_text(m)  # the preview may have read it without
+        return m
 
     def stop(self) -> None:
         if self._cancel is not None:

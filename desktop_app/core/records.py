@@ -17,6 +17,18 @@ MESSAGE_STATUSES = ("complete", "streaming", "interrupted", "error")
 FACT_ORIGINS = ("user", "model", "offline", "offline-check")
 
 
+class _NotRead(str):
+    """The text of a message read without it (see NOT_READ)."""
+
+    __slots__ = ()
+
+
+# The content of a message read without its text (the preview of a long session reads
+# the text of only the messages the request can send or fold): non-empty, so it says
+# the message has text; compared by identity (`m.content is NOT_READ`).
+NOT_READ: str = _NotRead("\u2026")
+
+
 @dataclass
 class Message:
     role: str

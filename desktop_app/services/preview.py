@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from desktop_app.core.live import LiveBudget
 from desktop_app.core.prefix import PrefixKept
 from desktop_app.core.prefix import kept as prefix_kept
-from desktop_app.core.tokens import count_text
+from desktop_app.core.records import NOT_READ, ROLES
+from desktop_app.core.tokens import chat_framing, count_text
 from desktop_app.services.request import (
     HIDDEN_STATUSES,
     LAST_SENT,
@@ -90,6 +91,7 @@ class SessionWork:
         self._tail_only = False  # the next read may take only the newest page
         self._counted: set[str] = set()  # encodings every loaded message is counted under
         self._costs: tuple[tuple[int, int], float] | None = None
+        self._light_encoding = ""  # the encoding the light read took counts under
 
     @property
     def _store(self) -> Database:
@@ -152,13 +154,19 @@ class SessionWork:
         return False
 
     def _all(self, encoding: str) -> list[Message]:
+        """The session's messages, most without their text (NOT_READ: `_read_needed`
+        reads those the request can send or fold), with their counts under `encoding`."""
         if self.session_id is None:
             return []
+        if self._loaded and encoding != self._light_encoding and any(
+                m.content is NOT_READ for m in self.messages):
+            self._loaded = self._tail_only = False  # the light counts are another's
         if not self._loaded:
             sid = self.session_id
             if not (self._tail_only and self._splice_tail(sid)):
                 self.messages = _load_quietly(
-                    lambda: self._store.messages.all_for_session(sid))
+                    lambda: self._store.messages.light_for_session(sid, encoding))
+                self._light_encoding = encoding
                 self._counted = set()
             self._loaded = True
             self._tail_only = False
@@ -167,10 +175,33 @@ class SessionWork:
         # every message is counted under an encoding, a pause in typing does not look
         # at 300,000 messages again to find that out
         if encoding not in self._counted:
-            self._save_counts(count_missing(visible(self.messages), encoding))
+            shown = visible(self.messages)
+            self._read([m for m in shown if encoding not in m.token_counts])
+            self._save_counts(count_missing(shown, encoding))
             if not any(m.status in HIDDEN_STATUSES for m in self.messages[-CHECK_TAIL:]):
                 self._counted.add(encoding)
         return self.messages
+
+    def read_texts(self, messages: Sequence[Message]) -> None:
+        """Read the text of those of `messages` read without it, in place. Also called
+        from the GUI thread, for the inspector's rows: it only reads the store and sets
+        the texts, which the worker reads again when it finds them unread."""
+        self._read(messages)
+
+    def _read(self, messages: Sequence[Message]) -> None:
+        """Read the text of those of `messages` read without it."""
+        unread = [m for m in messages if m.content is NOT_READ and m.id is not None]
+        if unread:
+            texts = self._store.messages.contents([m.id for m in unread])  # type: ignore[misc]
+            for m in unread:
+                m.content = texts.get(m.id, "")  # type: ignore[arg-type]
+
+    def read_text(self, message: Message) -> str:
+        """A message's text, read now when the preview read it without (the inspector's
+        rows of messages left out, when shown)."""
+        if message.content is NOT_READ:
+            self._read([message])
+        return message.content
 
     def _cost(self, messages: list[Message]) -> float:
         """What the session cost so far (kept while its messages are)."""
@@ -204,6 +235,7 @@ class SessionWork:
         summary = db.summaries.latest(sid) if (db and sid) else None
         ctx = build_context(session, selection, model=model, window=window, profiles=profiles,
                             messages=messages, memory=memory, summary=summary, draft=draft)
+        self._read([messages[i] for i in needed_texts(messages, ctx)])
         request = next_request(ctx)
         request.row_index()  # made here, off the GUI thread: the inspector's rows
         inclusion = InclusionMap.of(request)
@@ -232,6 +264,52 @@ class SessionWork:
             turns = db.usage.list_for_session(sid) if (db and sid) else []
             result.usage = usage_rows(messages, turns)
         return result
+
+
+def needed_texts(messages: Sequence[Message], ctx: RequestContext) -> list[int]:
+    """The indices of the messages whose text the assembly of `ctx` over `messages` may
+    read: the pinned, the newest that could fit the window (core.assemble takes history
+    from the newest back and stops at the first that does not fit; a message costs at
+    least its framing and content count), and those the strategy would fold (after what
+    the stored summary, or memory, already covers). The others need only their state."""
+    model, strategy, enc = ctx.model, ctx.strategy, ctx.model.encoding
+    framing = chat_framing(model)
+    head = {r: framing.head(r, enc) for r in ROLES}
+    n = len(messages)
+    fold_from = n
+    if strategy.summarizes:
+        fold_from = 0
+        if ctx.summary is not None:
+            fold_from = _position(messages, ctx.summary.last_message_id) + 1
+    if strategy.extracts:
+        fold_from = min(fold_from, _position(messages, ctx.memory_through_id) + 1)
+    room = max(model.context_window, 0)
+    spent = 0
+    out: list[int] = []
+    for i in range(n - 1, -1, -1):
+        m = messages[i]
+        if m.excluded or not m.content:
+            continue
+        if m.pinned:
+            out.append(i)
+            continue
+        if spent <= room:
+            out.append(i)
+            count = m.token_counts.get(enc)
+            spent += (head.get(m.role) or 0) + (count or 0)
+        elif i >= fold_from:
+            out.append(i)
+    out.reverse()
+    return out
+
+
+def _position(messages: Sequence[Message], message_id: int | None) -> int:
+    """Index of the message with this id (searched from the newest), or -1."""
+    if message_id is not None:
+        for i in range(len(messages) - 1, -1, -1):
+            if messages[i].id == message_id:
+                return i
+    return -1
 
 
 CHECK_TAIL = 50  # a reply still streaming, or failed, sits at the end

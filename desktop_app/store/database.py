@@ -39,6 +39,7 @@ from desktop_app.store.errors import (
     StoreError,
     is_disk_full,
 )
+from desktop_app.store.experiments import ExperimentRepository
 from desktop_app.store.lock import DatabaseLock, acquire_exclusive, acquire_shared
 from desktop_app.store.memory import MemoryRepository
 from desktop_app.store.messages import MessageRepository
@@ -393,6 +394,7 @@ class Database:
         self.calibration = CalibrationRepository(self)
         self.settings = SettingsRepository(self)
         self.usage = UsageRepository(self)
+        self.experiments = ExperimentRepository(self)
         # what opening did that the user should hear of (replies restored from
         # recovery files, store.recovery)
         self.notices: list[str] = []

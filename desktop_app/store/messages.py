@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 from sqlalchemy import String, case, func, select, type_coerce, update
 
 from desktop_app.core.app_records import SearchHit
-from desktop_app.core.records import MESSAGE_STATUSES, ROLES, Message
+from desktop_app.core.records import MESSAGE_STATUSES, NOT_READ, ROLES, Message
 from desktop_app.store import search
 from desktop_app.store.errors import NotFoundError, StoreError
 from desktop_app.store.models import MessageRow, SessionRow, UtcTimestamp, utc_now
@@ -102,6 +102,7 @@ _INSERT_COLUMNS = ("session_id", "position", "role", "name", "content", "created
 _INSERT = (f"INSERT INTO messages ({', '.join(_INSERT_COLUMNS)}) "
            f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
 _TIMESTAMP = UtcTimestamp()
+_IN_CHUNK = 900  # ids per IN (...): under SQLite's variable limit
 
 
 def _row(message: Message, session_id: int, position: int,
@@ -274,6 +275,44 @@ class MessageRepository:
                 .order_by(MessageRow.position)
             )
             return [_to_message(r) for r in rows]
+
+    def light_for_session(self, session_id: int, encoding: str) -> list[Message]:
+        """Every message of the session in order without its text: `content` is
+        NOT_READ (or "" when the message is empty), `token_counts` holds the cached count
+        under `encoding` only and `created_at` is None. Read `contents` for the texts
+        needed: a long session's texts are most of what it weighs."""
+        path = "$." + json.dumps(encoding)
+        rows = self._raw(
+            "SELECT id, position, role, name, content != '', status, pinned, excluded, "
+            "prompt_tokens, completion_tokens, cost, error, "
+            "CASE WHEN json_valid(token_counts) THEN json_extract(token_counts, ?) END "
+            "FROM messages WHERE session_id = ? ORDER BY position", (path, session_id))
+        out: list[Message] = []
+        add = out.append
+        for (mid, position, role, name, has_text, status, pinned, excluded, prompt,
+             completion, cost, error, n) in rows:
+            add(Message(role, NOT_READ if has_text else "", name, mid, session_id, position,
+                        status, bool(pinned), bool(excluded), None, prompt, completion, cost,
+                        error, {encoding: n} if type(n) is int else {}))
+        return out
+
+    def contents(self, message_ids: Sequence[int]) -> dict[int, str]:
+        """{id: text} of the given messages."""
+        out: dict[int, str] = {}
+        ids = list(message_ids)
+        for k in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[k:k + _IN_CHUNK]
+            out.update(self._raw(
+                f"SELECT id, content FROM messages WHERE id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk)))
+        return out
+
+    def _raw(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+        """Rows of a read-only query as plain tuples, on the DB-API connection."""
+        with self._db.read() as orm:
+            dbapi = orm.connection().connection.driver_connection
+            assert dbapi is not None
+            return list(dbapi.execute(query, params))
 
     def page(
         self, session_id: int, before_position: int | None = None, limit: int = 200

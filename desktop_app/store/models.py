@@ -325,3 +325,55 @@ class SettingRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[Any] = mapped_column(ReadableJSON())
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+
+
+class ExperimentRow(Base):
+    """A token-efficiency experiment: its variants, inputs and evaluator as it was run
+    (core/experiments.py). Not tied to a session."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'finished', 'cancelled', 'failed')",
+                        name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcTimestamp)
+    model: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str | None] = mapped_column(String(200))
+    evaluator: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    repeats: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    # [{"name": ..., "text": ...}] and [input text, ...], read whole with the row
+    variants: Mapped[list[dict[str, str]]] = mapped_column(ReadableJSON(list))
+    inputs: Mapped[list[str]] = mapped_column(ReadableJSON(list))
+
+
+class ExperimentResultRow(Base):
+    """One variant on one input, once: the reply, its tokens (ours and the server's),
+    cost, latency and the evaluator's verdict; or the error that left it without one."""
+
+    __tablename__ = "experiment_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )
+    variant: Mapped[int] = mapped_column(Integer)  # index into experiments.variants
+    input: Mapped[int] = mapped_column(Integer)  # index into experiments.inputs
+    repeat: Mapped[int] = mapped_column(Integer)
+    output: Mapped[str] = mapped_column(Text)
+    prompt_tokens: Mapped[int] = mapped_column(Integer)  # our count
+    prompt_exact: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+    reported_prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    reported_completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    cached_prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    passed: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+    detail: Mapped[str] = mapped_column(Text, server_default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp)

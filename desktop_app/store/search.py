@@ -78,6 +78,13 @@ def marked(snippet: str) -> tuple[str, tuple[tuple[int, int], ...]]:
     return "".join(out), tuple(spans)
 
 
+def snippet_tokens(query: str) -> int:
+    """Words in a snippet: SNIPPET_TOKENS around the match, more for a long phrase (a
+    match longer than the snippet would be shown without its highlight), at most 64,
+    FTS5's limit."""
+    return max(SNIPPET_TOKENS, min(64, len(re.findall(r"\w+", query)) + 8))
+
+
 def search_fts(orm: OrmSession, query: str, limit: int) -> list[SearchHit]:
     """The best `limit` messages matching the FTS5 `query`, best first, in sessions that
     are not deleted."""
@@ -88,7 +95,7 @@ def search_fts(orm: OrmSession, query: str, limit: int) -> list[SearchHit]:
         f"JOIN sessions AS s ON s.id = m.session_id "
         f"WHERE {FTS_TABLE} MATCH :query AND s.deleted_at IS NULL "
         f"ORDER BY {FTS_TABLE}.rank LIMIT :limit"),
-        {"open": _OPEN, "close": _CLOSE, "tokens": SNIPPET_TOKENS, "query": query,
+        {"open": _OPEN, "close": _CLOSE, "tokens": snippet_tokens(query), "query": query,
          "limit": limit})
     hits = []
     for sid, title, mid, position, role, created, snippet in rows:

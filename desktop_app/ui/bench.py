@@ -332,6 +332,11 @@ def _feed_replies(words: int = REPLY_WORDS) -> tuple[Any, str]:
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not self.path.endswith("/chat/completions"):
+                # as an OpenAI-compatible server without Ollama's or llama.cpp's own
+                # endpoints answers the window and counting probes: at once, 404
+                self.send_error(404)
+                return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()

@@ -7,7 +7,7 @@ until they scroll into view."""
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.budget import COMPONENTS
 from desktop_app.core.counting import Counting
 from desktop_app.core.glossary import state_label
+from desktop_app.core.records import NOT_READ
 from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import (
     LABELS,
@@ -153,10 +154,14 @@ class _LeftOutRows(_Rows):
     cost in the request (as its card says)."""
 
     def __init__(self, req: AssembledRequest, messages: Sequence[Message],
-                 counting: Counting) -> None:
+                 counting: Counting, read: ReadTexts | None = None,
+                 on_read: Callable[[], None] | None = None) -> None:
         self._req = req
         self._messages = messages
         self._counting = counting
+        self._read = read
+        self._on_read = on_read or (lambda: None)
+        self._asked: set[int] = set()  # blocks of rows whose texts are being read
         left = req.row_index().left_out
         # the inclusion list and the messages normally agree; never index past either
         self._left = left if not left or left[-1] < len(messages) else \
@@ -168,10 +173,25 @@ class _LeftOutRows(_Rows):
     def row(self, r: int) -> _Row:
         i = self._left[r]
         m = self._messages[i]
+        if m.content is NOT_READ and self._read is not None and r // READ_AHEAD not in self._asked:
+            # the preview did not read the texts of messages it could not send: ask for a
+            # block of rows at once, off the GUI thread; the row shows "…" until they come
+            block = r // READ_AHEAD
+            self._asked.add(block)
+            left, messages = self._left, self._messages
+            start = block * READ_AHEAD
+            self._read([messages[left[k]]
+                        for k in range(start, min(start + READ_AHEAD, len(left)))],
+                       self._on_read)
         cost = self._counting.of_message(m)
         return _Row(i + 1, "history", m.role, None if cost is None else cost.total,
                     m.content, self._req.states[i], self._req.reasons[i], m.name)
 
+
+READ_AHEAD = 64  # left-out rows whose texts are read at once, when first shown
+# reads the texts of the messages given that were read without them (in place), off the
+# GUI thread, then calls back on it
+ReadTexts = Callable[[Sequence["Message"], Callable[[], None]], None]
 
 ROW_CACHE = 512  # rows kept made: a few screens of both tables
 
@@ -196,6 +216,13 @@ class _RowsModel(QAbstractTableModel):
         self._made = {}
         self.counting = counting
         self.endResetModel()
+
+    def refresh(self) -> None:
+        """The rows' data changed (texts read later): made again when next shown."""
+        self._made = {}
+        n = self.rowCount()
+        if n:
+            self.dataChanged.emit(self.index(0, 0), self.index(n - 1, self.columnCount() - 1))
 
     def set_theme(self, dark: bool, muted: QColor, chip_size: int) -> None:
         self._dark = dark
@@ -308,6 +335,8 @@ class ContextInspector(QWidget):
         super().__init__(parent)
         self._request: AssembledRequest | None = None
         self._messages: Sequence[Message] = ()
+        # reads the texts the preview left unread (set by the window's wiring)
+        self.read_texts: ReadTexts | None = None
         self._counting = Counting()
 
         self._totals = QLabel("Nothing assembled yet.")
@@ -447,7 +476,9 @@ class ContextInspector(QWidget):
             self._update_titles()
             return
         self.sent_model.set_rows(_SentRows(req), counting)
-        self.left_out_model.set_rows(_LeftOutRows(req, messages, counting), counting)
+        self.left_out_model.set_rows(_LeftOutRows(req, messages, counting, self.read_texts,
+                                                  self.left_out_model.refresh),
+                                     counting)
         self._update_totals(req)
         self._update_titles()
         self._detail.clear()

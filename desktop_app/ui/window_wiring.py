@@ -116,6 +116,7 @@ def connect_panels(window: MainWindow) -> None:
     c.countingChanged.connect(r.inspector.set_counting)
     c.countingChanged.connect(r.memory_panel.set_counting)
     c.countingChanged.connect(r.summary_panel.set_counting)
+    r.inspector.read_texts = c.sessions.read_texts_later
     c.requestChanged.connect(r.inspector.set_request)
     c.requestChanged.connect(
         lambda req, _m, _e: r.profile_editor.set_window(req.report.window))

@@ -135,9 +135,12 @@ _PLEASANTRIES = [
 ]
 
 
-def _filler(domain: str, turns: int, seed: int) -> list[dict[str, str]]:
+def _filler(domain: str, turns: int, seed: int,
+            questions: list[str] | None = None) -> list[dict[str, str]]:
+    """`turns` turns of ordinary chat: the domain's questions (or `questions`), each
+    answered with stock advice and pleasantries."""
     rng = random.Random(seed)
-    questions = _FILLER_QUESTIONS[domain]
+    questions = questions or _FILLER_QUESTIONS[domain]
     out: list[tuple[str, str]] = []
     for i in range(turns):
         q = questions[i % len(questions)]

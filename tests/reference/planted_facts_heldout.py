@@ -9,15 +9,8 @@ buried mid-paragraph, numbers written as "1.5k" or "twelve".
 
 from __future__ import annotations
 
-import random
-
-from tests.reference.planted_facts import (
-    _ANSWER_SENTENCES,
-    _PLEASANTRIES,
-    Conversation,
-    Planted,
-    _chat,
-)
+from tests.reference.planted_facts import Conversation, Planted, _chat
+from tests.reference.planted_facts import _filler as _planted_filler
 
 # Filler questions for the new domains: ordinary chat that carries no fact a later turn
 # needs. Answers reuse the generic answer sentences of the main set.
@@ -96,16 +89,8 @@ _HELDOUT_QUESTIONS = {
 
 
 def _filler(domain: str, turns: int, seed: int) -> list[dict[str, str]]:
-    """Same shape as `planted_facts._filler`, over the held-out question lists."""
-    rng = random.Random(seed)
-    questions = _HELDOUT_QUESTIONS[domain]
-    out: list[tuple[str, str]] = []
-    for i in range(turns):
-        q = questions[i % len(questions)]
-        body = " ".join(rng.sample(_ANSWER_SENTENCES, 6))
-        answer = f"{rng.choice(_PLEASANTRIES)} {body} {rng.choice(_PLEASANTRIES)}"
-        out.append((q, answer))
-    return _chat(*out)
+    """planted_facts' ordinary chat, over the held-out question lists."""
+    return _planted_filler(domain, turns, seed, _HELDOUT_QUESTIONS[domain])
 
 
 def _hiring() -> Conversation:
