@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "compact",  # compact
     "bench",  # bench
     "experiment",  # experiment
+    "progressive",  # progressive
 )
 # Every subcommand: its module and its one-line summary. Only the module of the command
 # that runs is imported (`--version` and `--help` import none of them); a test keeps
@@ -44,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench", "measure the app's speed figures"),
     "experiment": ("experiment", "compare prompt variants on test inputs, ranked by "
                                  "efficiency"),
+    "progressive": ("progressive", "run a document too large for the window through the "
+                                   "model, part by part"),
 }
 ALL = "*"  # build_parser(ALL): every command's real parser
 

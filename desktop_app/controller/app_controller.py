@@ -11,7 +11,8 @@ the store or the network itself.
   turns     sending, streaming, stopping, folding after a reply  (controller/turns.py)
   panels    memory facts, the summary and Compact now, allocation (controller/panels.py)
             profiles, the library of saved system prompts
-  setup     providers, keys, connections, default settings       (controller/setup.py)"""
+  setup     providers, keys, connections, default settings       (controller/setup.py)
+  experiments  Prompt Lab's experiments: run, cancel, apply best (controller/experiments.py)"""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop_app.controller.budget import BudgetController
 from desktop_app.controller.database import DatabaseController
+from desktop_app.controller.experiments import ExperimentsController
 from desktop_app.controller.operations import Operations, Scope
 from desktop_app.controller.panels import PanelsController
 from desktop_app.controller.sessions import SessionsController
@@ -99,6 +101,7 @@ class AppController(QObject):
         self.budget = BudgetController(self)
         self.panels = PanelsController(self)
         self.turns = TurnController(self)
+        self.experiments = ExperimentsController(self)
         self.sessionOpened.connect(self._announce_retention)
 
     def _announce_retention(self, session: Any) -> None:
@@ -142,6 +145,7 @@ class AppController(QObject):
             return
         self.closed = True
         self.turns.stop()
+        self.experiments.cancel()  # what came back is stored already
         self.sessions.save_context_now()  # a system prompt typed a moment ago
         self.sessions.drop_pending_deletes()
         self.ops.wait(15_000)

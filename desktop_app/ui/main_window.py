@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
         if self._prompt_lab is None:
             from desktop_app.ui.prompt_lab import PromptLab
 
-            self._prompt_lab = PromptLab()
+            self._prompt_lab = PromptLab(controller=self.controller)
             self._prompt_lab.setWindowFlag(Qt.WindowType.Window, True)
             self._prompt_lab.setParent(self, Qt.WindowType.Window)
             self._prompt_lab.setWindowTitle("Prompt Lab — Token Budget")

@@ -1,12 +1,14 @@
 """Prompt Lab: offline drafting. Variants of a prompt side by side, each counted for
 several models (exact or estimated), a per-sentence token heatmap, the difference
 between two variants, the optimizer's compression suggestions, chunking of a long
-document into a budget, and the cost of a thousand calls. No network anywhere.
+document into a budget, and the cost of a thousand calls. No network, except the
+Experiment tab's runs through a configured model (through the app's controller).
 
 This module holds the lab window: the model menu, the variants and the tabs. A variant
 is in `lab_variant` (its heatmap in `lab_heatmap`, its count table in `lab_costs`), the
-tabs in `lab_compare`, `lab_compress` and `lab_chunk`. Long work (counting a long text,
-suggestions, chunking) runs on the lab's Operations, off the GUI thread."""
+tabs in `lab_compare`, `lab_compress`, `lab_chunk` and `lab_experiment`. Long work
+(counting a long text, suggestions, chunking) runs on the lab's Operations, off the GUI
+thread; an experiment runs on the app controller's."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from desktop_app.core.glossary import provider_label
 from desktop_app.ui.lab_chunk import ChunkPage
 from desktop_app.ui.lab_compare import ComparePage, signed, signed_percent
 from desktop_app.ui.lab_compress import CompressPage
+from desktop_app.ui.lab_experiment import ExperimentPage
 from desktop_app.ui.lab_variant import VariantEditor
 from desktop_app.ui.palette import blend
 
@@ -56,8 +59,10 @@ def optimizer() -> Any | None:
 class PromptLab(QWidget):
     """Variants side by side over three tools: compare, compress, chunk."""
 
-    def __init__(self, parent: QWidget | None = None, catalog: Catalog | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, catalog: Catalog | None = None,
+                 controller: Any | None = None) -> None:
         super().__init__(parent)
+        self.controller = controller  # the app's; the Experiment tab runs through it
         self.catalog = catalog or default_catalog()
         self.variants: list[VariantEditor] = []
         self.operations = Operations(self)
@@ -87,7 +92,8 @@ class PromptLab(QWidget):
         self.heatmap_check.setChecked(True)
         self.heatmap_check.setToolTip("Colour each sentence by its tokens per word "
                                       "(first model's encoding); hover a sentence for figures")
-        offline = QLabel("Counts, heatmap and compression work offline.")
+        offline = QLabel("Counts, heatmap and compression work offline; experiments use "
+                         "a configured model.")
         offline.setStyleSheet(f"color: {self.muted_color().name()};")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Models:"))
@@ -107,6 +113,8 @@ class PromptLab(QWidget):
         self.tabs.addTab(self.compare_page, "Compare")
         self.tabs.addTab(self.compress_page, "Compress")
         self.tabs.addTab(self.chunk_page, "Chunk a document")
+        self.experiment_page = ExperimentPage(self, controller)
+        self.tabs.addTab(self.experiment_page, "Experiment")
 
         main = QSplitter(Qt.Orientation.Vertical)
         main.setChildrenCollapsible(False)
@@ -199,6 +207,7 @@ class PromptLab(QWidget):
         self._refresh_deltas()
         self.compare_page.schedule()
         self.compress_page.schedule()
+        self.experiment_page.refresh()
 
     def _variant_counted(self) -> None:
         self._refresh_deltas()
