@@ -8,16 +8,11 @@ import argparse
 import sys
 
 from desktop_app.cli import CliError
-from desktop_app.commands.io import open_store
+from desktop_app.commands.io import connect_for, open_store
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from desktop_app.core.records import Session
-    from desktop_app.services.connection import (
-        ConnectionSetupError,
-        chosen_provider,
-        connect,
-    )
     from desktop_app.services.folding import fold_after_reply
     from desktop_app.services.turn import Outcome, run_turn
     from desktop_app.services.windows import WindowResolver
@@ -52,22 +47,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         # that lists the model (else the default one); the catalog's window, the
         # provider's setting, and never more than the server serves
         resolver = WindowResolver.from_store(db)
-        try:
-            provider = chosen_provider(db, model, provider=args.provider,
-                                       base_url=args.base_url)
-        except ConnectionSetupError as exc:
-            raise CliError(str(exc)) from None
-        try:
-            connection = connect(db, model, base_url=args.base_url,
-                                 provider=None if args.base_url or provider is None
-                                 else provider.name)
-        except ConnectionSetupError as exc:
-            raise CliError(str(exc)) from None
-        if connection is None:
-            raise CliError("no model is set up: pass --base-url URL or --provider NAME, "
-                           "or set OPENAI_API_KEY")
-        for w in connection.warnings:
-            warn(w)
+        provider, connection = connect_for(db, model, args)
         learned = resolver.learn(connection.provider, model, connection.served)
         counting = connection.counting
         if counting is not None:

@@ -134,6 +134,28 @@ def store_errors() -> Iterator[None]:
         raise CliError(str(exc)) from None
 
 
+def connect_for(db: Database, model: str, args: Any, *, discover: bool = True) -> Any:
+    """(provider, connection) for a command that talks to a model, chosen as the window
+    chooses: --base-url, else --provider, else the provider that lists the model (else
+    the default one). No model set up, or a setup that cannot work, is one line. The
+    connection's warnings are printed."""
+    from desktop_app.services.connection import ConnectionSetupError, chosen_provider, connect
+
+    try:
+        provider = chosen_provider(db, model, provider=args.provider, base_url=args.base_url)
+        connection = connect(db, model, base_url=args.base_url, discover=discover,
+                             provider=None if args.base_url or provider is None
+                             else provider.name)
+    except ConnectionSetupError as exc:
+        raise CliError(str(exc)) from None
+    if connection is None:
+        raise CliError("no model is set up: pass --base-url URL or --provider NAME, "
+                       "or set OPENAI_API_KEY")
+    for w in connection.warnings:
+        print(f"warning: {w}", file=sys.stderr, flush=True)
+    return provider, connection
+
+
 @contextmanager
 def open_store(data_dir: str | Path | None, *, read_only_ok: bool = False) -> Iterator[Database]:
     """The database for a command: what the store has to say at open (a reply restored,

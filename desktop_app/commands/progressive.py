@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from desktop_app.cli import CliError
-from desktop_app.commands.io import open_store, read_text_input, terminal_safe
+from desktop_app.commands.io import connect_for, open_store, read_text_input, terminal_safe
 
 PDF_REFUSAL = ("{}: PDF is not read here (no PDF reader is installed); convert it to text "
                "first (e.g. pdftotext) and run that")
@@ -27,11 +27,6 @@ def _positive(text: str) -> int:
 
 def cmd_progressive(args: argparse.Namespace) -> int:
     from desktop_app.core.cancel import CancelToken
-    from desktop_app.services.connection import (
-        ConnectionSetupError,
-        chosen_provider,
-        connect,
-    )
     from desktop_app.services.progressive import (
         Progress,
         ProgressiveError,
@@ -71,18 +66,7 @@ def cmd_progressive(args: argparse.Namespace) -> int:
             if not args.model:
                 raise CliError("--model is required for a new run")
             model = args.model
-        try:
-            provider = chosen_provider(db, model, provider=args.provider, base_url=args.base_url)
-            connection = connect(db, model, base_url=args.base_url, discover=False,
-                                 provider=None if args.base_url or provider is None
-                                 else provider.name)
-        except ConnectionSetupError as exc:
-            raise CliError(str(exc)) from None
-        if connection is None:
-            raise CliError("no model is set up: pass --base-url URL or --provider NAME, "
-                           "or set OPENAI_API_KEY")
-        for w in connection.warnings:
-            warn(w)
+        provider, connection = connect_for(db, model, args, discover=False)
         info, resolved = WindowResolver.from_store(db).model(model, provider)
         window = min(connection.context_window or resolved.tokens, resolved.tokens)
         if args.window:
