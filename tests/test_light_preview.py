@@ -1,12 +1,15 @@
-"""The preview reads a long session without the texts it cannot send: the light read
-gives the request the full read gives (messages sent, states, reasons, tokens, folding),
-reads only the texts it may need, and the inspector shows a left-out message's text."""
+"""The preview reads a long session only as far back as its next request can reach, and
+without the texts it cannot send: that read gives the request a read of every message
+gives (messages sent, states, reasons, tokens, folding), the older messages fare as the
+request says of them all, only the texts it may need are read, and the inspector shows a
+left-out message's text."""
 
 from __future__ import annotations
 
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,13 +19,17 @@ from desktop_app.core.catalog import lookup_model
 from desktop_app.core.counting import Counting
 from desktop_app.core.history import STRATEGIES
 from desktop_app.core.records import NOT_READ, Message, Session, Summary
+from desktop_app.services import reach
 from desktop_app.services.preview import SessionWork
 from desktop_app.services.request import (
     HISTORY_FROM,
     MEMORY_THROUGH,
     Selection,
+    build_context,
+    count_missing,
     load_context,
     next_request,
+    visible,
 )
 from desktop_app.services.windows import ResolvedWindow, WindowSource
 from desktop_app.store import open_database
@@ -80,16 +87,37 @@ def _store(tmp: Path, specs, strategy: str, extra: dict) -> tuple:
     return db, db.sessions.get(session.id)
 
 
+def _every_message(db, session, model, resolved, draft: str):
+    """The reference: the request assembled from every message of the session."""
+    messages = visible(db.messages.all_for_session(session.id))
+    count_missing(messages, model.encoding)
+    return next_request(build_context(
+        session, Selection.of(session), model=model, window=resolved,
+        profiles={p.name: p for p in db.profiles.list()}, messages=messages,
+        memory=db.memory.list_for_session(session.id),
+        summary=db.summaries.latest(session.id), draft=draft))
+
+
 def _both(db, session, window: int, draft: str):
+    """(the request from every message, the preview's, its SessionWork); the turn's
+    request (load_context) is checked against the preview's too. Sessions of any
+    length are read only as far as needed (not at least LEAST_READ messages), so that
+    these small ones are read in part as a long one is."""
     model = replace(lookup_model("gpt-4o-mini"), context_window=window, max_output=64)
     resolved = ResolvedWindow(window, WindowSource.CATALOG)
-    full = next_request(load_context(db, session.id, draft, lambda _name: (model, resolved)))
-    work = SessionWork(db)
-    work.open(session.id, model.encoding)
-    profiles = {p.name: p for p in db.profiles.list()}
-    light = work.assemble(session, Selection.of(session), model, resolved, profiles, draft,
-                          full=True)
-    return full, light, work
+    with patch.object(reach, "LEAST_READ", 0):
+        turn = next_request(load_context(db, session.id, draft,
+                                         lambda _name: (model, resolved)))
+        work = SessionWork(db)
+        work.open(session.id, model.encoding)
+        profiles = {p.name: p for p in db.profiles.list()}
+        light = work.assemble(session, Selection.of(session), model, resolved, profiles,
+                              draft, full=True)
+    req = light.request  # the turn reads what the preview reads, and sends what it shows
+    assert (turn.messages, turn.tokens, turn.message_ids, turn.states, turn.reasons,
+            turn.older) == (req.messages, req.tokens, req.message_ids, req.states,
+                            req.reasons, req.older)
+    return _every_message(db, session, model, resolved, draft), light, work
 
 
 def _same(full, light) -> None:
@@ -97,9 +125,27 @@ def _same(full, light) -> None:
     assert req.messages == full.messages
     assert req.tokens == full.tokens
     assert req.fits == full.fits and req.problem == full.problem
-    assert req.states == full.states
-    assert req.reasons == full.reasons
-    assert req.message_ids == full.message_ids
+    # the messages read fare as they do in the full read; those not read (all older)
+    # fare as the request says of them, unless their own state says otherwise (excluded,
+    # empty or failed: left out either way)
+    fate = dict(zip(full.message_ids, zip(full.states, full.reasons, strict=True),
+                    strict=True))
+    read = dict(zip(req.message_ids, zip(req.states, req.reasons, strict=True), strict=True))
+    for mid, (state, reason) in read.items():
+        assert fate[mid] == (state, reason), mid
+    older = [mid for mid in full.message_ids if mid not in read]
+    if req.older is None:
+        assert not older
+    else:
+        assert req.older.messages == len(older)
+        pinned = {m.id for m in light.messages if m.pinned}  # read however old
+        assert older and max(older) < min(mid for mid in read if mid not in pinned)
+        own = {"excluded by you", "empty message: not sent", "failed reply: not sent"}
+        for mid in older:
+            state, reason = fate[mid]
+            assert state not in ("kept", "pinned", "folding"), mid
+            if not any(reason.startswith(o[:12]) for o in own) and "set aside" not in reason:
+                assert (state, reason) == (req.older.state, req.older.reason), mid
     assert req.component_tokens == full.component_tokens
     assert req.warnings == full.warnings
     assert req.new_summary == full.new_summary
@@ -127,52 +173,58 @@ def test_the_light_read_gives_the_request_the_full_read_gives(
             db.close()
 
 
-def test_a_long_session_is_read_without_the_texts_it_cannot_send(tmp_path):
+def test_a_long_session_is_read_only_as_far_as_its_request_reaches(tmp_path):
     specs = [("user" if k % 2 == 0 else "assistant", 30, k == 3, False, "complete")
              for k in range(400)]
-    db, session = _store(tmp_path, specs, "token_window", {})
+    db, session = _store(tmp_path, specs, "last_n", {"last_n": 5})
     try:
-        full, light, work = _both(db, session, 600, "")
+        full, light, work = _both(db, session, 2_000, "")
         _same(full, light)
-        unread = [m for m in light.messages if m.content is NOT_READ]
+        # read back only as far as the window reaches, and the pinned one
+        assert len(light.messages) < 80 and light.request.older is not None
+        assert light.request.older.messages == 400 - len(light.messages)
         sent = set(light.request.row_index().history)
-        assert len(unread) > 300  # most texts were never read
         assert not any(light.messages[i].content is NOT_READ for i in sent)
-        assert light.messages[3].content == _text(3, 30)  # the pinned one is sent
-        # the texts read later are the stored texts
-        work.read_texts(unread[:5])
-        assert [m.content for m in unread[:5]] == [db.messages.get(m.id).content
-                                                   for m in unread[:5]]
+        assert light.messages[0].content == _text(3, 30)  # the pinned one is sent
     finally:
         db.close()
 
 
-def test_the_inspector_shows_a_left_out_message_text(qtbot, tmp_path):
-    specs = [("user" if k % 2 == 0 else "assistant", 25, False, False, "complete")
+def test_the_inspector_shows_the_older_messages_in_one_row(qtbot, tmp_path):
+    specs = [("user" if k % 2 == 0 else "assistant", 25, False, k == 7, "complete")
              for k in range(200)]
     db, session = _store(tmp_path, specs, "token_window", {})
     try:
-        _full, light, work = _both(db, session, 500, "")
+        full, light, work = _both(db, session, 500, "")
         inspector = ContextInspector()
         qtbot.addWidget(inspector)
-        asked: list[int] = []
-
-        def read_later(messages, then):  # as the controller does: later, then call back
-            asked.append(len(messages))
-            QTimer.singleShot(0, lambda: (work.read_texts(messages), then()))
-
-        inspector.read_texts = read_later
+        inspector.read_texts = lambda messages, then: (work.read_texts(messages), then())
         inspector.set_request(light.request, light.messages, light.encoding)
         inspector.set_counting(Counting())
         left = inspector.left_out_model
-        assert left.rowCount() > 100
-        first = light.request.row_index().left_out[0]
-        assert light.messages[first].content is NOT_READ
-        assert left.row(0).text == NOT_READ  # "…" while its text is read off the GUI thread
-        qtbot.waitUntil(lambda: left.row(0).text != NOT_READ, timeout=5_000)
-        row = left.row(0)
-        assert row.text == db.messages.get(light.messages[first].id).content
-        assert row.text == _text(first, 25)
-        assert asked == [64]  # one block of rows read at once, asked for once
+        older = light.request.older
+        assert older is not None and older.messages > 150
+        index = light.request.row_index()
+        assert left.rowCount() == 1 + len(index.left_out)
+        first = left.row(0)
+        assert first.text.startswith(f"{older.messages:,} older messages")
+        assert (first.state, first.reason) == (older.state, older.reason) == (
+            "dropped", "outside the history budget (150 tokens)")
+        # the older messages' tokens: the session's counted total less those read
+        total = sum(db.messages.get(mid).token_counts["o200k_base"]
+                    for mid in full.message_ids)
+        read = sum(m.token_counts["o200k_base"] for m in light.messages)
+        assert first.tokens == older.tokens == total - read
+        # a left-out message read shows its text and its place in the session
+        row = left.row(1)
+        m = light.messages[index.left_out[0]]
+        assert row.text == db.messages.get(m.id).content
+        assert row.ordinal == m.position + 1 > 150
+        # a card scrolled back to, older than those read, says what the request says
+        oldest = db.messages.page(session.id, None, 1_000)[0]
+        assert light.inclusion.get(oldest.id) == (older.state, older.reason)
+        assert light.inclusion.get(10**9) is None  # not a message of this session
+        assert inspector._left_out_title.text().startswith(
+            f"Left out · {older.messages + len(index.left_out):,} ")
     finally:
         db.close()

@@ -150,6 +150,50 @@ def test_the_session_list_and_missing_counts_read_no_message(tmp_path):
         assert db.sessions.get(bare.id).token_total == 2
 
 
+def test_a_long_session_is_read_back_only_as_far_as_its_request_reaches(tmp_path):
+    """Opening reads the newest messages, the older pinned ones and the replies' usage
+    from partial indexes (migration 0007), and the rest in summary from the aggregates:
+    the query plans name the indexes, and the figures are those of a full read."""
+    from desktop_app.core.history import HistoryStrategy
+    from desktop_app.services.reach import LEAST_READ, Reach, read_reach
+
+    model = lookup_model("gpt-4o").with_context_window(4_000)
+    n = LEAST_READ + 3_000
+    with open_database(tmp_path) as db:
+        session = db.sessions.create(Session(title="long", model="gpt-4o"))
+        db.messages.append_many(session.id, [
+            Message("user" if k % 2 == 0 else "assistant", f"Message {k}: " + "word " * 20,
+                    pinned=k in (5, 900), token_counts={"o200k_base": 24},
+                    completion_tokens=30 if k % 2 else None, cost=0.001 if k % 2 else None)
+            for k in range(n)])
+        read, older = read_reach(db, session.id, "o200k_base",
+                                 Reach.of(model, HistoryStrategy(), None, None))
+        assert LEAST_READ <= len(read) < LEAST_READ + 100
+        assert [m.position for m in read[:2]] == [5, 900]  # the older pinned ones
+        assert older is not None and older.messages == n - len(read)
+        assert older.tokens == 24 * older.messages
+        assert db.messages.totals(session.id, "o200k_base") == (n, 24 * n, n)
+        usage = db.messages.usage_rows(session.id)
+        assert len(usage) == n // 2 and sum(r[4] for r in usage) == pytest.approx(n / 2 * 0.001)
+        run = db.messages.run_of(session.id, read[0].id, read[1].id, "o200k_base")
+        assert (run.first_id, run.last_id, run.count) == (read[0].id, read[1].id, 896)
+        path = db.path
+    conn = sqlite3.connect(path)
+    try:
+        def plan(query: str, *args: object) -> str:
+            return " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + query,
+                                                              args))
+        assert "ix_messages_pinned" in plan(
+            "SELECT id FROM messages WHERE session_id = ? AND pinned = 1 AND position < ? "
+            "ORDER BY position", 1, 100)
+        from desktop_app.store.models import USAGE_WHERE
+        assert "ix_messages_usage" in plan(
+            f"SELECT id FROM messages WHERE session_id = ? AND ({USAGE_WHERE}) "
+            "ORDER BY position", 1)
+    finally:
+        conn.close()
+
+
 # --- full-text search ----------------------------------------------------------------
 
 WORDS = ["budget", "Budget", "forecast", "Q3", "café", "naïve", "Привет", "мир", "Ωμέγα",

@@ -24,6 +24,7 @@ from desktop_app.core.budget import (
     validate_fractions,
 )
 from desktop_app.core.catalog import lookup_model
+from desktop_app.core.counting import MessageRun
 from desktop_app.core.history import HistoryStrategy
 from desktop_app.core.records import MemoryFact, Message, Summary
 from desktop_app.core.tokens import chat_framing, count_text
@@ -201,7 +202,7 @@ def test_summary_panel_saves_the_edited_text(qtbot, artifacts_dir):
     summary = Summary("The user plans a trip to Rome in May and prefers trains.",
                       first_message_id=1, last_message_id=12, method="model",
                       model="gpt-4o-mini", retention=0.82)
-    panel.set_summary(summary, "o200k_base", replaced)
+    panel.set_summary(summary, "o200k_base", MessageRun.of(replaced, "o200k_base"))
     panel.show()
     assert panel.retention_text() == "82% of the key information kept"
     # the summary message as sent: header, summary and the system message's framing

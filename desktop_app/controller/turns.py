@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from desktop_app.controller.app_controller import AppController
     from desktop_app.controller.operations import Stamp
     from desktop_app.services.folding import FoldResult
+    from desktop_app.store.database import Database
 
 
 @dataclass
@@ -84,13 +85,12 @@ class TurnController:
             return
 
         def job() -> tuple[str, list[Message]]:
-            messages = db.messages.all_for_session(db.messages.get(message_id).session_id)
-            at = next(i for i, m in enumerate(messages) if m.id == message_id)
-            question = next((m for m in reversed(messages[:at]) if m.role == "user"), None)
+            reply = db.messages.get(message_id)
+            question = _question_before(db, reply)
             if question is None:
                 raise ValueError("there is no question before this reply to ask again")
             changed = []
-            for m, why in ((question, "asked again (Retry)"), (messages[at], None)):
+            for m, why in ((question, "asked again (Retry)"), (reply, None)):
                 db.messages.set_aside(m.id, why)  # the turn failed: not the user's choice
                 changed.append(db.messages.get(m.id))
             work.invalidate()
@@ -210,3 +210,19 @@ class TurnController:
                 app.budget.refresh(full=True)
 
         app.ops.run(job, done, app.fail, serial=False)
+
+
+def _question_before(db: Database, reply: Message) -> Message | None:
+    """The user's message the reply answered: the nearest before it (read a page at a
+    time from the reply back, not the whole session)."""
+    before = reply.position
+    while before is not None and reply.session_id is not None:
+        page = db.messages.page(reply.session_id, before, QUESTION_PAGE)
+        question = next((m for m in reversed(page) if m.role == "user"), None)
+        if question is not None or len(page) < QUESTION_PAGE:
+            return question
+        before = page[0].position
+    return None
+
+
+QUESTION_PAGE = 50

@@ -119,6 +119,19 @@ class Inclusion(NamedTuple):
     reason: str
 
 
+class Older(NamedTuple):
+    """The messages older than those an assembly is given, known only in summary: a
+    long session is read back only as far as its next request can reach (pinned
+    messages, the window, what is still to be folded), so everything older is left out
+    and fares alike. How many, their content tokens as far as counted, and what became
+    of them (set by assembly: one state and reason for all)."""
+
+    messages: int
+    tokens: int
+    state: str = ""
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class AssemblyInput:
     """What one request is assembled from. Frozen: lists given by a caller are kept as
@@ -144,6 +157,8 @@ class AssemblyInput:
     counts: Sequence[int | None] | None = None
     # the oldest history message the last request sent (strategy.stable_prefix)
     history_from_id: int | None = None
+    # messages older than `messages`, not read (none of them can be sent)
+    older: Older | None = None
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__  # frozen: only here, to keep tuples
@@ -179,6 +194,7 @@ class AssembledRequest:
     new_memory: dict[str, str] = field(default_factory=dict)
     new_memory_sources: dict[str, int | None] = field(default_factory=dict)  # key: message id
     history_from_id: int | None = None  # the oldest history message sent (stable prefix)
+    older: Older | None = None  # the messages older than those given, and their fate
     # content tokens this assembly had to count, by index into the input's messages,
     # under the model's encoding: the caller may store them so no text is counted twice
     new_counts: dict[int, int] = field(default_factory=dict)
@@ -224,6 +240,7 @@ class AssembledRequest:
             "problem": self.problem,
             "warnings": self.warnings,
             "report": self.report.to_dict(),
+            "older": self.older._asdict() if self.older is not None else None,
             "inclusion": [
                 {"index": i.index, "id": i.message_id, "state": i.state, "reason": i.reason}
                 for i in self.inclusion
@@ -598,6 +615,24 @@ def _left_out(facts: list[MemoryFact], budget: str) -> str:
             f"{'were' if n != 1 else 'was'} stored, not sent ({keys})")
 
 
+def _older(inp: AssemblyInput, reason: str) -> Older | None:
+    """What became of the messages older than those given: the reader stops at the
+    summary's or memory's boundary when the strategy folds, so older ones are covered
+    by the summary, or their facts are in memory; otherwise they are outside the
+    history for `reason` (why the walk stopped)."""
+    older = inp.older
+    if older is None or not older.messages:
+        return None
+    strategy, msgs = inp.strategy, inp.messages
+    if (strategy.summarizes and inp.summary is not None
+            and _index_of(msgs, inp.summary.last_message_id) >= 0):
+        return older._replace(state=_SUMMARIZED, reason=R_COVERED)
+    if (strategy.extracts and not strategy.summarizes and reason != R_NOT_SENT
+            and _index_of(msgs, inp.memory_through_id) >= 0):
+        return older._replace(state=_SUMMARIZED, reason=R_MEMORY)
+    return older._replace(state=_DROPPED, reason=reason)
+
+
 def _sections(msgs: Sequence[Message], fixed: _Fixed, x: _Extras, cost_of: dict[int, int]
               ) -> list[tuple[str, dict[str, Any], int]]:
     """The request in order: (component, chat message, tokens) for every message sent."""
@@ -732,6 +767,7 @@ def assemble(
         new_memory_sources=folded.new_memory_sources,
         history_from_id=min((i for i in (inp.messages[k].id for k in taken) if i is not None),
                             default=None),
+        older=_older(inp, stop_reason),
         new_counts=costs.counted,
         framing=costs.framing,
         fixed_tokens=priming,
@@ -790,6 +826,7 @@ def _does_not_fit(
         problem=problem,
         warnings=warnings,
         component_tokens=used,
+        older=_older(inp, R_NOT_SENT),
         new_counts=costs.counted,
         framing=costs.framing,
         fixed_tokens=priming,

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-# the assembler's own memory and summary messages: one owner of their text
-from desktop_app.core.assemble import memory_message, summary_message
 from desktop_app.core.text import format_tokens
 from desktop_app.core.tokens import OPENAI_FRAMING, ChatFraming, chat_framing, count_text
 
@@ -43,6 +41,34 @@ class Cost:
         return (f"{format_tokens(self.total)} tokens in the request: "
                 f"{format_tokens(self.content)} {content} + {format_tokens(self.framing)} "
                 f"chat framing ({self.source}) · {kind}")
+
+
+@dataclass(frozen=True)
+class MessageRun:
+    """A run of stored messages known in summary (those a summary replaced, which a long
+    session does not read one by one): the first and last ids, and per role how many
+    and their content tokens under one encoding."""
+
+    first_id: int | None
+    last_id: int | None
+    roles: tuple[tuple[str, int, int], ...] = ()  # (role, messages, content tokens)
+
+    @property
+    def count(self) -> int:
+        return sum(n for _r, n, _t in self.roles)
+
+    @staticmethod
+    def of(messages: Sequence[Message], encoding: str) -> MessageRun:
+        """The run of these messages (those without a count are counted)."""
+        roles: dict[str, list[int]] = {}
+        for m in messages:
+            figures = roles.setdefault(m.role, [0, 0])
+            figures[0] += 1
+            n = m.token_counts.get(encoding)
+            figures[1] += n if n is not None else count_text(m.content, encoding)
+        return MessageRun(messages[0].id if messages else None,
+                          messages[-1].id if messages else None,
+                          tuple((r, n, t) for r, (n, t) in roles.items()))
 
 
 @dataclass(frozen=True)
@@ -86,12 +112,24 @@ class Counting:
         n = m.token_counts.get(self.encoding)
         return None if n is None else self.cost(m.role, n, m.name)
 
+    def of_run(self, run: MessageRun) -> int:
+        """What the messages of `run` would cost in the request: each role's head for
+        every message, and their content (names left out)."""
+        return sum(n * self.framing.head(role, self.encoding) + tokens
+                   for role, n, tokens in run.roles)
+
     def memory(self, facts: Sequence[MemoryFact]) -> Cost:
         """The memory message as sent: its header, every fact's line and the framing."""
+        # the assembler's own memory and summary messages: one owner of their text
+        # (imported here: the window's first paint needs Counting, not the assembler)
+        from desktop_app.core.assemble import memory_message
+
         return self._system(memory_message(facts))
 
     def summary(self, text: str) -> Cost:
         """The summary message as sent: its header, the summary and the framing."""
+        from desktop_app.core.assemble import summary_message
+
         return self._system(summary_message(text))
 
     def _system(self, message: dict[str, Any] | None) -> Cost:

@@ -52,7 +52,8 @@ def fold_after_reply(db: Database, session_id: int, resolve: ResolveModel,
     from desktop_app.llm.memory_extractor import ModelFactExtractor
     from desktop_app.llm.summarizer import ModelSummarizer
 
-    ctx = load_context(db, session_id, "", resolve)
+    # the retention figure is measured over the newest messages left out
+    ctx = load_context(db, session_id, "", resolve, spare=RETENTION_MESSAGES)
     due = assemble(ctx.assembly_input())
     if not (due.due_for_summary or due.due_for_memory):
         return FoldResult()

@@ -9,15 +9,16 @@ from __future__ import annotations
 import gc
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from operator import attrgetter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from desktop_app.core.counting import MessageRun
 from desktop_app.core.live import LiveBudget
 from desktop_app.core.prefix import PrefixKept
 from desktop_app.core.prefix import kept as prefix_kept
 from desktop_app.core.records import NOT_READ, ROLES
 from desktop_app.core.tokens import chat_framing, count_text
+from desktop_app.services.reach import Reach, read_reach
 from desktop_app.services.request import (
     HIDDEN_STATUSES,
     LAST_SENT,
@@ -26,12 +27,13 @@ from desktop_app.services.request import (
     build_context,
     count_missing,
     next_request,
+    reach_of,
     visible,
 )
 
 if TYPE_CHECKING:
     from desktop_app.core.app_records import TurnUsage
-    from desktop_app.core.assemble import AssembledRequest
+    from desktop_app.core.assemble import AssembledRequest, Older
     from desktop_app.core.budget import AllocationProfile
     from desktop_app.core.catalog import ModelInfo
     from desktop_app.core.records import MemoryFact, Message, Session, Summary
@@ -62,7 +64,7 @@ class Assembly:
     reply_estimate: int  # completion tokens a reply usually takes in this session
     memory: list[MemoryFact] | None = None  # only on a full refresh
     summary: Summary | None = None
-    replaced: list[Message] = field(default_factory=list)
+    replaced: MessageRun | None = None  # the messages the summary stands for
     usage: list[dict[str, Any]] | None = None
     prefix: PrefixKept | None = None  # how much repeats the last request sent
 
@@ -80,18 +82,20 @@ class Assembly:
 
 
 class SessionWork:
-    """Holds the open session's messages for assembly. Not thread-safe by design: the
-    controller runs it on its one serial worker."""
+    """Holds the open session's messages for assembly: those its next request can reach
+    (services.reach), the rest in summary. Not thread-safe by design: the controller
+    runs it on its one serial worker."""
 
     def __init__(self, db: Database | None) -> None:
         self.db = db  # set once the database is open, before the first page is read
         self.session_id: int | None = None
         self.messages: list[Message] = []
+        self.not_read: Older | None = None  # the older messages, not read, in summary
+        self._reach: tuple[str, Reach] | None = None  # what was read for
+        self._usage: list[tuple[int, str, int | None, int | None, float | None]] | None = None
         self._loaded = False
         self._tail_only = False  # the next read may take only the newest page
         self._counted: set[str] = set()  # encodings every loaded message is counted under
-        self._costs: tuple[tuple[int, int], float] | None = None
-        self._light_encoding = ""  # the encoding the light read took counts under
 
     @property
     def _store(self) -> Database:
@@ -104,7 +108,7 @@ class SessionWork:
         session = self._store.sessions.get(session_id)
         if session_id != self.session_id:
             self.session_id = session_id
-            self.messages = []
+            self.messages, self.not_read = [], None
             self._loaded = False
         rows = self._store.messages.page(session_id, None, PAGE_SIZE + 1)
         return self._page(session, rows, encoding)
@@ -141,7 +145,7 @@ class SessionWork:
         oldest of them on; False when they do not line up (then all are read)."""
         page = self._store.messages.page(session_id, None, TAIL)
         if len(page) < TAIL:  # the whole session
-            self.messages = page
+            self.messages, self.not_read = page, None
             return True
         first = page[0].id
         old = self.messages
@@ -153,27 +157,27 @@ class SessionWork:
                 return True
         return False
 
-    def _all(self, encoding: str) -> list[Message]:
-        """The session's messages, most without their text (NOT_READ: `_read_needed`
-        reads those the request can send or fold), with their counts under `encoding`."""
+    def _all(self, encoding: str, reach: Reach) -> list[Message]:
+        """The session's messages `reach` may need (read back from the newest only as
+        far as that; `not_read` holds the rest in summary), most without their text
+        (NOT_READ: `_read` reads those the request can send or fold), with their counts
+        under `encoding`."""
         if self.session_id is None:
             return []
-        if self._loaded and encoding != self._light_encoding and any(
-                m.content is NOT_READ for m in self.messages):
-            self._loaded = self._tail_only = False  # the light counts are another's
+        if self._loaded and not (self._reach is not None and self._reach[0] == encoding
+                                 and self._reach[1].covers(reach)):
+            self._loaded = self._tail_only = False  # read for another model or strategy
         if not self._loaded:
             sid = self.session_id
             if not (self._tail_only and self._splice_tail(sid)):
-                self.messages = _load_quietly(
-                    lambda: self._store.messages.light_for_session(sid, encoding))
-                self._light_encoding = encoding
-                self._counted = set()
+                self.messages, self.not_read = _load_quietly(
+                    lambda: read_reach(self._store, sid, encoding, reach))
+                self._reach = (encoding, reach)
+                self._counted = {encoding}
             self._loaded = True
             self._tail_only = False
-            self._costs = None
-        # a reply still streaming is not counted: its text so far is not its text; once
-        # every message is counted under an encoding, a pause in typing does not look
-        # at 300,000 messages again to find that out
+            self._usage = None
+        # a reply still streaming is not counted: its text so far is not its text
         if encoding not in self._counted:
             shown = visible(self.messages)
             self._read([m for m in shown if encoding not in m.token_counts])
@@ -203,19 +207,22 @@ class SessionWork:
             self._read([message])
         return message.content
 
-    def _cost(self, messages: list[Message]) -> float:
-        """What the session cost so far (kept while its messages are)."""
-        key = (id(messages), len(messages))
-        if self._costs is None or self._costs[0] != key:
-            self._costs = (key, sum(filter(None, map(attrgetter("cost"), messages))))
-        return self._costs[1]
+    def _usage_rows(self, session_id: int | None
+                    ) -> list[tuple[int, str, int | None, int | None, float | None]]:
+        """The session's messages carrying usage or a cost (kept while its messages are):
+        the whole session's cost and usage chart, not only the messages read."""
+        if session_id is None or self.db is None:
+            return []
+        if self._usage is None:
+            self._usage = self.db.messages.usage_rows(session_id)
+        return self._usage
 
     def replace_message(self, message: Message) -> None:
         for i in range(len(self.messages) - 1, -1, -1):
             if self.messages[i].id == message.id:
                 self.messages[i] = message
                 self._counted = set()
-                self._costs = None
+                self._usage = None
                 return
 
     # --- the preview ------------------------------------------------------------------
@@ -225,22 +232,24 @@ class SessionWork:
         enc = model.encoding
         sid = session.id if session is not None else None
         if sid != self.session_id:
-            self.session_id, self.messages, self._loaded = sid, [], False
-        messages = visible(self._all(enc))
+            self.session_id, self.messages, self.not_read, self._loaded = sid, [], None, False
         db = self.db
+        summary = db.summaries.latest(sid) if (db and sid) else None
+        messages = visible(self._all(enc, reach_of(selection, model, summary)))
         if db is None:
             memory: list[MemoryFact] = []
         else:
             memory = db.memory.list_for_session(sid) if sid else db.memory.list_global()
-        summary = db.summaries.latest(sid) if (db and sid) else None
         ctx = build_context(session, selection, model=model, window=window, profiles=profiles,
-                            messages=messages, memory=memory, summary=summary, draft=draft)
+                            messages=messages, memory=memory, summary=summary, draft=draft,
+                            older=self.not_read if sid is not None else None)
         self._read([messages[i] for i in needed_texts(messages, ctx)])
         request = next_request(ctx)
         request.row_index()  # made here, off the GUI thread: the inspector's rows
         inclusion = InclusionMap.of(request)
         replies = [m.completion_tokens for m in messages[-20:]
                    if m.role == "assistant" and m.completion_tokens]
+        usage = self._usage_rows(sid)
         result = Assembly(
             session_id=sid,
             context=ctx,
@@ -248,7 +257,7 @@ class SessionWork:
             live=LiveBudget(request, enc, draft),
             messages=messages,
             inclusion=inclusion,
-            session_cost=self._cost(messages),
+            session_cost=sum(filter(None, (row[4] for row in usage))),
             reply_estimate=round(sum(replies) / len(replies)) if replies else 0,
         )
         if session is not None:
@@ -260,10 +269,26 @@ class SessionWork:
                     fact.tokens = count_text(fact.line(), enc)
             result.memory = memory
             result.summary = summary
-            result.replaced = _replaced_by(summary, messages)
+            result.replaced = self._replaced_by(summary, messages, enc)
             turns = db.usage.list_for_session(sid) if (db and sid) else []
-            result.usage = usage_rows(messages, turns)
+            result.usage = usage_rows(usage, turns)
         return result
+
+    def _replaced_by(self, summary: Summary | None, messages: list[Message], encoding: str
+                     ) -> MessageRun | None:
+        """The messages the stored summary stands for, in summary: from those read when
+        they hold its whole range, else from the store."""
+        if summary is None:
+            return None
+        ids = [m.id for m in messages]
+        if summary.first_message_id in ids and summary.last_message_id in ids:
+            first = ids.index(summary.first_message_id)
+            last = ids.index(summary.last_message_id)
+            return MessageRun.of(messages[first:last + 1], encoding)
+        if self.db is None or summary.session_id is None:
+            return None
+        return self.db.messages.run_of(summary.session_id, summary.first_message_id,
+                                       summary.last_message_id, encoding)
 
 
 def needed_texts(messages: Sequence[Message], ctx: RequestContext) -> list[int]:
@@ -319,16 +344,21 @@ TAIL = PAGE_SIZE  # messages read again after a turn
 class InclusionMap(Mapping[int, tuple[str, str]]):
     """{message id: (state, reason)} over an assembled request's arrays, looked up by
     bisection when the ids ascend (as a session's do): no 300,000-entry dict of
-    tuples is made for the few dozen messages the conversation shows."""
+    tuples is made for the few dozen messages the conversation shows. A message older
+    than those read (services.reach) is not among them and fares as they all do
+    (`request.older`): scrolled back to, its card still says why it is left out."""
 
-    def __init__(self, ids: list[int], states: list[str], reasons: list[str]) -> None:
+    def __init__(self, ids: list[int], states: list[str], reasons: list[str],
+                 older: Older | None = None) -> None:
         self._ids, self._states, self._reasons = ids, states, reasons
+        self._older = older
 
     @staticmethod
     def of(request: AssembledRequest) -> Mapping[int, tuple[str, str]]:
         ids = request.message_ids
         if None not in ids and ids == sorted(ids):  # type: ignore[type-var]  # C speed
-            return InclusionMap(ids, request.states, request.reasons)  # type: ignore[arg-type]
+            return InclusionMap(ids, request.states, request.reasons,  # type: ignore[arg-type]
+                                request.older)
         return {mid: (state, reason) for mid, state, reason in zip(
             ids, request.states, request.reasons, strict=True) if mid is not None}
 
@@ -338,14 +368,23 @@ class InclusionMap(Mapping[int, tuple[str, str]]):
         i = bisect_left(self._ids, mid)
         return i if i < len(self._ids) and self._ids[i] == mid else -1
 
+    def _is_older(self, mid: object) -> bool:
+        # the ids read are those of the newest messages and the older pinned ones: an
+        # id below the newest read and not among them is one not read
+        return (self._older is not None and isinstance(mid, int) and bool(self._ids)
+                and mid < self._ids[-1])
+
     def __getitem__(self, mid: int) -> tuple[str, str]:
         i = self._at(mid)
-        if i < 0:
-            raise KeyError(mid)
-        return self._states[i], self._reasons[i]
+        if i >= 0:
+            return self._states[i], self._reasons[i]
+        if self._is_older(mid):
+            assert self._older is not None
+            return self._older.state, self._older.reason
+        raise KeyError(mid)
 
     def __contains__(self, mid: object) -> bool:
-        return self._at(mid) >= 0
+        return self._at(mid) >= 0 or self._is_older(mid)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._ids)
@@ -357,56 +396,45 @@ class InclusionMap(Mapping[int, tuple[str, str]]):
 BIG_LOAD = 20_000  # messages: a load this large is kept out of the collector's scans
 
 
-def _load_quietly(load: Callable[[], list[Message]]) -> list[Message]:
+def _load_quietly(load: Callable[[], tuple[list[Message], Older | None]]
+                  ) -> tuple[list[Message], Older | None]:
     """Run `load` with the cyclic garbage collector paused, then move what exists into
     its permanent generation when the result is large. A session of 300,000 messages is
     a million objects; every full collection scanned them all while holding the GIL,
     and the GUI thread stood still for as long (the messages hold no cycles: they are
-    still freed, by reference counting, when the session closes)."""
+    still freed, by reference counting, when the session closes). Most reads stop
+    long before that (services.reach); one that must read all, does."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        messages = load()
+        loaded = load()
     finally:
         if enabled:
             gc.enable()
-    if len(messages) >= BIG_LOAD:
+    if len(loaded[0]) >= BIG_LOAD:
         gc.freeze()
-    return messages
+    return loaded
 
 
-def _replaced_by(summary: Summary | None, messages: list[Message]) -> list[Message]:
-    """The messages the stored summary stands for."""
-    if summary is None:
-        return []
-    out: list[Message] = []
-    ends = {summary.first_message_id, summary.last_message_id}
-    inside = False
-    for m in messages:
-        if m.id in ends or inside:
-            out.append(m)
-            inside = m.id != summary.last_message_id
-        if m.id == summary.last_message_id:
-            break
-    return out
-
-
-def usage_rows(messages: list[Message], turns: list[TurnUsage]) -> list[dict[str, Any]]:
-    """One row per reply for the usage chart: the request split by component when the
-    turn's usage was recorded (the turn pipeline records it; else the prompt the server
-    billed, as one figure), the reply's own tokens, the turn's cost, the prompt tokens the
-    server billed and how many of them it read from its cache (None: it did not say)."""
+def usage_rows(messages: Sequence[tuple[int, str, int | None, int | None, float | None]],
+               turns: list[TurnUsage]) -> list[dict[str, Any]]:
+    """One row per reply for the usage chart, from the messages carrying usage (id,
+    role, prompt tokens, completion tokens, cost): the request split by component when
+    the turn's usage was recorded (the turn pipeline records it; else the prompt the
+    server billed, as one figure), the reply's own tokens, the turn's cost, the prompt
+    tokens the server billed and how many of them it read from its cache (None: it did
+    not say)."""
     by_reply = {t.reply_message_id: t for t in turns if t.reply_message_id is not None}
     rows = []
     turn = 0
-    for m in messages:
-        if m.role == "assistant" and (m.prompt_tokens or m.completion_tokens):
+    for mid, role, prompt, completion, cost in messages:
+        if role == "assistant" and (prompt or completion):
             turn += 1
-            usage = by_reply.get(m.id) if m.id is not None else None
+            usage = by_reply.get(mid)
             parts = dict((usage is not None and usage.components)
-                         or {"prompt": m.prompt_tokens or 0})
-            parts["reply"] = m.completion_tokens or 0
-            rows.append({"components": parts, "cost": m.cost or 0.0, "label": f"Turn {turn}",
-                         "prompt": m.prompt_tokens or 0,
+                         or {"prompt": prompt or 0})
+            parts["reply"] = completion or 0
+            rows.append({"components": parts, "cost": cost or 0.0, "label": f"Turn {turn}",
+                         "prompt": prompt or 0,
                          "cached": usage.cached_prompt_tokens if usage is not None else None})
     return rows

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.core.assemble import AssembledRequest, AssemblyInput, assemble
+from desktop_app.core.assemble import AssembledRequest, AssemblyInput, Older, assemble
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
 from desktop_app.core.catalog import ModelInfo
 from desktop_app.core.history import (
@@ -25,7 +25,9 @@ from desktop_app.core.history import (
     OfflineFactExtractor,
     StrategyError,
 )
+from desktop_app.core.records import NOT_READ
 from desktop_app.core.tokens import count_text
+from desktop_app.services.reach import Reach, read_reach
 from desktop_app.services.windows import ResolvedWindow, WindowSource
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ class RequestContext:
     memory: tuple[MemoryFact, ...]
     summary: Summary | None
     draft: str
+    older: Older | None = None  # messages older than `messages`, not read
 
     def assembly_input(self) -> AssemblyInput:
         session = self.session
@@ -88,6 +91,7 @@ class RequestContext:
             elastic=self.elastic,
             memory_through_id=self.memory_through_id,
             history_from_id=self.history_from_id,
+            older=self.older,
         )
 
 
@@ -116,6 +120,17 @@ def visible(messages: Iterable[Message]) -> list[Message]:
     return [m for m in messages if m.status not in HIDDEN_STATUSES]
 
 
+def reach_of(selection: Selection, model: ModelInfo, summary: Summary | None,
+             spare: int = 0) -> Reach:
+    """How far back the next request of a session with this selection can reach (what
+    services.reach reads of its messages)."""
+    settings = selection.settings
+    strategy = resolve_strategy(selection.strategy, settings, stable_by_default(model))
+    through = settings.get(MEMORY_THROUGH)
+    return Reach.of(model, strategy, summary, through if isinstance(through, int) else None,
+                    spare)
+
+
 def build_context(
     session: Session | None,
     selection: Selection,
@@ -127,6 +142,7 @@ def build_context(
     memory: Sequence[MemoryFact] = (),
     summary: Summary | None = None,
     draft: str = "",
+    older: Older | None = None,
 ) -> RequestContext:
     """The one mapping from a session, its settings and the draft to the assembly
     input. `model` already carries the window to budget with (WindowResolver.model)."""
@@ -146,6 +162,7 @@ def build_context(
         memory=tuple(memory),
         summary=summary,
         draft=draft,
+        older=older,
     )
 
 
@@ -220,18 +237,23 @@ ResolveModel = Callable[[str], tuple[ModelInfo, ResolvedWindow]]
 
 
 def load_context(db: Database, session_id: int, draft: str,
-                 resolve: ResolveModel) -> RequestContext:
+                 resolve: ResolveModel, spare: int = 0) -> RequestContext:
     """A stored session's next request context, read from the database (the turn and
     the command line; the window keeps the messages in memory and calls build_context
-    itself)."""
+    itself): the messages the request can reach, with their texts, and the older ones
+    in summary; `spare` more left-out messages (see services.reach.Reach)."""
     session = db.sessions.get(session_id)
     model, window = resolve(session.model)
-    messages = visible(db.messages.all_for_session(session_id))
-    fresh = count_missing(messages, model.encoding)
-    if fresh:
-        db.messages.save_token_counts_many(fresh)
+    selection = Selection.of(session)
+    summary = db.summaries.latest(session_id)
+    messages, older = read_reach(db, session_id, model.encoding,
+                                 reach_of(selection, model, summary, spare))
+    unread = [m for m in messages if m.content is NOT_READ and m.id is not None]
+    texts = db.messages.contents([m.id for m in unread])  # type: ignore[misc]
+    for m in unread:
+        m.content = texts.get(m.id, "")  # type: ignore[arg-type]
     profiles = {p.name: p for p in db.profiles.list()}
     return build_context(
-        session, Selection.of(session), model=model, window=window, profiles=profiles,
+        session, selection, model=model, window=window, profiles=profiles,
         messages=messages, memory=db.memory.list_for_session(session_id),
-        summary=db.summaries.latest(session_id), draft=draft)
+        summary=summary, draft=draft, older=older)

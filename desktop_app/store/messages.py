@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Self, cast
 from sqlalchemy import String, case, func, select, type_coerce, update
 
 from desktop_app.core.app_records import SearchHit
+from desktop_app.core.counting import MessageRun
 from desktop_app.core.records import MESSAGE_STATUSES, NOT_READ, ROLES, Message
 from desktop_app.store import search
 from desktop_app.store.errors import NotFoundError, StoreError
-from desktop_app.store.models import MessageRow, SessionRow, UtcTimestamp, utc_now
+from desktop_app.store.models import USAGE_WHERE, MessageRow, SessionRow, UtcTimestamp, utc_now
 from desktop_app.store.sessions import like_pattern, live_session, uncounted_sessions
 
 if TYPE_CHECKING:
@@ -281,12 +282,30 @@ class MessageRepository:
         NOT_READ (or "" when the message is empty), `token_counts` holds the cached count
         under `encoding` only and `created_at` is None. Read `contents` for the texts
         needed: a long session's texts are most of what it weighs."""
+        return self._light(session_id, encoding, "ORDER BY position")
+
+    def light_newest(self, session_id: int, encoding: str, before_position: int | None,
+                     limit: int) -> list[Message]:
+        """Up to `limit` messages read as light_for_session reads them, newest first,
+        from just before `before_position` (the newest when None)."""
+        where = "" if before_position is None else f"AND position < {int(before_position)}"
+        return self._light(session_id, encoding,
+                           f"{where} ORDER BY position DESC LIMIT {int(limit)}")
+
+    def light_pinned_before(self, session_id: int, encoding: str,
+                            position: int) -> list[Message]:
+        """The pinned messages before `position`, oldest first, read light (from a
+        partial index: no scan of the session)."""
+        return self._light(session_id, encoding,
+                           f"AND pinned = 1 AND position < {int(position)} ORDER BY position")
+
+    def _light(self, session_id: int, encoding: str, rest: str) -> list[Message]:
         path = "$." + json.dumps(encoding)
         rows = self._raw(
             "SELECT id, position, role, name, content != '', status, pinned, excluded, "
             "prompt_tokens, completion_tokens, cost, error, "
             "CASE WHEN json_valid(token_counts) THEN json_extract(token_counts, ?) END "
-            "FROM messages WHERE session_id = ? ORDER BY position", (path, session_id))
+            f"FROM messages WHERE session_id = ? {rest}", (path, session_id))
         out: list[Message] = []
         add = out.append
         for (mid, position, role, name, has_text, status, pinned, excluded, prompt,
@@ -295,6 +314,47 @@ class MessageRepository:
                         status, bool(pinned), bool(excluded), None, prompt, completion, cost,
                         error, {encoding: n} if type(n) is int else {}))
         return out
+
+    def usage_rows(self, session_id: int) -> list[tuple[int, str, int | None, int | None,
+                                                         float | None]]:
+        """(id, role, prompt tokens, completion tokens, cost) of the messages carrying
+        usage or a cost, in order (from a partial index: the replies, not the session)."""
+        return self._raw(
+            "SELECT id, role, prompt_tokens, completion_tokens, cost FROM messages "
+            f"WHERE session_id = ? AND ({USAGE_WHERE}) "
+            "ORDER BY position", (session_id,))
+
+    def run_of(self, session_id: int, first_id: int | None, last_id: int | None,
+               encoding: str) -> MessageRun:
+        """The messages from `first_id` to `last_id` (by position; None: from the start,
+        to the end) in summary: per role how many and their cached content tokens."""
+        path = "$." + json.dumps(encoding)
+        rows = self._raw(
+            "SELECT role, count(*), sum(CASE WHEN json_valid(token_counts) "
+            "THEN json_extract(token_counts, ?) END), min(id), max(id) FROM messages "
+            "WHERE session_id = ? "
+            "AND position >= coalesce((SELECT position FROM messages WHERE id = ?), 0) "
+            "AND position <= coalesce((SELECT position FROM messages WHERE id = ?), "
+            "9223372036854775807) GROUP BY role",
+            (path, session_id, first_id, last_id))
+        return MessageRun(first_id if first_id is not None else min((r[3] for r in rows),
+                                                                     default=None),
+                          last_id if last_id is not None else max((r[4] for r in rows),
+                                                                  default=None),
+                          tuple((role, int(n), int(t or 0)) for role, n, t, _a, _b in rows))
+
+    def totals(self, session_id: int, encoding: str) -> tuple[int, int, int]:
+        """(messages, tokens, messages counted) of the session under `encoding`, from
+        the aggregates kept on write: no message is read."""
+        rows = self._raw(
+            "SELECT s.message_count, coalesce(t.tokens, 0), coalesce(t.messages, 0) "
+            "FROM sessions s LEFT JOIN session_tokens t "
+            "ON t.session_id = s.id AND t.encoding = ? WHERE s.id = ?",
+            (encoding, session_id))
+        if not rows:
+            raise NotFoundError(f"session {session_id} not found")
+        count, tokens, counted = rows[0]
+        return int(count or 0), int(tokens), int(counted)
 
     def contents(self, message_ids: Sequence[int]) -> dict[int, str]:
         """{id: text} of the given messages."""

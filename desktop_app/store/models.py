@@ -151,6 +151,24 @@ Index(
 )
 
 
+# The pinned messages and those carrying usage or a cost (the replies), read without a
+# scan of the session when it opens (migration 0007: the window reads only the newest
+# messages and these).
+Index(
+    "ix_messages_pinned",
+    MessageRow.session_id,
+    MessageRow.position,
+    sqlite_where=text("pinned = 1"),
+)
+USAGE_WHERE = "prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL OR cost IS NOT NULL"
+Index(
+    "ix_messages_usage",
+    MessageRow.session_id,
+    MessageRow.position,
+    sqlite_where=text(USAGE_WHERE),
+)
+
+
 # The (normally no) messages whose cached counts are not valid JSON, found at start from
 # this index instead of a scan of every message (Database.find_bad_rows).
 Index(

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 
 # A new width lays the cards out again this long after the last resize (see resizeEvent).
 RELAYOUT_MS = 60
+# A page opens with its newest cards laid out at once, enough to fill the view; the rest
+# of the page follows above them a batch per turn of the event loop, so no turn lays out
+# (renders the Markdown of) more cards than fit in a frame.
+FIRST_SHOWN = 16
+BATCH_SHOWN = 16
 
 
 class ConversationView(QListView):
@@ -77,15 +82,39 @@ class ConversationView(QListView):
         self._relayout.setSingleShot(True)
         self._relayout.setInterval(RELAYOUT_MS)
         self._relayout.timeout.connect(self.scheduleDelayedItemsLayout)
+        self._pending: list[Message] = []  # the page's older cards, still to be shown
+        self._pending_more = False  # whether the store holds more before them
+        self._feed = QTimer(self)
+        self._feed.setSingleShot(True)
+        self._feed.setInterval(0)
+        self._feed.timeout.connect(self._show_batch)
 
     # --- content --------------------------------------------------------------------
     def show_messages(self, messages: list[Message], has_more: bool) -> None:
         self.delegate.reset_caches()
-        self._loading_older = False
         self._keep_from_bottom = None
         self._at_bottom = True
-        self.conversation.reset(messages, has_more)
+        self._pending, self._pending_more = messages[:-FIRST_SHOWN], has_more
+        self._loading_older = bool(self._pending)  # the page's own come first
+        self.conversation.reset(messages[-FIRST_SHOWN:], has_more or bool(self._pending))
         self.scrollToBottom()
+        if self._pending:
+            self._feed.start()
+
+    def _show_batch(self) -> None:
+        batch, self._pending = self._pending[-BATCH_SHOWN:], self._pending[:-BATCH_SHOWN]
+        if batch:
+            self.show_older(batch, self._pending_more or bool(self._pending))
+        self._loading_older = bool(self._pending)
+        if self._pending:
+            self._feed.start()
+
+    def show_all(self) -> None:
+        """Show the rest of the page now (a message above the cards shown is wanted)."""
+        self._feed.stop()
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.show_older(batch, self._pending_more)
 
     def show_older(self, messages: list[Message], has_more: bool) -> None:
         sb = self.verticalScrollBar()
@@ -102,6 +131,9 @@ class ConversationView(QListView):
     def update_message(self, m: Message) -> None:
         row = self.conversation.row_of(m.id)
         if row is None:
+            for k, old in enumerate(self._pending):  # not shown yet: shown as it is now
+                if old.id == m.id:
+                    self._pending[k] = m
             return
         old = self.conversation.messages[row]
         self.delegate.forget(old)
@@ -123,6 +155,9 @@ class ConversationView(QListView):
 
     def reveal(self, message_id: int | None) -> bool:
         """Scroll to a loaded message and select it; False when it is not loaded."""
+        if self.conversation.row_of(message_id) is None and any(
+                m.id == message_id for m in self._pending):
+            self.show_all()
         row = self.conversation.row_of(message_id)
         if row is None:
             return False

@@ -94,12 +94,14 @@ class _Row:
     """A message in the table, made when the row is shown. `tokens` is its figure in the
     request, chat framing included (None: counted when first shown)."""
 
-    __slots__ = ("component", "name", "number", "reason", "role", "state", "text", "tokens")
+    __slots__ = ("component", "name", "number", "ordinal", "reason", "role", "state", "text",
+                 "tokens")
 
     def __init__(self, number: int | None, component: str, role: str, tokens: int | None,
-                 text: str, state: str = "", reason: str = "", name: str | None = None
-                 ) -> None:
-        self.number = number
+                 text: str, state: str = "", reason: str = "", name: str | None = None,
+                 ordinal: int | None = None) -> None:
+        self.number = number  # 1 + the message's index in the messages assembled
+        self.ordinal = ordinal or number  # its place in the session, as the "#" shows
         self.component = component
         self.role = role
         self.tokens = tokens
@@ -120,12 +122,28 @@ class _Rows:
         raise IndexError(r)
 
 
+def _ordinals(req: AssembledRequest, messages: Sequence[Message]
+              ) -> Callable[[int], int | None]:
+    """The "#" of the message at an index: its place in the session. When the older
+    messages were not read (req.older), the index is not that place; the stored
+    position is."""
+    if req.older is None:
+        return lambda i: i + 1
+
+    def ordinal(i: int) -> int | None:
+        position = messages[i].position if i < len(messages) else None
+        return None if position is None else position + 1
+
+    return ordinal
+
+
 class _SentRows(_Rows):
     """One row per section the request sends; a history section names its message and
     whether it was pinned."""
 
-    def __init__(self, req: AssembledRequest) -> None:
+    def __init__(self, req: AssembledRequest, messages: Sequence[Message] = ()) -> None:
         self._req = req
+        self._ordinal = _ordinals(req, messages)
         index = req.row_index()
         # history sections follow the kept and pinned messages in order: they pair up
         # when there are as many of each
@@ -138,20 +156,21 @@ class _SentRows(_Rows):
 
     def row(self, r: int) -> _Row:
         comp, chat, tokens = self._req.sections[r]
-        number, state = None, ""
+        number, state, ordinal = None, "", None
         if comp == "history" and self._history is not None:
             k = bisect_left(self._sections, r)
             if k < len(self._sections) and self._sections[k] == r:
                 i = self._history[k]
-                number, state = i + 1, self._req.states[i]
+                number, state, ordinal = i + 1, self._req.states[i], self._ordinal(i)
         name = chat.get("name")
         return _Row(number, comp, str(chat.get("role", "")), tokens, content_text(chat),
-                    state, name=str(name) if name else None)
+                    state, name=str(name) if name else None, ordinal=ordinal)
 
 
 class _LeftOutRows(_Rows):
     """One row per message summarized, folding or dropped, with the figure it would
-    cost in the request (as its card says)."""
+    cost in the request (as its card says); first, when the older messages of a long
+    session were not read (req.older), one row for all of them."""
 
     def __init__(self, req: AssembledRequest, messages: Sequence[Message],
                  counting: Counting, read: ReadTexts | None = None,
@@ -162,15 +181,30 @@ class _LeftOutRows(_Rows):
         self._read = read
         self._on_read = on_read or (lambda: None)
         self._asked: set[int] = set()  # blocks of rows whose texts are being read
+        self._ordinal = _ordinals(req, messages)
+        self._older = 1 if req.older is not None else 0  # the older messages' row
         left = req.row_index().left_out
         # the inclusion list and the messages normally agree; never index past either
         self._left = left if not left or left[-1] < len(messages) else \
             left[:bisect_left(left, len(messages))]
 
     def __len__(self) -> int:
-        return len(self._left)
+        return self._older + len(self._left)
+
+    @property
+    def messages_left_out(self) -> int:
+        older = self._req.older
+        return len(self._left) + (older.messages if older is not None else 0)
 
     def row(self, r: int) -> _Row:
+        older = self._req.older
+        if self._older and r == 0 and older is not None:
+            n = older.messages
+            return _Row(None, "history", "", older.tokens,
+                        f"{n:,} older message{'s' if n != 1 else ''}: none of them can be "
+                        "sent, so they are not read here. Scroll back in the conversation "
+                        "to read them.", older.state, older.reason)
+        r -= self._older
         i = self._left[r]
         m = self._messages[i]
         if m.content is NOT_READ and self._read is not None and r // READ_AHEAD not in self._asked:
@@ -185,7 +219,8 @@ class _LeftOutRows(_Rows):
                        self._on_read)
         cost = self._counting.of_message(m)
         return _Row(i + 1, "history", m.role, None if cost is None else cost.total,
-                    m.content, self._req.states[i], self._req.reasons[i], m.name)
+                    m.content, self._req.states[i], self._req.reasons[i], m.name,
+                    self._ordinal(i))
 
 
 READ_AHEAD = 64  # left-out rows whose texts are read at once, when first shown
@@ -209,6 +244,10 @@ class _RowsModel(QAbstractTableModel):
         self._chips: dict[str, QPixmap] = {}
         self._muted = QColor()
         self._dark = False
+
+    @property
+    def rows(self) -> _Rows:
+        return self._rows
 
     def set_rows(self, rows: _Rows, counting: Counting) -> None:
         self.beginResetModel()
@@ -276,7 +315,7 @@ class _RowsModel(QAbstractTableModel):
         column = self._columns[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             if column == "#":
-                return "" if row.number is None else str(row.number)
+                return "" if row.ordinal is None else str(row.ordinal)
             if column == "Component":
                 label = LABELS.get(row.component, row.component)
                 return f"{label} (pinned)" if row.state == "pinned" else label
@@ -475,7 +514,7 @@ class ContextInspector(QWidget):
             self._warnings.hide()
             self._update_titles()
             return
-        self.sent_model.set_rows(_SentRows(req), counting)
+        self.sent_model.set_rows(_SentRows(req, messages), counting)
         self.left_out_model.set_rows(_LeftOutRows(req, messages, counting, self.read_texts,
                                                   self.left_out_model.refresh),
                                      counting)
@@ -540,10 +579,11 @@ class ContextInspector(QWidget):
 
     def _update_titles(self) -> None:
         sent = self.sent_model.rowCount()
-        left = self.left_out_model.rowCount()
+        rows = self.left_out_model.rows
+        left = rows.messages_left_out if isinstance(rows, _LeftOutRows) else len(rows)
         self._sent_title.setText(f"Sent · {sent} message{'s' if sent != 1 else ''}")
         if left:
-            self._left_out_title.setText(f"Left out · {left} (summarized, to be folded "
+            self._left_out_title.setText(f"Left out · {left:,} (summarized, to be folded "
                                          "or dropped)")
         else:
             self._left_out_title.setText("Left out · nothing")
@@ -620,7 +660,7 @@ class ContextInspector(QWidget):
         row = model.row(current.row())
         other = self.left_out_view if model is self.sent_model else self.sent_view
         other.selectionModel().clearSelection()
-        where = f"Message {row.number} · " if row.number else ""
+        where = f"Message {row.ordinal} · " if row.ordinal else ""
         label = LABELS.get(row.component, row.component)
         self._detail_title.setText(
             f"{where}{label} · {row.role} · {format_tokens(model.tokens(row))} tokens"

@@ -6,7 +6,6 @@ on request, with an optional focus, and says what that freed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -23,14 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.counting import Cost, Counting
+from desktop_app.core.counting import Cost, Counting, MessageRun
 from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import blend, is_dark, ok_color, warning_color
 from desktop_app.ui.retention_line import RetentionLine
 from desktop_app.ui.sizing import editor_height
 
 if TYPE_CHECKING:
-    from desktop_app.core.records import Message, Summary
+    from desktop_app.core.records import Summary
     from desktop_app.services.compaction import Compaction
 
 _EMPTY_TEXT = ("No summary yet. With the rolling summary or hybrid strategy, older messages "
@@ -43,11 +42,11 @@ def method_label(summary: Summary) -> str:
     return "Extractive (offline: key sentences kept)"
 
 
-def range_label(summary: Summary, replaced: Sequence[Message] | None) -> str:
+def range_label(summary: Summary, replaced: MessageRun | None) -> str:
     first, last = summary.first_message_id, summary.last_message_id
-    if replaced:
-        n = len(replaced)
-        return f"{n} message{'s' if n != 1 else ''} (ids {replaced[0].id}–{replaced[-1].id})"
+    if replaced is not None and replaced.count:
+        n = replaced.count
+        return f"{n:,} message{'s' if n != 1 else ''} (ids {replaced.first_id}–{replaced.last_id})"
     if first is None and last is None:
         return "unknown"
     if first == last or first is None:
@@ -66,7 +65,7 @@ class SummaryPanel(QWidget):
         self._summary: Summary | None = None
         self._encoding = "o200k_base"
         self._counting = Counting()
-        self._replaced: list[Message] = []
+        self._replaced: MessageRun | None = None
         self._replaced_sum: int | None = None  # their figures' sum, once per set_summary
 
         self._empty = QLabel(_EMPTY_TEXT)
@@ -171,7 +170,7 @@ class SummaryPanel(QWidget):
             self._text_changed()
 
     def set_summary(self, summary: Summary | None, encoding: str = "o200k_base",
-                    replaced: Sequence[Message] | None = None) -> None:
+                    replaced: MessageRun | None = None) -> None:
         """Show `summary` (None: the empty state). `replaced`, when given, are the
         messages it stands in for: their number and tokens are shown beside its own."""
         self._summary = summary
@@ -188,7 +187,7 @@ class SummaryPanel(QWidget):
             self.editor.clear()
             self.editor.blockSignals(False)
             return
-        self._replaced = list(replaced or [])
+        self._replaced = replaced
         self._replaced_sum = None
         self._method.setText(method_label(summary))
         self._range.setText(range_label(summary, replaced))
@@ -262,9 +261,8 @@ class SummaryPanel(QWidget):
         """What the replaced messages would cost in the request: their figures."""
         if self._replaced_sum is None:
             counting = self._counting.under(self._encoding)
-            self._replaced_sum = sum(
-                (counting.of_message(m) or counting.of_text(m.role, m.content, m.name)).total
-                for m in self._replaced)
+            run = self._replaced
+            self._replaced_sum = counting.of_run(run) if run is not None else 0
         return self._replaced_sum
 
     def _text_changed(self) -> None:
