@@ -2,7 +2,7 @@
 by part against the loopback server. The running notes carry from part to part, no
 request is ever over the window (counted with our own counter), a stopped run resumes
 without sending its finished parts again, and the command line refuses clearly with no
-provider, a too-large file or a PDF."""
+provider, a too-large file or a broken PDF."""
 
 from __future__ import annotations
 
@@ -235,5 +235,5 @@ def test_a_too_large_file_and_a_pdf_are_refused_in_one_line(tmp_path, capsys,
     code = main(["--data-dir", str(tmp_path), "progressive", str(pdf), "--task", "x",
                  "--model", MODEL, "--base-url", openai_server.base_url])
     err = capsys.readouterr().err
-    assert code == 2 and "PDF is not read here" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "not a readable PDF" in err and len(err.strip().splitlines()) == 1
     assert openai_server.chat_requests() == []

@@ -11,9 +11,6 @@ import sys
 from desktop_app.cli import CliError
 from desktop_app.commands.io import connect_for, open_store, read_text_input, terminal_safe
 
-PDF_REFUSAL = ("{}: PDF is not read here (no PDF reader is installed); convert it to text "
-               "first (e.g. pdftotext) and run that")
-
 
 def _positive(text: str) -> int:
     try:
@@ -23,6 +20,19 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def read_input(file: str) -> str:
+    """The document's text: a PDF's through services.documents (bounded, one line when it
+    cannot be read), anything else as the other commands read text."""
+    from desktop_app.services.documents import DocumentError, is_pdf, read_document
+
+    if file != "-" and is_pdf(file):
+        try:
+            return read_document(file).text
+        except DocumentError as exc:
+            raise CliError(str(exc)) from None
+    return read_text_input(file)
 
 
 def cmd_progressive(args: argparse.Namespace) -> int:
@@ -38,11 +48,9 @@ def cmd_progressive(args: argparse.Namespace) -> int:
 
     if args.provider and args.base_url:
         raise CliError("give --provider or --base-url, not both")
-    if args.file.lower().endswith(".pdf"):
-        raise CliError(PDF_REFUSAL.format(args.file))
     if not args.resume and not (args.task or "").strip():
         raise CliError("give the task with --task \"...\" (what to find or do with the file)")
-    text = read_text_input(args.file)
+    text = read_input(args.file)
 
     def warn(message: str) -> None:
         print(f"warning: {message}", file=sys.stderr, flush=True)
@@ -129,14 +137,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "progressive", help="run a document too large for the window through the model, "
         "part by part",
-        description="Split a text or Markdown file into parts that fit the model's window "
+        description="Split a text, Markdown or PDF file into parts that fit the model's window "
         "and send them one by one, each with the task and the running notes (the key "
         "information found so far, kept within a quarter of the prompt budget); the "
         "model's replies become the notes, and a last request combines them into the "
         "answer, printed on standard output. No request is sent over the window. The run "
         "is saved after every part in the data folder; Ctrl+C stops it, --resume RUN "
         "continues it.")
-    p.add_argument("file", metavar="FILE", help="the document (text or Markdown)")
+    p.add_argument("file", metavar="FILE", help="the document (text, Markdown or PDF)")
     p.add_argument("--task", help="what to find or do with the document (a question, "
                    "a summary to write...)")
     p.add_argument("--model", "-m", help="the model (required for a new run)")

@@ -12,7 +12,8 @@ the store or the network itself.
   panels    memory facts, the summary and Compact now, allocation (controller/panels.py)
             profiles, the library of saved system prompts
   setup     providers, keys, connections, default settings       (controller/setup.py)
-  experiments  Prompt Lab's experiments: run, cancel, apply best (controller/experiments.py)"""
+  experiments  Prompt Lab's experiments: run, cancel, apply best (controller/experiments.py)
+  progressive  Prompt Lab's progressive documents: run, stop, resume (controller/progressive.py)"""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from desktop_app.controller.database import DatabaseController
 from desktop_app.controller.experiments import ExperimentsController
 from desktop_app.controller.operations import Operations, Scope
 from desktop_app.controller.panels import PanelsController
+from desktop_app.controller.progressive import ProgressiveController
 from desktop_app.controller.sessions import SessionsController
 from desktop_app.controller.setup import SetupController
 from desktop_app.controller.state import AppState
@@ -102,6 +104,7 @@ class AppController(QObject):
         self.panels = PanelsController(self)
         self.turns = TurnController(self)
         self.experiments = ExperimentsController(self)
+        self.progressive = ProgressiveController(self)
         self.sessionOpened.connect(self._announce_retention)
 
     def _announce_retention(self, session: Any) -> None:
@@ -146,6 +149,7 @@ class AppController(QObject):
         self.closed = True
         self.turns.stop()
         self.experiments.cancel()  # what came back is stored already
+        self.progressive.stop()  # the run is saved after every part: Resume continues it
         self.sessions.save_context_now()  # a system prompt typed a moment ago
         self.sessions.drop_pending_deletes()
         self.ops.wait(15_000)

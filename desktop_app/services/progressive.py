@@ -121,6 +121,7 @@ class Step:
     completion_tokens: int | None
     reply: str
     notes_tokens: int  # the notes after this step
+    notes_sent: str | None = None  # the notes the request carried (None: not recorded)
 
 
 @dataclass
@@ -295,9 +296,96 @@ def fitted(messages: list[dict[str, str]], info: ModelInfo, window: int,
 
 
 @dataclass(frozen=True)
+class Section:
+    """A piece of a step's request, with our count of its text."""
+
+    name: str  # "Instructions", "Task", "Notes so far", "Part 3 of 8", ...
+    kind: str  # instructions, task, notes, part, framing
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    """What a step sent, as the inspector shows a turn: the messages, their sections
+    with token figures (the labels and chat framing are the rest of the exact count),
+    and the reply that came back."""
+
+    step: Step
+    messages: list[dict[str, str]]
+    sections: list[Section]
+    window: int
+    reply_reserve: int
+
+    @property
+    def title(self) -> str:
+        """"Part 3 of 8", or "Answer" for the final request."""
+        return "Answer" if self.step.part < 0 else self.sections[3].name
+
+
+def step_request(state: RunState, step: Step, part_text: str | None) -> StepRequest:
+    """The request `step` sent, rebuilt from the run's state and the part's text (None
+    for the final request)."""
+    notes = step.notes_sent if step.notes_sent is not None else "(not recorded)"
+    if step.part < 0:
+        messages = final_messages(state.task, notes, state.parts)
+        body = Section("Combine the notes", "part", "Now do the task.",
+                       count_text("Now do the task.", state.encoding))
+    else:
+        text = part_text or ""
+        messages = part_messages(state.task, notes, text, step.part, state.parts)
+        body = Section(f"Part {step.part + 1} of {state.parts}", "part", text,
+                       count_text(text, state.encoding))
+    system = messages[0]["content"]
+    pieces = [Section("Instructions", "instructions", system,
+                      count_text(system, state.encoding)),
+              Section("Task", "task", state.task, count_text(state.task, state.encoding)),
+              Section("Notes so far", "notes", notes, count_text(notes, state.encoding)),
+              body]
+    rest = max(0, step.prompt_tokens - sum(p.tokens for p in pieces))
+    pieces.append(Section("Labels and chat framing", "framing",
+                          "The headings around the task, the notes and the part, and the "
+                          "chat format's tokens around each message.", rest))
+    return StepRequest(step, messages, pieces, state.window, state.reply_reserve)
+
+
+def step_requests(state: RunState, text: str) -> list[StepRequest]:
+    """Every step's request of a run over `text` (for showing a saved run)."""
+    parts = split_document(text, state.part_tokens, state.encoding) if state.steps else []
+    return [step_request(state, s, parts[s.part].text if 0 <= s.part < len(parts) else None)
+            for s in state.steps]
+
+
+def list_runs(data_dir: Path | str, limit: int = 50) -> list[RunState]:
+    """The newest saved runs (at most `limit`, newest first); unreadable files skipped."""
+    folder = runs_folder(data_dir)
+    try:
+        files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return []
+    runs: list[RunState] = []
+    for path in files[:limit]:
+        try:
+            runs.append(RunState.from_json(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue
+    return runs
+
+
+def unfinished_run(data_dir: Path | str, text: str) -> RunState | None:
+    """The newest stopped or failed run over this very text, if any."""
+    digest = text_hash(text)
+    for run in list_runs(data_dir):
+        if run.file_hash == digest and run.status != "finished":
+            return run
+    return None
+
+
+@dataclass(frozen=True)
 class Progress:
     state: RunState
     step: Step
+    request: StepRequest
 
 
 def run_progressive(client: ChatClient, info: ModelInfo, state: RunState, text: str,
@@ -369,12 +457,12 @@ def run_progressive(client: ChatClient, info: ModelInfo, state: RunState, text: 
         state.notes = keep_within(merge_notes(notes, said.text), state.notes_tokens,
                                   state.encoding)
         step = Step(index, tokens, exact, said.prompt_tokens, said.completion_tokens,
-                    said.text, count_text(state.notes, state.encoding))
+                    said.text, count_text(state.notes, state.encoding), notes)
         state.steps.append(step)
         state.done = index + 1
         save_state(data_dir, state)
         if on_step is not None:
-            on_step(Progress(state, step))
+            on_step(Progress(state, step, step_request(state, step, parts[index].text)))
     if state.answer is None:
         if token.cancelled:
             return stopped()
@@ -385,10 +473,10 @@ def run_progressive(client: ChatClient, info: ModelInfo, state: RunState, text: 
             return stopped()
         state.answer = said.text
         step = Step(-1, tokens, exact, said.prompt_tokens, said.completion_tokens, said.text,
-                    count_text(state.notes, state.encoding))
+                    count_text(state.notes, state.encoding), state.notes)
         state.steps.append(step)
         if on_step is not None:
-            on_step(Progress(state, step))
+            on_step(Progress(state, step, step_request(state, step, None)))
     state.status = "finished"
     save_state(data_dir, state)
     return state

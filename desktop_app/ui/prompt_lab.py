@@ -6,7 +6,8 @@ Experiment tab's runs through a configured model (through the app's controller).
 
 This module holds the lab window: the model menu, the variants and the tabs. A variant
 is in `lab_variant` (its heatmap in `lab_heatmap`, its count table in `lab_costs`), the
-tabs in `lab_compare`, `lab_compress`, `lab_chunk` and `lab_experiment`. Long work
+tabs in `lab_compare`, `lab_compress`, `lab_chunk`, `lab_experiment` and `lab_document`
+(a progressive run of a document through a configured model). Long work
 (counting a long text, suggestions, chunking) runs on the lab's Operations, off the GUI
 thread; an experiment runs on the app controller's."""
 
@@ -37,6 +38,7 @@ from desktop_app.core.glossary import provider_label
 from desktop_app.ui.lab_chunk import ChunkPage
 from desktop_app.ui.lab_compare import ComparePage, signed, signed_percent
 from desktop_app.ui.lab_compress import CompressPage
+from desktop_app.ui.lab_document import DocumentPage
 from desktop_app.ui.lab_experiment import ExperimentPage
 from desktop_app.ui.lab_variant import VariantEditor
 from desktop_app.ui.palette import blend
@@ -115,6 +117,8 @@ class PromptLab(QWidget):
         self.tabs.addTab(self.chunk_page, "Chunk a document")
         self.experiment_page = ExperimentPage(self, controller)
         self.tabs.addTab(self.experiment_page, "Experiment")
+        self.document_page = DocumentPage(self, controller)
+        self.tabs.addTab(self.document_page, "Document")
 
         main = QSplitter(Qt.Orientation.Vertical)
         main.setChildrenCollapsible(False)
@@ -219,6 +223,8 @@ class PromptLab(QWidget):
     def _tab_changed(self, _index: int) -> None:
         if self.tabs.currentWidget() is self.compress_page:
             self.compress_page.opened()
+        # a progressive document does not use the variants: its tab takes their room
+        self.variant_splitter.setVisible(self.tabs.currentWidget() is not self.document_page)
 
     def _heatmap_toggled(self, on: bool) -> None:
         for v in self.variants:
