@@ -13,7 +13,6 @@ from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QTimer
 
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.counting import Counting
@@ -21,12 +20,12 @@ from desktop_app.core.history import STRATEGIES
 from desktop_app.core.records import NOT_READ, Message, Session, Summary
 from desktop_app.services import reach
 from desktop_app.services.preview import SessionWork
+from desktop_app.services.reach import count_missing
 from desktop_app.services.request import (
     HISTORY_FROM,
     MEMORY_THROUGH,
     Selection,
     build_context,
-    count_missing,
     load_context,
     next_request,
     visible,

@@ -17,7 +17,7 @@ from PySide6.QtCore import QTimer
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.records import Message, Session
 from desktop_app.services.preview import Page, SessionWork
-from desktop_app.services.request import count_missing
+from desktop_app.services.reach import count_missing
 
 if TYPE_CHECKING:
     from desktop_app.controller.app_controller import AppController

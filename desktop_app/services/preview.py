@@ -18,14 +18,13 @@ from desktop_app.core.prefix import PrefixKept
 from desktop_app.core.prefix import kept as prefix_kept
 from desktop_app.core.records import NOT_READ, ROLES
 from desktop_app.core.tokens import chat_framing, count_text
-from desktop_app.services.reach import Reach, read_reach
+from desktop_app.services.reach import Reach, count_missing, read_reach
 from desktop_app.services.request import (
     HIDDEN_STATUSES,
     LAST_SENT,
     RequestContext,
     Selection,
     build_context,
-    count_missing,
     next_request,
     reach_of,
     visible,

@@ -13,6 +13,7 @@ from the same messages."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -154,6 +155,19 @@ def _older(db: Database, session_id: int, encoding: str, read: list[Message]
     return Older(left, max(tokens - mine, 0))
 
 
+def count_missing(messages: Iterable[Message], encoding: str) -> dict[int, dict[str, int]]:
+    """Count the messages with no cached count for `encoding` (each text is counted
+    once, ever): the counts go into the message records, which are the store's cache,
+    and are returned by message id so the caller can store them."""
+    new: dict[int, dict[str, int]] = {}
+    for m in messages:
+        if encoding not in m.token_counts:
+            m.token_counts[encoding] = count_text(m.content, encoding)
+            if m.id is not None:
+                new[m.id] = {encoding: m.token_counts[encoding]}
+    return new
+
+
 def _count_missing(db: Database, messages: list[Message], encoding: str) -> None:
     """Count, under `encoding`, those of `messages` without a count (reading their text
     when it was not read), and store the counts."""
@@ -166,10 +180,6 @@ def _count_missing(db: Database, messages: list[Message], encoding: str) -> None
         texts = db.messages.contents([m.id for m in unread])  # type: ignore[misc]
         for m in unread:
             m.content = texts.get(m.id, "")  # type: ignore[arg-type]
-    new: dict[int, dict[str, int]] = {}
-    for m in missing:
-        m.token_counts[encoding] = n = count_text(m.content, encoding)
-        if m.id is not None:
-            new[m.id] = {encoding: n}
+    new = count_missing(missing, encoding)
     if new:
         db.messages.save_token_counts_many(new)

@@ -26,7 +26,6 @@ from desktop_app.core.history import (
     StrategyError,
 )
 from desktop_app.core.records import NOT_READ
-from desktop_app.core.tokens import count_text
 from desktop_app.services.reach import Reach, read_reach
 from desktop_app.services.windows import ResolvedWindow, WindowSource
 
@@ -218,19 +217,6 @@ def next_request(ctx: RequestContext) -> AssembledRequest:
     are folded with the offline methods (the stored summary and memory are updated
     through the model after the reply)."""
     return assemble(ctx.assembly_input(), summarizer=OFFLINE, extractor=OFFLINE)
-
-
-def count_missing(messages: Iterable[Message], encoding: str) -> dict[int, dict[str, int]]:
-    """Count the messages with no cached count for `encoding` (each text is counted
-    once, ever): the counts go into the message records, which are the store's cache,
-    and are returned by message id so the caller can store them."""
-    new: dict[int, dict[str, int]] = {}
-    for m in messages:
-        if encoding not in m.token_counts:
-            m.token_counts[encoding] = count_text(m.content, encoding)
-            if m.id is not None:
-                new[m.id] = {encoding: m.token_counts[encoding]}
-    return new
 
 
 ResolveModel = Callable[[str], tuple[ModelInfo, ResolvedWindow]]
