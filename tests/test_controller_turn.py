@@ -138,3 +138,30 @@ def test_sending_with_no_session_starts_one_named_after_the_message(qtbot, data_
     assert window.session_list.titles() == ["Plan a picnic for six people"]
     assert [m.role for m in window.conversation.conversation.messages] == ["user", "assistant"]
     window.close()
+
+
+def test_send_again_sends_a_message_older_than_the_preview_read(qtbot, data_dir,
+                                                                 openai_server, monkeypatch):
+    """Send again takes the message's text from the store: the message may be one the
+    preview never read (older than its next request reaches)."""
+    from desktop_app.services import reach
+
+    monkeypatch.setattr(reach, "LEAST_READ", 0)  # so this short session is read in part
+    words = "we weigh every token of the budget here " * 1_000  # 40 of them: 2x the window
+    turns = [("user", f"Question {k}: {words}") if k % 2 == 0 else ("assistant", words)
+             for k in range(40)]
+    sid = seed_session(data_dir, "Long", turns)
+    add_provider(data_dir, openai_server)
+    openai_server.script(Reply(text=REPLY))
+    window = open_window(qtbot, data_dir)
+    wait_idle(qtbot, window)
+    assembly = window.controller.budget.assembly
+    assert assembly.request.older is not None  # the first question was not read
+    first = stored_messages(data_dir, sid)[0]
+    assert first.id not in {m.id for m in assembly.messages}
+    window.controller.turns.resend(first.id)
+    qtbot.waitUntil(lambda: len(stored_messages(data_dir, sid)) == 42, timeout=10_000)
+    wait_idle(qtbot, window)
+    stored = stored_messages(data_dir, sid)
+    assert stored[-2].role == "user" and stored[-2].content == first.content
+    assert stored[-1].content == REPLY

@@ -73,9 +73,13 @@ class TurnController:
         self._start(text)
 
     def resend(self, message_id: int | None) -> None:
-        m = self._find_loaded(message_id)
-        if m is not None:
-            self.send(m.content)
+        """Send a message's text again (read from the store off the GUI thread: the
+        message may be one the preview did not read, or read without its text)."""
+        db = self.state.db
+        if db is None or message_id is None:
+            return
+        self.app.ops.run(lambda: db.messages.get(message_id).content, self.send,
+                         self.app.fail, stamp=self.app.session_scope.stamp())
 
     def retry(self, message_id: int | None) -> None:
         """Ask again for a reply that failed or was interrupted: the failed pair stays
@@ -103,15 +107,6 @@ class TurnController:
             self._start(text)
 
         self.app.ops.run(job, done, self.app.fail, stamp=self.app.session_scope.stamp())
-
-    def _find_loaded(self, message_id: int | None) -> Message | None:
-        assembly = self.app.budget.assembly
-        if assembly is None:
-            return None
-        m = next((m for m in assembly.messages if m.id == message_id), None)
-        if m is not None:
-            self.app.sessions.work.read_text(m)  # the preview may have read it without
-        return m
 
     def stop(self) -> None:
         if self._cancel is not None:
