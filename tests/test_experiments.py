@@ -339,3 +339,111 @@ def test_a_bad_evaluator_is_refused_before_any_request(tmp_path, files, capsys,
                  "--base-url", openai_server.base_url])
     assert code == 2 and "use one of" in capsys.readouterr().err
     assert openai_server.chat_requests() == []
+
+
+# --- the readers and export the window shares with the command line ------------------------
+def test_the_shared_readers_take_the_command_lines_formats(tmp_path):
+    from desktop_app.services.experiments import (
+        parse_inputs,
+        parse_variants,
+        read_inputs_file,
+        read_variants_file,
+    )
+
+    assert parse_inputs('["a", {"input": "b\\nc"}, 3, "  "]', "x.json") == ["a", "b\nc", "3"]
+    assert parse_inputs("input,expected\nq1,x\n\"q,2\",y\n", "x.CSV") == ["q1", "q,2"]
+    assert parse_inputs("first\nsecond\n", "-") == ["first", "second"]
+    assert parse_variants('{"terse": "Be brief."}', "v.json") == [Variant("terse", "Be brief.")]
+    assert parse_variants('[{"text": "A"}, {"name": "b", "text": "B"}]', "v.json") == [
+        Variant("variant 1", "A"), Variant("b", "B")]
+    assert parse_variants("One\n---\nTwo\nlines\n", "v.txt") == [
+        Variant("variant 1", "One"), Variant("variant 2", "Two\nlines")]
+    path = tmp_path / "inputs.csv"
+    path.write_bytes("\ufeffinput\nq\n".encode())  # a BOM, as spreadsheets write
+    assert read_inputs_file(path) == ["q"]
+    v = tmp_path / "v.json"
+    v.write_text('["A", "B"]', encoding="utf-8")
+    assert [x.text for x in read_variants_file(v)] == ["A", "B"]
+
+
+@pytest.mark.parametrize(("name", "content", "says"), [
+    ("missing.json", None, "no such file"),
+    ("bad.json", b'{"a": ', "invalid JSON at line 1"),
+    ("obj.json", b'{"a": 1}', "expected a JSON list of inputs"),
+    ("empty.txt", b"\n  \n", "no inputs in it"),
+    ("bin.csv", b"\x00\x01" * 10, "looks like a binary file"),
+    ("latin.txt", "caf\u00e9".encode("latin-1"), "not UTF-8 text"),
+    ("deep.json", b"[" * 100_000, "JSON nested too deeply"),
+    ("huge.csv", b"input\n" + b"x" * 200_000 + b"\n", "not a CSV file this can read"),
+])
+def test_a_bad_inputs_file_is_one_line(tmp_path, name, content, says):
+    from desktop_app.services.experiments import read_inputs_file
+
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ExperimentError) as raised:
+        read_inputs_file(path)
+    message = str(raised.value)
+    assert says in message and "\n" not in message and message.startswith(str(path))
+
+
+def test_files_past_the_bounds_are_refused(tmp_path, monkeypatch):
+    import desktop_app.services.experiments as service
+
+    monkeypatch.setattr(service, "MAX_FILE_BYTES", 100)
+    path = tmp_path / "inputs.txt"
+    path.write_text("q\n" * 100, encoding="utf-8")
+    with pytest.raises(ExperimentError, match="larger than"):
+        service.read_inputs_file(path)
+    with pytest.raises(ExperimentError, match="is a folder"):
+        service.read_inputs_file(tmp_path)
+    with pytest.raises(ExperimentError, match="5,001 inputs"):
+        service.parse_inputs("q\n" * 5001, "many.txt")
+    with pytest.raises(ExperimentError, match="no variants in it"):
+        service.parse_variants("---\n---\n", "v.txt")
+
+
+def test_export_and_what_a_resume_would_send(tmp_path):
+    from desktop_app.core.experiments import RunResult
+    from desktop_app.services.experiments import (
+        can_resume,
+        export_format,
+        missing_runs,
+        write_export,
+    )
+
+    experiment = Experiment(model=MODEL, evaluator="contains:Paris", variants=[TERSE, CHATTY],
+                            inputs=list(INPUTS), status="cancelled",
+                            results=[RunResult(0, 0, output="Paris", passed=True),
+                                     RunResult(1, 0, error="boom")])
+    assert missing_runs(experiment) == 3 and can_resume(experiment)
+    experiment.status = "running"
+    assert not can_resume(experiment)  # under way, or killed: left alone
+    experiment.status = "finished"
+    assert can_resume(experiment)  # a failed request is sent again
+    write_export(experiment, tmp_path / "r.CSV")
+    assert (tmp_path / "r.CSV").read_text(encoding="utf-8") == to_csv(experiment)
+    write_export(experiment, tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8")) == json.loads(
+        to_json(experiment))
+    assert export_format("a.Json") == "json"
+    with pytest.raises(ExperimentError, match="export to a .csv or a .json file"):
+        export_format("results.txt")
+    with pytest.raises(ExperimentError, match="cannot write"):
+        write_export(experiment, tmp_path / "no" / "such" / "r.csv")
+
+
+def test_the_command_reads_through_the_shared_readers(tmp_path, capsys):
+    bad = tmp_path / "inputs.json"
+    bad.write_text('{"input": "q"}', encoding="utf-8")
+    variants = tmp_path / "v.txt"
+    variants.write_text("Be brief.\n", encoding="utf-8")
+    code = main(["--data-dir", str(tmp_path), "experiment", "--variants", str(variants),
+                 "--inputs", str(bad), "--model", MODEL, "--evaluator", "contains:x"])
+    assert code == 2
+    assert f"{bad}: expected a JSON list of inputs" in capsys.readouterr().err
+    code = main(["--data-dir", str(tmp_path), "experiment", "--variants", str(variants),
+                 "--inputs", str(bad), "--model", MODEL, "--evaluator", "contains:x",
+                 "--export", str(tmp_path / "out.xlsx")])
+    assert code == 2 and "export to a .csv or a .json file" in capsys.readouterr().err

@@ -5,10 +5,7 @@ store the run (services/experiments.py)."""
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
-from pathlib import Path
 from typing import Any
 
 from desktop_app.cli import CliError
@@ -19,65 +16,29 @@ from desktop_app.commands.io import (
     terminal_safe,
 )
 
-VARIANT_SEPARATOR = "---"
-
 
 def read_variants(path: str) -> list[Any]:
-    """Variants from a file: JSON (a list of texts, a {name: text} object, or a list of
-    {"name", "text"} objects), or text with the variants separated by lines of ---."""
-    from desktop_app.core.experiments import Variant, named_variants
+    """Variants from a file (or standard input for -): services.experiments.parse_variants
+    (JSON: a list of texts, a {name: text} object, or a list of {"name", "text"} objects;
+    else text with the variants separated by lines of ---), the window's reader too."""
+    from desktop_app.services.experiments import ExperimentError, parse_variants
 
-    if path.lower().endswith(".json"):
-        data = read_json_input(path)
-        if isinstance(data, dict):
-            variants = named_variants({str(k): str(v) for k, v in data.items()})
-        elif isinstance(data, list) and all(isinstance(v, str) for v in data):
-            variants = named_variants(data)
-        elif isinstance(data, list) and all(isinstance(v, dict) and "text" in v for v in data):
-            variants = [Variant(str(v.get("name") or f"variant {i}"), str(v["text"]))
-                        for i, v in enumerate(data, 1)]
-        else:
-            raise CliError(f"{path}: expected a list of texts, a {{name: text}} object or a "
-                           "list of {\"name\", \"text\"} objects")
-    else:
-        text = read_text_input(path)
-        parts, current = [], []
-        for line in text.splitlines():
-            if line.strip() == VARIANT_SEPARATOR:
-                parts.append("\n".join(current).strip())
-                current = []
-            else:
-                current.append(line)
-        parts.append("\n".join(current).strip())
-        variants = named_variants([p for p in parts if p])
-    if not variants:
-        raise CliError(f"{path}: no variants in it")
-    return variants
+    try:
+        return parse_variants(read_text_input(path), path)
+    except ExperimentError as exc:
+        raise CliError(str(exc)) from None
 
 
 def read_inputs(path: str) -> list[str]:
-    """Inputs from a file: JSON (a list of texts, or of objects with "input"), CSV (its
-    "input" column, else its first), or text with one input a line."""
-    lower = path.lower()
-    if lower.endswith(".json"):
-        data = read_json_input(path)
-        if not isinstance(data, list):
-            raise CliError(f"{path}: expected a JSON list of inputs")
-        inputs = [str(d.get("input", "")) if isinstance(d, dict) else str(d) for d in data]
-    elif lower.endswith(".csv"):
-        rows = list(csv.reader(io.StringIO(read_text_input(path))))
-        if rows and "input" in [c.strip().lower() for c in rows[0]]:
-            column = [c.strip().lower() for c in rows[0]].index("input")
-            rows = rows[1:]
-        else:
-            column = 0
-        inputs = [r[column] for r in rows if len(r) > column]
-    else:
-        inputs = read_text_input(path).splitlines()
-    inputs = [i for i in inputs if i.strip()]
-    if not inputs:
-        raise CliError(f"{path}: no inputs in it")
-    return inputs
+    """Inputs from a file (or standard input for -): services.experiments.parse_inputs
+    (JSON: a list of texts, or of objects with "input"; CSV: its "input" column, else its
+    first; else one input a line), the window's reader too."""
+    from desktop_app.services.experiments import ExperimentError, parse_inputs
+
+    try:
+        return parse_inputs(read_text_input(path), path)
+    except ExperimentError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _load(kind: str, arg: str) -> Any:
@@ -121,20 +82,25 @@ def format_table(experiment: Any) -> str:
 def cmd_experiment(args: argparse.Namespace) -> int:
     from desktop_app.core.cancel import CancelToken
     from desktop_app.core.evaluators import EvaluatorError, split_spec
-    from desktop_app.core.experiments import Experiment, to_csv, to_json
+    from desktop_app.core.experiments import Experiment
     from desktop_app.services.experiments import (
         ExperimentError,
         Progress,
         connect_for_experiment,
+        export_format,
         make_evaluator,
         run_and_store,
+        write_export,
     )
 
     if args.provider and args.base_url:
         raise CliError("give --provider or --base-url, not both")
-    export = Path(args.export) if args.export else None
-    if export is not None and export.suffix.lower() not in (".csv", ".json"):
-        raise CliError(f"{args.export}: export to a .csv or a .json file")
+    export = args.export or None
+    if export is not None:
+        try:
+            export_format(export)
+        except ExperimentError as exc:
+            raise CliError(str(exc)) from None
     variants = read_variants(args.variants)
     inputs = read_inputs(args.inputs)
     try:
@@ -185,12 +151,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
               f"{failed} failed, {stored.status}; model {terminal_safe(args.model, keep='')}, "
               f"evaluator {terminal_safe(args.evaluator, keep='')}", file=sys.stderr)
         if export is not None:
-            text = to_csv(stored) if export.suffix.lower() == ".csv" else to_json(stored)
             try:
-                export.write_text(text, encoding="utf-8", newline="")
-            except OSError as exc:
-                raise CliError(f"{export}: cannot write ({exc.strerror or exc})") from None
-            print(f"exported to {export}", file=sys.stderr)
+                write_export(stored, export)
+            except ExperimentError as exc:
+                raise CliError(str(exc)) from None
+            print(f"exported to {terminal_safe(export, keep='')}", file=sys.stderr)
     return 0
 
 

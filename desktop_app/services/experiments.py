@@ -8,6 +8,10 @@ its clear errors)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,10 +30,19 @@ from desktop_app.core.evaluators import (
     read_judge_score,
     split_spec,
 )
-from desktop_app.core.experiments import Experiment, RunResult, Variant
+from desktop_app.core.experiments import (
+    Experiment,
+    RunResult,
+    Variant,
+    named_variants,
+    to_csv,
+    to_json,
+)
 from desktop_app.core.tokens import count_chat
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from desktop_app.llm.client import ChatClient
     from desktop_app.store.database import Database
 
@@ -38,6 +51,9 @@ MAX_REPEATS = 20
 MAX_RUNS = 5000  # variants × inputs × repeats in one experiment
 DEFAULT_MAX_TOKENS = 1024  # a reply's limit, so a rambling variant cannot run away
 JUDGE_MAX_TOKENS = 16
+MAX_FILE_BYTES = 64 << 20  # an inputs or variants file: the command line's bound on input
+VARIANT_SEPARATOR = "---"  # a line of it separates the variants in a text file
+EXPORT_SUFFIXES = (".csv", ".json")
 
 
 class ExperimentError(Exception):
@@ -269,3 +285,177 @@ def connect_for_experiment(db: Database, model: str, *, provider: str | None = N
     if connection is None:
         raise ExperimentError(NO_PROVIDER)
     return connection
+
+
+# --- inputs, variants and results as files: the command line's and the window's ----------
+def read_file_text(path: str | Path) -> str:
+    """A UTF-8 text file's text, at most MAX_FILE_BYTES; ExperimentError, one line, when
+    it is missing, a folder, not a regular file, too large, binary or not UTF-8."""
+    from pathlib import Path
+
+    name = str(path)
+    try:
+        info = Path(path).stat()
+    except FileNotFoundError:
+        raise ExperimentError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise ExperimentError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ExperimentError(f"{name}: is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ExperimentError(f"{name}: not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise _too_large(name)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ExperimentError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew while we read
+        raise _too_large(name)
+    if b"\x00" in data[:8192]:
+        raise ExperimentError(f"{name}: looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ExperimentError(f"{name}: not UTF-8 text (bad byte at position {exc.start})"
+                              ) from None
+
+
+def _too_large(name: str) -> ExperimentError:
+    return ExperimentError(f"{name}: larger than {MAX_FILE_BYTES >> 20} MB")
+
+
+def _json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExperimentError(f"{name}: invalid JSON at line {exc.lineno}, column "
+                              f"{exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ExperimentError(f"{name}: JSON nested too deeply to read") from None
+
+
+def parse_inputs(text: str, name: str) -> list[str]:
+    """Inputs from a file's text, its format by `name`'s ending: JSON (a list of texts,
+    or of objects with "input"), CSV (its "input" column, else its first), or text with
+    one input a line. Blank inputs are dropped; none at all, or more than an experiment
+    can run (MAX_RUNS), is an ExperimentError."""
+    lower = name.lower()
+    if lower.endswith(".json"):
+        data = _json(text, name)
+        if not isinstance(data, list):
+            raise ExperimentError(f"{name}: expected a JSON list of inputs")
+        inputs = [_input_text(d) for d in data]
+    elif lower.endswith(".csv"):
+        try:
+            rows = list(csv.reader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise ExperimentError(f"{name}: not a CSV file this can read ({exc})") from None
+        header = [c.strip().lower() for c in rows[0]] if rows else []
+        if "input" in header:
+            column = header.index("input")
+            rows = rows[1:]
+        else:
+            column = 0
+        inputs = [r[column] for r in rows if len(r) > column]
+    else:
+        inputs = text.splitlines()
+    inputs = [i for i in inputs if i.strip()]
+    if not inputs:
+        raise ExperimentError(f"{name}: no inputs in it")
+    if len(inputs) > MAX_RUNS:
+        raise ExperimentError(f"{name}: {len(inputs):,} inputs; an experiment runs at most "
+                              f"{MAX_RUNS:,} requests")
+    return inputs
+
+
+def _input_text(item: Any) -> str:
+    if isinstance(item, dict):
+        value = item.get("input", "")
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+
+
+def parse_variants(text: str, name: str) -> list[Variant]:
+    """Variants from a file's text: JSON (a list of texts, a {name: text} object, or a
+    list of {"name", "text"} objects) when `name` ends in .json, else text with the
+    variants separated by lines of ---. None at all is an ExperimentError."""
+    if name.lower().endswith(".json"):
+        data = _json(text, name)
+        if isinstance(data, dict):
+            variants = named_variants({str(k): str(v) for k, v in data.items()})
+        elif isinstance(data, list) and all(isinstance(v, str) for v in data):
+            variants = named_variants(data)
+        elif isinstance(data, list) and all(isinstance(v, dict) and "text" in v for v in data):
+            variants = [Variant(str(v.get("name") or f"variant {i}"), str(v["text"]))
+                        for i, v in enumerate(data, 1)]
+        else:
+            raise ExperimentError(f"{name}: expected a list of texts, a {{name: text}} object "
+                                  "or a list of {\"name\", \"text\"} objects")
+    else:
+        parts: list[str] = []
+        current: list[str] = []
+        for line in text.splitlines():
+            if line.strip() == VARIANT_SEPARATOR:
+                parts.append("\n".join(current).strip())
+                current = []
+            else:
+                current.append(line)
+        parts.append("\n".join(current).strip())
+        variants = named_variants([p for p in parts if p])
+    if not variants:
+        raise ExperimentError(f"{name}: no variants in it")
+    if len(variants) > MAX_RUNS:
+        raise ExperimentError(f"{name}: {len(variants):,} variants; an experiment runs at "
+                              f"most {MAX_RUNS:,} requests")
+    return variants
+
+
+def read_inputs_file(path: str | Path) -> list[str]:
+    return parse_inputs(read_file_text(path), str(path))
+
+
+def read_variants_file(path: str | Path) -> list[Variant]:
+    return parse_variants(read_file_text(path), str(path))
+
+
+def export_format(path: str | Path) -> str:
+    """"csv" or "json", by the file's ending; ExperimentError for any other."""
+    from pathlib import PurePath
+
+    suffix = PurePath(path).suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise ExperimentError(f"{path}: export to a .csv or a .json file")
+    return suffix[1:]
+
+
+def export_text(experiment: Experiment, path: str | Path) -> str:
+    """The results as the file `path` names holds them: core.experiments' CSV (a row per
+    result) or JSON (settings, results and the ranked summary)."""
+    return to_csv(experiment) if export_format(path) == "csv" else to_json(experiment)
+
+
+def write_export(experiment: Experiment, path: str | Path) -> None:
+    """Write the results to `path` (.csv or .json); ExperimentError, one line, when it
+    cannot be written."""
+    from pathlib import Path
+
+    text = export_text(experiment, path)
+    try:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ExperimentError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def missing_runs(experiment: Experiment) -> int:
+    """The runs a resume would send: those planned without a reply (never run, or failed)."""
+    replied = {(r.variant, r.input, r.repeat) for r in experiment.results if r.error is None}
+    return max(experiment.planned - len(replied), 0)
+
+
+def can_resume(experiment: Experiment) -> bool:
+    """A stopped experiment (cancelled, failed, or finished with failed requests) that has
+    runs without a reply; one marked running is under way, or was killed mid-run, and is
+    left alone (it may be running elsewhere)."""
+    return experiment.status != "running" and missing_runs(experiment) > 0
