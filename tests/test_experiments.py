@@ -318,6 +318,35 @@ def test_the_command_prints_the_table_stores_the_run_and_exports(openai_server, 
         assert len(db.experiments.get(1).results) == 4
 
 
+def test_the_command_resumes_a_run_sending_only_what_failed(openai_server, tmp_path,
+                                                           files, capsys):
+    from tests.openai_test_server import error_reply
+
+    openai_server.script(error_reply(400, "bad request"))  # the first request fails
+    openai_server.responder = geography
+    variants, inputs = files
+    data = str(tmp_path / "data")
+    code = main(["--data-dir", data, "experiment", "--variants", str(variants), "--inputs",
+                 str(inputs), "--model", MODEL, "--evaluator", "regex:Paris|Tokyo",
+                 "--base-url", openai_server.base_url, "--concurrency", "1"])
+    assert code == 0, capsys.readouterr().err
+    assert "4 of 4 replies, 1 failed" in capsys.readouterr().err
+    sent = len(openai_server.requests)
+    code = main(["--data-dir", data, "experiment", "--resume", "1", "--base-url",
+                 openai_server.base_url])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert len(openai_server.requests) == sent + 1  # only the failed one again
+    assert "experiment 1: 4 of 4 replies, 0 failed, finished" in captured.err
+    assert "evaluator regex:Paris|Tokyo" in captured.err
+    # a resume takes what the stored experiment ran: not new files
+    code = main(["--data-dir", data, "experiment", "--resume", "1", "--variants",
+                 str(variants)])
+    assert code != 0 and "give none of them" in capsys.readouterr().err
+    code = main(["--data-dir", data, "experiment", "--resume", "7"])
+    assert code != 0 and "no experiment 7" in capsys.readouterr().err
+
+
 def test_no_provider_is_a_clear_refusal(tmp_path, files, capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     variants, inputs = files

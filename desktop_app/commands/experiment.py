@@ -89,6 +89,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         connect_for_experiment,
         export_format,
         make_evaluator,
+        resume_stored,
         run_and_store,
         write_export,
     )
@@ -101,14 +102,35 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             export_format(export)
         except ExperimentError as exc:
             raise CliError(str(exc)) from None
-    variants = read_variants(args.variants)
-    inputs = read_inputs(args.inputs)
-    try:
-        kind, judge_model = split_spec(args.evaluator)
-    except EvaluatorError as exc:
-        raise CliError(str(exc)) from None
+    resume = args.resume
+    if resume is None:
+        missing = [f"--{n}" for n in ("variants", "inputs", "model", "evaluator")
+                   if getattr(args, n) is None]
+        if missing:
+            raise CliError(f"give {', '.join(missing)} (or --resume ID)")
+        variants, inputs = read_variants(args.variants), read_inputs(args.inputs)
+    elif args.variants or args.inputs or args.evaluator:
+        raise CliError("--resume runs the stored experiment's variants, inputs and "
+                       "evaluator: give none of them")
 
     with open_store(args.data_dir) as db:
+        if resume is not None:  # the stored experiment says what to run, and on what
+            from desktop_app.store.errors import NotFoundError
+
+            try:
+                stopped = db.experiments.get(resume)
+            except NotFoundError as exc:
+                raise CliError(str(exc)) from None
+            if stopped.status == "running":
+                raise CliError(f"experiment {resume} is still running (or was killed "
+                               "while running)")
+            args.model = args.model or stopped.model
+            args.evaluator = stopped.evaluator
+            args.provider = args.provider or (None if args.base_url else stopped.provider)
+        try:
+            kind, judge_model = split_spec(args.evaluator)
+        except EvaluatorError as exc:
+            raise CliError(str(exc)) from None
         try:
             connection = connect_for_experiment(db, args.model, provider=args.provider,
                                                 base_url=args.base_url)
@@ -125,17 +147,22 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                                            cancel=cancel)
             except (EvaluatorError, ExperimentError) as exc:
                 raise CliError(str(exc)) from None
-            experiment = Experiment(model=args.model, evaluator=args.evaluator,
-                                    variants=variants, inputs=inputs, repeats=args.repeats,
-                                    concurrency=args.concurrency, provider=connection.provider)
 
             def progress(p: Progress) -> None:
                 if sys.stderr.isatty():
                     print(f"\r{p.done}/{p.total} replies", end="", file=sys.stderr, flush=True)
 
             try:
-                stored = run_and_store(db, client, experiment, evaluator, cancel=cancel,
-                                       on_progress=progress, max_tokens=args.max_tokens)
+                if resume is not None:
+                    stored = resume_stored(db, client, resume, evaluator, cancel=cancel,
+                                           on_progress=progress, max_tokens=args.max_tokens)
+                else:
+                    experiment = Experiment(
+                        model=args.model, evaluator=args.evaluator, variants=variants,
+                        inputs=inputs, repeats=args.repeats, concurrency=args.concurrency,
+                        provider=connection.provider)
+                    stored = run_and_store(db, client, experiment, evaluator, cancel=cancel,
+                                           on_progress=progress, max_tokens=args.max_tokens)
             except KeyboardInterrupt:
                 cancel.cancel()
                 raise
@@ -185,13 +212,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "prompt tokens (our exact count and the server's), completion tokens, cost, "
         "latency, task completion rate and quality per thousand tokens, ranked by quality "
         "per token. The run is stored in the database.")
-    p.add_argument("--variants", required=True, metavar="FILE",
+    p.add_argument("--variants", metavar="FILE",
                    help="the variants: JSON (a list, or {name: text}) or text separated by "
                    "lines of ---")
-    p.add_argument("--inputs", required=True, metavar="FILE",
+    p.add_argument("--inputs", metavar="FILE",
                    help="the inputs: JSON list, CSV (an 'input' column) or one a line")
-    p.add_argument("--model", "-m", required=True, help="the model to run them on")
-    p.add_argument("--evaluator", required=True, metavar="KIND:ARG",
+    p.add_argument("--model", "-m", help="the model to run them on")
+    p.add_argument("--evaluator", metavar="KIND:ARG",
                    help="contains:TEXT, exact:TEXT, regex:PATTERN, json-schema:FILE, "
                    "retention:FACTS.json or judge:MODEL")
     p.add_argument("--repeats", type=_positive(MAX_REPEATS), default=1,
@@ -201,6 +228,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=_positive(100_000), default=DEFAULT_MAX_TOKENS,
                    help="a reply's token limit")
     p.add_argument("--export", metavar="FILE", help="also write the results to F.csv or F.json")
+    p.add_argument("--resume", type=int, metavar="ID",
+                   help="run what a cancelled or failed experiment did not (its variants, "
+                   "inputs and evaluator; --model and the server may be given anew)")
     p.add_argument("--provider", help="a provider set up in Settings, by name")
     p.add_argument("--base-url", help="any OpenAI-compatible server (its key, if any, from "
                    "TOKEN_BUDGET_API_KEY)")
