@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from desktop_app import __version__
-
 CORRUPT = "corrupt"
 NEWER_SCHEMA = "newer_schema"
 NOT_A_DATABASE = "not_a_database"
@@ -88,6 +86,8 @@ def describe(exc: BaseException, database: Path) -> DatabaseTrouble:
             "The disk that holds the data folder is full, so Token Budget cannot save. "
             "Nothing is damaged. Free some space, then try again.", **common)
     if isinstance(exc, NewerSchemaError):
+        from desktop_app import __version__  # importlib.metadata: only when it is said
+
         return DatabaseTrouble(
             NEWER_SCHEMA, "Written by a newer Token Budget",
             f"A newer version of Token Budget wrote this database, and this version "

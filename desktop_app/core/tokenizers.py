@@ -7,9 +7,6 @@ the OpenAI encodings live in resources/tiktoken/ as tiktoken pins them."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import lzma
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -211,6 +208,11 @@ def get_encoding(name: str):
 def read_ranks(spec: TokenizerSpec) -> dict[bytes, int]:
     """The BPE ranks of `spec` as token ids, after checking the file's hash (the hash of
     the maker's file: an .xz file is checked after unpacking)."""
+    # here, not at the top: the window's first paint imports this module, not these
+    import base64
+    import hashlib
+    import lzma
+
     try:
         data = resource(*spec.path).read_bytes()
         if spec.path[-1].endswith(".xz"):

@@ -551,13 +551,12 @@ def _changed_since(path: Path, when: datetime) -> bool:
 
 
 def _migrate(engine: Engine, path: Path) -> None:
-    from alembic.runtime.migration import MigrationContext
-
     head = migrate.head_revision()
     writer = engine.execution_options(sqlite_begin="IMMEDIATE")
     with translate_errors(path), writer.connect() as conn, conn.begin():
         # Under the write lock: another instance may have migrated since we looked.
-        current = MigrationContext.configure(conn).get_current_revision()
+        # (Read without Alembic, which is imported only when there is work for it.)
+        current = migrate.current_revision(conn)
         if current is not None and not migrate.is_known(current):
             raise NewerSchemaError(
                 f"the database {path} was just upgraded by a newer version of Token Budget "

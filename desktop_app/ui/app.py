@@ -1,12 +1,14 @@
 """Starting the window: the QApplication, its name, high-DPI, theme and the main window.
-Only Qt and our widgets load before the first paint; the database, the encodings and
-the network SDK load afterwards on worker threads."""
+Only Qt and our widgets load before the first paint. After it the controller's modules
+are imported on a worker thread, then the controller is made and started; the
+database, the encodings and the network SDK load later still, on worker threads."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -55,9 +57,9 @@ def create_application(argv: list[str] | None = None) -> Any:
     app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     app.setDesktopFileName("token-budget")
-    from desktop_app import __version__
-
-    app.setApplicationVersion(__version__)
+    # No setApplicationVersion: nothing reads it, and the version comes from
+    # importlib.metadata (~20 ms and ~5 MB with the email package it loads); the About
+    # box and exports look __version__ up when they need it.
     from PySide6.QtGui import QIcon
 
     from desktop_app.paths import MissingResourceError, resource
@@ -71,6 +73,15 @@ def create_application(argv: list[str] | None = None) -> Any:
 def build_window(data_dir: str | Path | None, theme: str | None = None) -> Any:
     """The main window and its controller, themed, not yet shown or started."""
     from desktop_app.controller.app_controller import AppController
+
+    window = build_shell(data_dir, theme)
+    window.attach(AppController(data_dir))
+    return window
+
+
+def build_shell(data_dir: str | Path | None, theme: str | None = None) -> Any:
+    """The main window, themed, without its controller yet (see MainWindow.attach):
+    everything its first paint shows."""
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.theme import apply_theme
 
@@ -78,9 +89,7 @@ def build_window(data_dir: str | Path | None, theme: str | None = None) -> Any:
     settings = window_settings(data_dir)
     theme = theme or str(settings.value("appearance/theme", "system"))
     apply_theme(app, theme)
-    controller = AppController(data_dir)
-    window = MainWindow(controller, settings, theme=theme)
-    return window
+    return MainWindow(None, settings, theme=theme)
 
 
 def run_app(args: Any) -> int:
@@ -94,9 +103,12 @@ def run_app(args: Any) -> int:
         print(f"token-budget: {problem}", file=sys.stderr)
         return 1
     app = create_application()
-    window = build_window(getattr(args, "data_dir", None))
+    data_dir = getattr(args, "data_dir", None)
+    # The window first; its controller (~0.1 s of imports: the assembler, the
+    # services) is made once the window is on screen.
+    window = build_shell(data_dir)
     report = bool(os.environ.get(FIRST_PAINT_ENV))
-    after_first_paint(window, lambda: _first_painted(window, report))
+    after_first_paint(window, lambda: _first_painted(window, data_dir, report))
     _open_files_when_ready(app, window, [Path(f) for f in getattr(args, "open_files", [])])
     window.show()
     return int(app.exec())
@@ -104,23 +116,29 @@ def run_app(args: Any) -> int:
 
 def _open_files_when_ready(app: Any, window: Any, files: list[Path]) -> None:
     """Exports opened with the app (Windows passes them as arguments; macOS sends a
-    FileOpen event) are imported once the database is open."""
+    FileOpen event, possibly before the controller is made) are imported once the
+    database is open."""
     from PySide6.QtCore import QEvent, QObject
 
     pending = list(files)
-    controller = window.controller
 
     def flush() -> None:
         while pending:
-            controller.sessions.import_file(pending.pop(0))
+            window.controller.sessions.import_file(pending.pop(0))
 
-    controller.ready.connect(flush)
+    def attached() -> None:
+        window.controller.ready.connect(flush)
+
+    if window.controller is not None:
+        attached()
+    else:
+        window.attached.connect(attached)
 
     class FileOpenFilter(QObject):
         def eventFilter(self, obj: Any, event: Any) -> bool:
             if event.type() == QEvent.Type.FileOpen and event.file():
                 pending.append(Path(event.file()))
-                if controller.db is not None:
+                if window.controller is not None and window.controller.db is not None:
                     flush()
                 return True
             return False
@@ -129,19 +147,62 @@ def _open_files_when_ready(app: Any, window: Any, files: list[Path]) -> None:
     app.installEventFilter(window._file_open_filter)
 
 
-def _first_painted(window: Any, report: bool) -> None:
-    """The window is on screen: now load the database and the rest."""
+def _first_painted(window: Any, data_dir: str | Path | None, report: bool) -> None:
+    """The window is on screen: now the modules of its panels and of the controller
+    are imported off the GUI thread, then the panels and the controller are made, and
+    the controller loads the database and the rest."""
     if report:
         heavy = [m for m in ("openai", "sqlalchemy", "alembic", "tiktoken") if m in sys.modules]
+        # cpu_ms: the process's CPU time so far, from its start (steadier than the wall
+        # clock on a busy machine)
         print(f"first_paint_ms {(time.perf_counter() - _STARTED) * 1000:.1f} "
+              f"cpu_ms={time.process_time() * 1000:.0f} "
               f"heavy_modules={','.join(heavy) or 'none'}", flush=True)
-    window.controller.start()
-    if report:
         from PySide6.QtCore import QTimer
 
         QTimer.singleShot(0, window.close)
-    elif os.environ.get(IDLE_RSS_ENV):
+        return
+    from desktop_app.ui.window_budget import PANEL_MODULES
+
+    _import_then(window, [*PANEL_MODULES, "desktop_app.controller.app_controller"],
+                 lambda: _start_controller(window, data_dir))
+
+
+def _start_controller(window: Any, data_dir: str | Path | None) -> None:
+    from desktop_app.controller.app_controller import AppController
+
+    window.build_panels()
+    window.attach(AppController(data_dir))
+    window.controller.start()
+    if os.environ.get(IDLE_RSS_ENV):
         _report_idle_rss(window)
+
+
+def _import_then(window: Any, modules: list[str], then: Any) -> None:
+    """Import `modules` on a worker thread, then call `then` on the GUI thread. An
+    import is mostly Python code, which lets the GUI thread have the GIL every switch
+    interval (0.5 ms), so the window keeps painting and taking input meanwhile (what
+    is typed reaches the controller when it is attached). After a failed import,
+    `then` imports again and the error is raised there."""
+    import importlib
+
+    from PySide6.QtCore import QObject, Signal
+
+    class _Imported(QObject):
+        done = Signal()
+
+    imported = _Imported(window)  # on the GUI thread: `done` is delivered there
+    imported.done.connect(then)
+
+    def work() -> None:
+        try:
+            for module in modules:
+                importlib.import_module(module)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the window is gone
+                imported.done.emit()
+
+    threading.Thread(target=work, name="import after first paint", daemon=True).start()
 
 
 def resident_mb() -> float:

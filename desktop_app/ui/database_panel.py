@@ -20,8 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.controller.database_trouble import BUSY
-from desktop_app.ui.context_panel import plain_tooltip
 from desktop_app.ui.palette import blend, is_dark
 from desktop_app.ui.theme import mute
 
@@ -155,6 +153,10 @@ class DatabasePanel(QFrame):
         if trouble is None:
             self.hide()
             return
+        # here, not at the top: neither is needed for the first paint
+        from desktop_app.controller.database_trouble import BUSY
+        from desktop_app.ui.context_panel import plain_tooltip
+
         self.title.setText(trouble.title)
         self.message.setText(trouble.message)
         self.where.set_full_text(f"Data folder: {trouble.folder}")

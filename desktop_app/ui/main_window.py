@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, QUrl
+from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMainWindow, QSplitter, QWidget
 
@@ -27,12 +27,6 @@ from desktop_app.ui.theme import apply_theme
 from desktop_app.ui.window_bars import Snackbar
 from desktop_app.ui.window_budget import BudgetPanel
 from desktop_app.ui.window_centre import CentreColumn
-from desktop_app.ui.window_dialogs import (
-    EditMessageDialog,
-    about_html,
-    shortcuts_html,
-    show_message,
-)
 from desktop_app.ui.window_menus import build_menus
 from desktop_app.ui.window_wiring import connect_panels, connect_window
 
@@ -44,6 +38,7 @@ if TYPE_CHECKING:
 
 
 class MainWindow(QMainWindow):
+    attached = Signal()  # the controller is there (see attach)
     # set by build_menus (window_menus)
     new_action: QAction
     export_action: QAction
@@ -52,10 +47,10 @@ class MainWindow(QMainWindow):
     theme_group: QActionGroup
     theme_actions: dict[str, QAction]
 
-    def __init__(self, controller: AppController, settings: QSettings | None = None,
+    def __init__(self, controller: AppController | None, settings: QSettings | None = None,
                  theme: str = "system") -> None:
         super().__init__()
-        self.controller = controller
+        self.controller: AppController = None  # type: ignore[assignment] # until attach()
         self._settings = settings
         self.theme = theme
         self._session: Session | None = None
@@ -100,14 +95,28 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.snackbar = Snackbar(self)  # floats over the window, outside every layout
         build_menus(self)
-        connect_window(self)
+        if controller is not None:
+            self.attach(controller)
         self._restore_layout()
-        after_first_paint(self, self.build_panels)
+        if controller is not None:  # else they come with the controller (app.run_app)
+            after_first_paint(self, self.build_panels)
+
+    def attach(self, controller: AppController) -> None:
+        """The controller this window shows and drives. The app makes it just after the
+        first paint (its modules take a while to import), so the window appears first;
+        what was typed in the meantime reaches it here."""
+        self.controller = controller
+        connect_window(self)
+        if self.panels_built:
+            connect_panels(self)
+        if self.composer.text():
+            controller.budget.set_draft(self.composer.text())
+        self.attached.emit()
 
     def build_panels(self) -> None:
         """The panels in the tabs beside the gauge. They are made just after the first
-        paint (or when the controller starts, whichever comes first), so the window
-        appears without waiting for them."""
+        paint (or when the controller starts, whichever comes first; when the app
+        starts, with the controller), so the window appears without waiting for them."""
         if not self.right.build_panels():
             return
         self.context_panel = self.right.context_panel
@@ -116,7 +125,8 @@ class MainWindow(QMainWindow):
         self.summary_panel = self.right.summary_panel
         self.profile_editor = self.right.profile_editor
         self.usage_chart = self.right.usage_chart
-        connect_panels(self)
+        if self.controller is not None:
+            connect_panels(self)
 
     @property
     def panels_built(self) -> bool:
@@ -197,6 +207,8 @@ class MainWindow(QMainWindow):
         elif action in ("exclude", "include"):
             c.sessions.set_excluded(m.id, action == "exclude")
         elif action == "edit":
+            from desktop_app.ui.window_dialogs import EditMessageDialog
+
             dialog = EditMessageDialog(m, self)
             if dialog.exec() == QDialog.DialogCode.Accepted and dialog.text() != m.content:
                 c.sessions.edit_message(m.id, dialog.text())
@@ -258,6 +270,8 @@ class MainWindow(QMainWindow):
             self.controller.sessions.export(self._session.id, Path(path))
 
     def open_settings(self) -> None:
+        if self.controller is None:
+            return  # clicked in the moment between the first paint and the controller
         from desktop_app.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.controller, self)
@@ -266,6 +280,8 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def open_prompt_lab(self) -> None:
+        if self.controller is None:
+            return  # as in open_settings
         if self._prompt_lab is None:
             from desktop_app.ui.prompt_lab import PromptLab
 
@@ -284,11 +300,15 @@ class MainWindow(QMainWindow):
         self._prompt_lab.activateWindow()
 
     def show_shortcuts(self) -> None:
+        from desktop_app.ui.window_dialogs import shortcuts_html, show_message
+
         self.message_box = show_message(self, "Keyboard shortcuts", shortcuts_html())
 
     def show_about(self) -> None:
-        self.message_box = show_message(self, "About Token Budget",
-                                        about_html(self.controller.data_dir))
+        from desktop_app.ui.window_dialogs import about_html, show_message
+
+        data_dir = self.controller.data_dir if self.controller is not None else None
+        self.message_box = show_message(self, "About Token Budget", about_html(data_dir))
 
     def open_data_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.controller.database.data_folder())))
@@ -388,5 +408,6 @@ class MainWindow(QMainWindow):
         self.save_layout()
         if self._prompt_lab is not None:
             self._prompt_lab.close()
-        self.controller.shutdown()
+        if self.controller is not None:
+            self.controller.shutdown()
         event.accept()

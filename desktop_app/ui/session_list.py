@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.ui.context_panel import plain_tooltip
 from desktop_app.ui.theme import mute
 
 if TYPE_CHECKING:
@@ -237,6 +236,9 @@ class SessionList(QFrame):
     # --- what the controller tells it -----------------------------------------------
     def set_sessions(self, sessions: Sequence[Session]) -> None:
         """Replace the list (already sorted newest first)."""
+        # here, not at the top: the context panel's module is made after the first paint
+        from desktop_app.ui.context_panel import plain_tooltip
+
         self._filling = True
         self.model.clear()
         self._sessions = {s.id: s for s in sessions if s.id is not None}
@@ -274,6 +276,8 @@ class SessionList(QFrame):
         """Search hits: objects with session_id, session_title, message_id and snippet."""
         if query != self.search.text().strip():
             return  # an older query's answer
+        from desktop_app.ui.context_panel import plain_tooltip
+
         self.results_model.clear()
         for r in results:
             item = QStandardItem(r.session_title)

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.history import SLIDING
 from desktop_app.ui.gauge import BudgetGauge
 
 if TYPE_CHECKING:
@@ -42,6 +41,10 @@ if TYPE_CHECKING:
     from desktop_app.ui.usage_chart import UsageChart
 
 PANEL_TITLES = ("Context", "Inspector", "Memory", "Summary", "Profiles", "Usage")
+# the panels' modules, which app.run_app imports off the GUI thread before build_panels
+PANEL_MODULES = tuple(f"desktop_app.ui.{name}" for name in (
+    "context_panel", "inspector", "memory_panel", "summary_panel", "profile_editor",
+    "usage_chart"))
 FIRST_SHOWN = PANEL_TITLES.index("Inspector")  # until the window remembers another
 
 
@@ -253,6 +256,10 @@ class BudgetPanel(QScrollArea):
         self._show_last_n(self.strategy_picker.currentData() == "last_n")
 
     def _show_last_n(self, visible: bool) -> None:
+        # here, not at the top: core.history brings the summariser and the tokenizers,
+        # which the first paint does not need
+        from desktop_app.core.history import SLIDING
+
         self._strategy_form.setRowVisible(self.last_n_spin, visible)
         self._strategy_form.setRowVisible(
             self.stable_check, self.strategy_picker.currentData() in SLIDING)

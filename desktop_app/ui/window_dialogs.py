@@ -18,8 +18,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app import __version__
-
 if TYPE_CHECKING:
     from desktop_app.core.records import Message
 
@@ -67,6 +65,8 @@ def shortcuts_html() -> str:
 
 
 def about_html(data_dir: Any) -> str:
+    from desktop_app import __version__  # importlib.metadata: looked up when asked for
+
     return (
         f"<p><b>Token Budget</b> {__version__}</p>"
         "<p>See and steer what fills a language model's context window: exact token "

@@ -21,7 +21,7 @@ def build_menus(window: MainWindow) -> None:
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
     w.new_action = add_action(w, file_menu, "&New Session", QKeySequence.StandardKey.New,
-                              lambda: w.controller.sessions.new())
+                              lambda: w.controller and w.controller.sessions.new())
     file_menu.addSeparator()
     add_action(w, file_menu, "&Import…", "Ctrl+I", w.import_sessions)
     w.export_action = add_action(w, file_menu, "&Export Session…", "Ctrl+E", w.export_session)

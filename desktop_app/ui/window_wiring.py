@@ -4,9 +4,7 @@ The window's parts show what they are given; the controller is the only one that
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from desktop_app.ui.window_dialogs import ask_import_again
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from desktop_app.ui.main_window import MainWindow
@@ -80,7 +78,7 @@ def connect_window(window: MainWindow) -> None:
     c.streamFinished.connect(w.on_stream_finished)
     c.errorRaised.connect(w.show_error)
     c.noticeRaised.connect(w.centre.show_notice)
-    c.importRepeated.connect(lambda path, what: ask_import_again(w, path, what))
+    c.importRepeated.connect(lambda path, what: _ask_import_again(w, path, what))
     c.providerStateChanged.connect(w.on_provider_state)
     c.choicesChanged.connect(r.show_choices)
     c.selectionChanged.connect(r.show_selection)
@@ -130,3 +128,9 @@ def connect_panels(window: MainWindow) -> None:
     r.memory_panel.retention.raiseRequested.connect(c.panels.give_more_room)
     c.usageChanged.connect(r.usage_chart.set_turns)
     c.profilesChanged.connect(r.profile_editor.set_profiles)
+
+
+def _ask_import_again(window: MainWindow, path: Any, what: str) -> None:
+    from desktop_app.ui.window_dialogs import ask_import_again  # a rare question
+
+    ask_import_again(window, path, what)
