@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer
 
+from desktop_app.controller.operations import set_aside_long_lived
 from desktop_app.core.catalog import ModelInfo, default_catalog
 from desktop_app.core.counting import Counting
 from desktop_app.core.glossary import STRATEGY_LABELS, profile_label
@@ -300,6 +301,7 @@ class BudgetController:
         app.prefixChanged.emit(result.prefix)
         if result.memory is not None:
             app.memoryChanged.emit(result.memory, result.encoding, result.session_id)
+            set_aside_long_lived()  # a session opened: what it holds lives as long
         if result.usage is not None:
             app.summaryChanged.emit(result.summary, result.encoding, result.replaced)
             app.usageChanged.emit(result.usage)

@@ -11,6 +11,7 @@ never race and SQLite sees one writer; network and long counts run beside it."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,18 @@ def describe_error(exc: BaseException) -> str:
     something, else its kind."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def set_aside_long_lived() -> None:
+    """Leave what exists now out of the cyclic garbage collector's scans. A full
+    collection walks every tracked object while holding the GIL: with the app's
+    modules and a session loaded, 100,000+ objects and 30-80 ms in which neither the
+    GUI thread nor a worker runs. Nearly all of them live as long as the app (modules,
+    widgets) or the open session (its messages, which hold no cycles and are still freed
+    by reference counting), so they are moved into the collector's permanent generation
+    once things settle (the window open, a session opened); the scans then cover only
+    what came after."""
+    gc.freeze()
 
 
 class Scope:
