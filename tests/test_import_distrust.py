@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from desktop_app.cli import main
+from desktop_app.core.records import MESSAGE_STATUSES, ROLES, Message, Session
 from desktop_app.store import ImportFormatError, open_database, transfer
-from desktop_app.store.transfer import import_file
+from desktop_app.store.transfer import export_document, import_file
+from desktop_app.store.validate import Fields, check_tree
 
 
 @pytest.fixture
@@ -127,3 +130,77 @@ def test_fuzzed_imports_raise_only_import_errors(db, tmp_path, sessions, chatgpt
         import_file(db, path)
     except ImportFormatError as exc:
         assert "\n" not in str(exc)
+
+
+# --- the plain message, read fast ------------------------------------------------------
+
+moment = st.datetimes(datetime(1900, 1, 2), datetime(2199, 12, 30),
+                      timezones=st.none() | st.just(UTC)).map(lambda d: d.isoformat())
+plain_meta = st.fixed_dictionaries({}, optional={
+    "status": st.none() | st.sampled_from(MESSAGE_STATUSES),
+    "pinned": st.none() | st.booleans(), "excluded": st.none() | st.booleans(),
+    "created_at": st.none() | moment,
+    "prompt_tokens": st.none() | st.integers(0, 2**63 - 1),
+    "completion_tokens": st.none() | st.integers(0, 10**6),
+    "cost": st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    "error": st.none() | st.text(max_size=5),
+    "token_counts": st.none() | st.dictionaries(st.text(max_size=5), st.integers(0, 10**6),
+                                                max_size=2)})
+plain_message = st.fixed_dictionaries(
+    {"role": st.sampled_from(ROLES), "content": st.text(max_size=8)},
+    optional={"name": st.none() | st.text(max_size=5), "meta": st.none() | plain_meta})
+
+
+def read_both(item):
+    """(the fast reader's message or None, the checked reader's or None when it refuses)."""
+    try:
+        check_tree(item, "f", "m", 4)
+        checked = transfer._parse_message(Fields("f", "m", item))
+    except ImportFormatError:
+        checked = None
+    return transfer._plain_message(item), checked
+
+
+@settings(max_examples=300, deadline=None)
+@given(item=plain_message)
+def test_a_plain_message_is_read_fast_and_as_before(item):
+    fast, checked = read_both(item)
+    assert fast is not None and fast == checked
+
+
+ODD = [None, 0, 1, -1, 2**63, -2**63 - 1, 2**64, 0.0, 1.5, 10**400, True, False, "", "x",
+       "a\ud800b", "\udc00", "tool", "streaming", "0001-01-01T00:00:00",
+       "9999-12-31T23:59:59-23:59", "2024-02-30T00:00:00", "2025-03-01T10:00:00+05:00",
+       "2025-03-01T10:00:00\udc00", [], [1], {}, {"k": 1}, {"k": 2**64}, {"k": "\udfff"},
+       {"\udc00": 1}, {"k": [1]}, {"k": None}]
+MESSAGE_KEYS = ["role", "content", "name", "meta", "other"]
+META_KEYS = ["status", "pinned", "excluded", "created_at", "prompt_tokens",
+             "completion_tokens", "cost", "error", "token_counts", "other"]
+
+
+def test_a_message_with_an_odd_field_is_read_as_before():
+    base = {"role": "user", "content": "hi", "name": "ann", "meta": {
+        "status": "complete", "pinned": False, "excluded": False,
+        "created_at": "2025-03-01T10:00:00.000000+00:00", "prompt_tokens": 3,
+        "completion_tokens": 4, "cost": 0.5, "error": "e", "token_counts": {"o200k_base": 2}}}
+    for in_meta, keys in ((False, MESSAGE_KEYS), (True, META_KEYS)):
+        for key in keys:
+            for value in ODD:
+                item = json.loads(json.dumps(base))
+                (item["meta"] if in_meta else item)[key] = value
+                fast, checked = read_both(item)
+                assert fast is None or fast == checked, (in_meta, key, value)
+
+
+def test_an_export_of_ours_is_read_fast(db):
+    session = db.sessions.create(Session(title="t", model="gpt-4o"))
+    db.messages.append_many(session.id, [
+        Message("user", "hello wörld 👋", name="ann", token_counts={"o200k_base": 3}),
+        Message("assistant", "hi", status="error", error="boom", pinned=True, excluded=True,
+                prompt_tokens=10, completion_tokens=2, cost=0.5),
+        Message("assistant", "", status="streaming")])
+    (exported,) = export_document(db, [session.id])["sessions"]
+    read = [transfer._plain_message(m) for m in json.loads(json.dumps(exported["messages"]))]
+    assert None not in read
+    assert [m.content for m in read] == ["hello wörld 👋", "hi", ""]
+    assert read[2].status == "interrupted"  # nothing streams into an imported message

@@ -76,7 +76,7 @@ operation = st.one_of(
     st.tuples(st.just("delete"), st.integers(0, 3)),
     st.tuples(st.just("restore"), st.integers(0, 3)),
     st.tuples(st.just("purge"), st.integers(0, 3)),
-    st.tuples(st.just("import"), st.integers(0, 3), st.integers(1, 3)),
+    st.tuples(st.just("import"), st.integers(0, 3), st.lists(counts_st, min_size=1, max_size=3)),
     st.tuples(st.just("malformed"), st.integers(0, 50)),
     st.tuples(st.just("new"), st.sampled_from(MODELS)),
 )
@@ -122,7 +122,8 @@ def test_aggregates_match_a_fresh_scan_after_any_writes(scratch, ops):
             db.sessions.purge_deleted()
         elif kind == "import":
             write_bundles(db, [SessionBundle(Session(title="imported", model="gpt-4o"),
-                                             [Message("user", f"i{i}") for i in range(op[2])])])
+                                             [Message("user", f"i{i}", token_counts=c)
+                                              for i, c in enumerate(op[2])])])
         elif kind == "malformed" and message_ids:
             with sqlite3.connect(db.path) as raw:  # a hand edit: the triggers still hold
                 raw.execute("UPDATE messages SET token_counts = '{\"o200k_base\": 1' "
@@ -326,6 +327,11 @@ def test_an_import_cut_short_leaves_nothing_behind(tmp_path):
         assert seen[-1] == path.stat().st_size  # ASCII: characters are bytes
         assert [s.message_count for s in db.sessions.list() if s.title == "s5"] == [30]
         assert len(db.messages.search("words", limit=1000)) == 180
+        # the triggers an import sets aside while it writes are back, and work
+        assert _state(db.path)[-1] == before[-1]
+        db.messages.append(result.session_ids[0], Message("user", "more words"))
+        assert len(db.messages.search("words", limit=1000)) == 181
+        assert db.sessions.get(result.session_ids[0]).message_count == 31
 
 
 def test_a_document_read_whole_still_imports(tmp_path):

@@ -9,14 +9,20 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from desktop_app.core.budget import BUILTIN_PROFILES, AllocationProfile
 from desktop_app.store.memory import to_fact, upsert_fact
 from desktop_app.store.messages import insert_messages
-from desktop_app.store.models import ImportRow, MemoryRow, ProfileRow, SessionRow, utc_now
+from desktop_app.store.models import (
+    MemoryRow,
+    ProfileRow,
+    SessionRow,
+    UtcTimestamp,
+    utc_now,
+)
 from desktop_app.store.profiles import FALLBACK_PROFILE, save_profile, to_profile
 from desktop_app.store.sessions import new_session_row
 from desktop_app.store.summaries import new_summary_row
@@ -118,15 +124,26 @@ def conversation_hash(bundle: SessionBundle) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _imported_before(orm, digest: str) -> tuple[int, str] | None:
-    """The live session an earlier import made from this conversation, if any."""
-    row = orm.execute(
-        select(SessionRow.id, SessionRow.title)
-        .join(ImportRow, ImportRow.session_id == SessionRow.id)
-        .where(ImportRow.content_hash == digest, SessionRow.deleted_at.is_(None))
-        .order_by(SessionRow.id)
-    ).first()
-    return (int(row[0]), str(row[1])) if row else None
+_IMPORTED_BEFORE = (
+    "SELECT s.id, s.title FROM sessions AS s JOIN imports AS i ON i.session_id = s.id "
+    "WHERE i.content_hash = ? AND s.deleted_at IS NULL ORDER BY s.id LIMIT 1")
+_IMPORT_ROW = ("INSERT INTO imports (session_id, content_hash, source, format, imported_at) "
+               "VALUES (?, ?, ?, ?, ?)")
+_SESSION_ROW = ("INSERT INTO sessions (title, model, strategy, strategy_settings, profile, "
+                "system_prompt, examples, created_at, updated_at, archived) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_TIMESTAMP = UtcTimestamp()
+
+
+def _insert_session(dbapi: Any, session: Session) -> int:
+    """A new session's row, stored as the ORM stores new_session_row's, in plain SQL (a
+    flush of the ORM, once per session of an import, cost more than the insert)."""
+    row = new_session_row(session, utc_now())
+    return int(dbapi.execute(_SESSION_ROW, (
+        row.title, row.model, row.strategy, json.dumps(row.strategy_settings), row.profile,
+        row.system_prompt, json.dumps(row.examples),
+        _TIMESTAMP.process_bind_param(row.created_at, None),
+        _TIMESTAMP.process_bind_param(row.updated_at, None), int(row.archived))).lastrowid)
 
 
 def read_bundles(db: Database, session_ids: Sequence[int]) -> list[SessionBundle]:
@@ -192,27 +209,48 @@ INSERT_BATCH = 2000
 
 
 FTS_INSERT_TRIGGER = "messages_fts_insert"  # migration 0005
+AGGREGATES_INSERT_TRIGGER = "messages_aggregates_insert"  # migration 0005
+
+# What the aggregates trigger (migration 0005) adds per message, for all the messages
+# after `id > ?` at once: a malformed or non-object token_counts counts as none
+_ADD_MESSAGE_COUNTS = (
+    "UPDATE sessions SET message_count = message_count + "
+    "(SELECT count(*) FROM messages AS m WHERE m.session_id = sessions.id AND m.id > ?) "
+    "WHERE id IN (SELECT session_id FROM messages WHERE id > ?)")
+_ADD_TOKEN_COUNTS = (
+    "INSERT INTO session_tokens (session_id, encoding, tokens, messages) "
+    "SELECT m.session_id, j.key, sum(CAST(j.value AS INTEGER)), count(*) "
+    "FROM messages AS m, json_each(coalesce(CASE WHEN json_valid(m.token_counts) THEN "
+    "CASE WHEN json_type(m.token_counts) = 'object' THEN m.token_counts END END, '{}')) AS j "
+    "WHERE m.id > ? AND m.token_counts != '{}' AND j.type IN ('integer', 'real') "
+    "GROUP BY m.session_id, j.key "
+    "ON CONFLICT (session_id, encoding) DO UPDATE SET "
+    "tokens = tokens + excluded.tokens, messages = messages + excluded.messages")
 
 
 @contextmanager
-def _index_after(orm: OrmSession) -> Iterator[None]:
-    """Index the messages an import adds for full-text search in one statement at the
-    end (about 4x faster than the trigger, row by row), inside the import's transaction:
-    the trigger is dropped meanwhile and made again before the commit, and a failure
-    rolls the drop back with everything else."""
+def _bulk_triggers(orm: OrmSession) -> Iterator[None]:
+    """Do what the insert triggers on messages do (the search index, the session
+    aggregates) for all the messages an import adds, in a few statements at the end
+    (several times faster than the triggers, row by row), inside the import's
+    transaction: the triggers are dropped meanwhile and made again before the commit,
+    and a failure rolls the drops back with everything else."""
     conn = orm.connection()
-    found = conn.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-        (FTS_INSERT_TRIGGER,)).first()
-    if found is None:  # no full-text index (no FTS5 in this SQLite)
-        yield
-        return
+    found: dict[str, str] = dict(conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)",
+        (FTS_INSERT_TRIGGER, AGGREGATES_INSERT_TRIGGER)).all())
     last = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM messages").scalar()
-    conn.exec_driver_sql(f"DROP TRIGGER {FTS_INSERT_TRIGGER}")
+    for name in found:
+        conn.exec_driver_sql(f"DROP TRIGGER {name}")
     yield
-    conn.exec_driver_sql("INSERT INTO messages_fts (rowid, content) "
-                         "SELECT id, content FROM messages WHERE id > ?", (last,))
-    conn.exec_driver_sql(found[0])
+    if AGGREGATES_INSERT_TRIGGER in found:
+        conn.exec_driver_sql(_ADD_MESSAGE_COUNTS, (last, last))
+        conn.exec_driver_sql(_ADD_TOKEN_COUNTS, (last,))
+    if FTS_INSERT_TRIGGER in found:  # absent: no full-text index (no FTS5 here)
+        conn.exec_driver_sql("INSERT INTO messages_fts (rowid, content) "
+                             "SELECT id, content FROM messages WHERE id > ?", (last,))
+    for sql in found.values():
+        conn.exec_driver_sql(sql)
 
 
 def _has_data(db: Database) -> bool:
@@ -241,55 +279,56 @@ def write_bundles(
     sessions is preceded by a backup (of the state before it: the import is not
     committed yet when the backup reads)."""
     result = ImportResult(format, [], 0)
-    now = utc_now()
+    imported_at = _TIMESTAMP.process_bind_param(utc_now(), None)
     seen: dict[str, int] = {}  # conversation_hash: times it appeared in the file
     backup_due = _has_data(db)
-    with db.write() as orm, _index_after(orm):
+    with db.write() as orm, _bulk_triggers(orm):
+        # the statements run once per session: plain SQL, past the ORM (see insert_messages)
+        dbapi = orm.connection().connection.driver_connection
+        assert dbapi is not None
         for bundle in bundles:
             digest = conversation_hash(bundle) if source is not None else None
             if digest is not None:
                 seen[digest] = seen.get(digest, 0) + 1
                 if seen[digest] > 1:
                     continue  # the file holds it twice: once is what the user meant
-            before = _imported_before(orm, digest) if digest and not again else None
-            if before is not None:
-                result.already.append(before)
+            before = (dbapi.execute(_IMPORTED_BEFORE, (digest,)).fetchone()
+                      if digest and not again else None)
+            if before is not None:  # the live session an earlier import made of it
+                result.already.append((int(before[0]), str(before[1])))
                 continue
             session = replace(bundle.session, id=None)
             session.profile = _profile_for(orm, bundle.profile, session.profile, result.notes)
-            row = new_session_row(session, utc_now())
-            orm.add(row)
-            orm.flush()
+            session_id = _insert_session(dbapi, session)
             if backup_due and result.messages + len(bundle.messages) >= LARGE_IMPORT_MESSAGES:
                 db.backup("before-import")  # a large import is one undo away
                 backup_due = False
             ids = []
             for start in range(0, len(bundle.messages), INSERT_BATCH):
-                ids += insert_messages(orm, row.id, bundle.messages[start:start + INSERT_BATCH])
+                ids += insert_messages(orm, session_id, bundle.messages[start:start + INSERT_BATCH])
             for summary_entry in bundle.summaries:
                 summary = replace(
                     summary_entry.summary,
                     first_message_id=_pick(ids, summary_entry.first),
                     last_message_id=_pick(ids, summary_entry.last),
                 )
-                orm.add(new_summary_row(summary, row.id))
+                orm.add(new_summary_row(summary, session_id))
             for memory_entry in bundle.memory:
                 fact = replace(
                     memory_entry.fact,
                     id=None,
-                    session_id=row.id,
+                    session_id=session_id,
                     source_message_id=_pick(ids, memory_entry.source),
                 )
                 upsert_fact(orm, fact)
-            insert_usage(orm, row.id, [
-                replace(e.usage, id=None, session_id=row.id,
+            insert_usage(orm, session_id, [
+                replace(e.usage, id=None, session_id=session_id,
                         reply_message_id=_pick(ids, e.reply))
                 for e in bundle.usage
             ])
             if digest is not None:
-                orm.add(ImportRow(session_id=row.id, content_hash=digest, source=source,
-                                  format=format, imported_at=now))
-            result.session_ids.append(row.id)
+                dbapi.execute(_IMPORT_ROW, (session_id, digest, source, format, imported_at))
+            result.session_ids.append(session_id)
             result.messages += len(ids)
             result.notes.extend(bundle.notes)
             if progress is not None:

@@ -118,32 +118,28 @@ def _row(message: Message, session_id: int, position: int,
             json.dumps({k: int(v) for k, v in counts.items()}) if counts else "{}")
 
 
-def _next_position(orm: OrmSession, session_id: int) -> int:
-    last = orm.scalar(
-        select(func.max(MessageRow.position)).where(MessageRow.session_id == session_id)
-    )
-    return 0 if last is None else last + 1
-
-
 def insert_messages(orm: OrmSession, session_id: int, messages: Sequence[Message]) -> list[int]:
     """Insert at the end of a session inside the caller's transaction; returns the ids."""
     if not messages:
         return []
     for message in messages:
         _check(message)
-    start = _next_position(orm, session_id)
-    # one executemany of plain tuples on the transaction's own connection (an INSERT ...
-    # RETURNING runs row by row here, and binding through the ORM costs more than the
-    # insert), then the new ids by position, which is unique in the session
-    now = utc_now()
-    rows = [_row(m, session_id, start + i, now) for i, m in enumerate(messages)]
+    # plain SQL on the transaction's own connection, past the ORM (an import runs this
+    # once per session, and building and binding through the ORM cost more than the SQL):
+    # one executemany of plain tuples (an INSERT ... RETURNING runs row by row here),
+    # then the new ids by position, which is unique in the session
+    orm.flush()
     dbapi = orm.connection().connection.driver_connection
     assert dbapi is not None
-    dbapi.executemany(_INSERT, rows)
-    return list(orm.scalars(
-        select(MessageRow.id)
-        .where(MessageRow.session_id == session_id, MessageRow.position >= start)
-        .order_by(MessageRow.position)))
+    last = dbapi.execute("SELECT max(position) FROM messages WHERE session_id = ?",
+                         (session_id,)).fetchone()[0]
+    start = 0 if last is None else last + 1
+    now = utc_now()
+    dbapi.executemany(_INSERT, [_row(m, session_id, start + i, now)
+                                for i, m in enumerate(messages)])
+    return [i for (i,) in dbapi.execute(
+        "SELECT id FROM messages WHERE session_id = ? AND position >= ? ORDER BY position",
+        (session_id, start))]
 
 
 def _snippet(content: str, needle: str, width: int = 60) -> str:
