@@ -4,6 +4,8 @@ window are still there after the window is closed and opened again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt
 
 from desktop_app.core.budget import builtin_profile
@@ -78,10 +80,7 @@ def test_long_sessions_page_in_when_scrolled_to_the_top(qtbot, data_dir):
     window = open_window(qtbot, data_dir)
     model = window.conversation.conversation
     bar = window.conversation.verticalScrollBar()
-    # the newest cards at once, the rest of the page above them a batch at a time,
-    # the view staying on the newest
-    assert model.rowCount() < 200
-    qtbot.waitUntil(lambda: model.rowCount() == 200, timeout=5000)
+    assert model.rowCount() == 200
     assert model.messages[-1].content.startswith("Message 449:")
     assert model.messages[0].content.startswith("Message 250:")
     assert model.has_more
@@ -93,6 +92,27 @@ def test_long_sessions_page_in_when_scrolled_to_the_top(qtbot, data_dir):
     bar.setValue(0)
     qtbot.waitUntil(lambda: model.rowCount() == 450, timeout=5000)
     assert not model.has_more
+
+    # a page shows its newest cards at once and the rest above them a batch per turn of
+    # the event loop, the view staying on the newest and asking for no older page
+    from desktop_app.ui.conversation import FIRST_SHOWN
+
+    page = list(model.messages[-200:])
+    asked: list[int] = []
+    window.conversation.olderWanted.connect(lambda: asked.append(1))
+    window.conversation.show_messages(page, True)
+    assert model.rowCount() == FIRST_SHOWN and window.conversation.filling
+    qtbot.waitUntil(lambda: not window.conversation.filling, timeout=5000)
+    assert model.messages == page and model.has_more
+    assert bar.value() == bar.maximum() and not asked
+    # a card still to come is shown at once when asked for (a search hit), and one
+    # changed meanwhile comes as it is now
+    window.conversation.show_messages(page, True)
+    changed = replace(page[1], pinned=True)
+    window.conversation.update_message(changed)
+    assert window.conversation.reveal(page[0].id) and not window.conversation.filling
+    assert model.messages[1] is changed
+    assert window.conversation.selected_message() is page[0]
     window.close()
 
 

@@ -62,7 +62,9 @@ def open_window(qtbot: Any, data_dir: Path, theme: str | None = "light",
 
 
 def wait_idle(qtbot: Any, window: Any, timeout: int = 15_000) -> None:
-    qtbot.waitUntil(lambda: window.controller.idle, timeout=timeout)
+    """The controller has nothing running and the conversation shows its whole page."""
+    qtbot.waitUntil(lambda: window.controller.idle and not window.conversation.filling,
+                    timeout=timeout)
 
 
 def close_window(window: Any) -> None:

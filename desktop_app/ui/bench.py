@@ -309,9 +309,30 @@ class _LagProbe:
             self.worst, self.where = block_ms, self.phase
 
 
-def _feed_replies(words: int = REPLY_WORDS) -> tuple[Any, str]:
+class _ReplyServer:
     """A loopback OpenAI-compatible server streaming `words` words a few milliseconds
-    apart, as a fast local model does; (server, its base URL)."""
+    apart, as a fast local model does, in a process of its own (as llama-server or
+    Ollama is: run in the window's process, its Python would take turns with the GUI
+    thread and be measured as the window's)."""
+
+    def __init__(self, words: int = REPLY_WORDS) -> None:
+        import subprocess
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"from desktop_app.ui.bench import serve_replies; "
+             f"serve_replies({int(words)})"],
+            stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        port = int(self.process.stdout.readline())
+        self.url = f"http://127.0.0.1:{port}/v1"
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def serve_replies(words: int) -> None:
+    """Serve streamed replies on a free loopback port (printed first) until killed."""
     import json
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -354,9 +375,8 @@ def _feed_replies(words: int = REPLY_WORDS) -> tuple[Any, str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+    print(server.server_address[1], flush=True)
+    server.serve_forever(poll_interval=0.05)
 
 
 def _current(window: Any, session_id: int) -> bool:
@@ -392,7 +412,8 @@ def big_session_figures(scratch: Path, repeats: int = 3) -> dict[str, float]:
     from desktop_app.store import open_database
 
     data, ids = _big_data(scratch)
-    server, url = _feed_replies()
+    server = _ReplyServer()
+    url = server.url
     db = open_database(data)
     try:
         db.providers.save(ProviderConfig("local", base_url=url, models=["gpt-4o-mini"]))
@@ -438,8 +459,7 @@ def big_session_figures(scratch: Path, repeats: int = 3) -> dict[str, float]:
               file=sys.stderr)
     finally:
         window.close()
-        server.shutdown()
-        server.server_close()
+        server.close()
     return out
 
 

@@ -42,7 +42,7 @@ RELAYOUT_MS = 60
 # of the page follows above them a batch per turn of the event loop, so no turn lays out
 # (renders the Markdown of) more cards than fit in a frame.
 FIRST_SHOWN = 16
-BATCH_SHOWN = 16
+BATCH_SHOWN = 8
 
 
 class ConversationView(QListView):
@@ -62,9 +62,14 @@ class ConversationView(QListView):
         self.delegate.linkClicked.connect(self.open_link)
         self.link_box: QMessageBox | None = None  # the open "Open this link?" question
         self.setUniformItemSizes(False)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
+        # laid out again on a new width only (resizeEvent): Adjust also lays every card
+        # out on a new height, a dozen times as a reply streams in below the list
+        self.setResizeMode(QListView.ResizeMode.Fixed)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # the scroll bar's room is kept when there is nothing to scroll: a bar that comes
+        # and goes changes the cards' width, and every card is laid out again for it
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setMouseTracking(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -108,6 +113,11 @@ class ConversationView(QListView):
         self._loading_older = bool(self._pending)
         if self._pending:
             self._feed.start()
+
+    @property
+    def filling(self) -> bool:
+        """Whether cards of the page shown are still to come (a batch at a time)."""
+        return bool(self._pending)
 
     def show_all(self) -> None:
         """Show the rest of the page now (a message above the cards shown is wanted)."""
