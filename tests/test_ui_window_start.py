@@ -51,6 +51,9 @@ def test_the_program_starts_and_loads_alembic_only_to_migrate(tmp_path):
     assert "alembic" in first.split("modules=")[1].split()[0], first
     later = _start_until_idle(tmp_path / "data")  # already at head
     assert "alembic" not in later.split("modules=")[1].split()[0], later
+    # with no session open, no tokenizer is built (o200k alone holds about 80 MB)
+    assert "tiktoken" not in later.split("modules=")[1].split()[0], later
+    assert later.split("encodings=")[1].split()[0] == "none", later
 
 
 def test_the_revisions_read_without_alembic_are_alembics():

@@ -310,7 +310,8 @@ class BudgetController:
         if result.memory is not None:
             app.memoryChanged.emit(result.memory, result.encoding, result.session_id)
             set_aside_long_lived()  # a session opened: what it holds lives as long
-            self._load_tokenizer(result.encoding)
+            if result.session_id is not None:  # the window idles without a tokenizer
+                self._load_tokenizer(result.encoding)
         if result.usage is not None:
             app.summaryChanged.emit(result.summary, result.encoding, result.replaced)
             app.usageChanged.emit(result.usage)

@@ -230,9 +230,9 @@ def _report_idle_rss(window: Any) -> None:
         gc.collect()
         heavy = [m for m in ("openai", "sqlalchemy", "alembic", "tiktoken", "httpx",
                              "pydantic", "jinja2", "markdown_it") if m in sys.modules]
-        from desktop_app.core import tokens
+        from desktop_app.core.tokenizers import SPECS, is_loaded
 
-        loaded = sorted(getattr(tokens, "_ENCODINGS", {}) or ())
+        loaded = [name for name in SPECS if is_loaded(name)]
         print(f"idle_rss_mb {resident_mb():.1f} modules={','.join(heavy) or 'none'} "
               f"encodings={','.join(loaded) or 'none'}", flush=True)
         window.close()
