@@ -593,6 +593,9 @@ class ContextInspector(QWidget):
     def _section_title(self, text: str) -> QLabel:
         label = QLabel(text)
         label.setTextFormat(Qt.TextFormat.PlainText)
+        # wraps: a selected message's title carries its reason, which may be long, and
+        # an unwrapped label would widen the whole panel past its pane
+        label.setWordWrap(True)
         font = QFont(label.font())
         font.setBold(True)
         label.setFont(font)
