@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.cli import CliError
+from desktop_app.core.bounded_files import FileReadError, check_readable, decode_text, read_stream
 
 if TYPE_CHECKING:
     from desktop_app.store import Database
@@ -55,60 +56,35 @@ def _say_when_waiting_for_a_person() -> None:
 MAX_INPUT_BYTES = 64 << 20  # 64 MB: far beyond any window, well within memory
 
 
-def _too_large(name: str) -> CliError:
-    return CliError(f"{name}: larger than {MAX_INPUT_BYTES >> 20} MB; token-budget reads at "
-                    "most that much text (count a part of it)")
-
-
-def _read_bounded(stream: Any, name: str) -> Any:
-    data = stream.read(MAX_INPUT_BYTES + 1)
-    if len(data) > MAX_INPUT_BYTES:
-        raise _too_large(name)
-    return data
-
-
 def read_text_input(path_or_dash: str | None) -> str:
     """The text of a file, or of standard input for '-' or None (saying so on standard
     error when that is a terminal, where it waits for typing). At most MAX_INPUT_BYTES
     are read: a larger file is refused before reading, an endless one (/dev/zero) after;
     reading something that is not a regular file (a pipe, a device) is said on standard
     error, so waiting for a writer never looks like a hang."""
-    if path_or_dash in (None, "-"):
-        _say_when_waiting_for_a_person()
-        name = "standard input"
-        stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
-        data = _read_bounded(stream, name)
-    else:
-        path = Path(path_or_dash)
-        name = str(path)
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            raise CliError(f"{name}: no such file") from None
-        except OSError as exc:
-            raise CliError(f"{name}: cannot read ({exc.strerror or exc})") from None
-        if stat.S_ISDIR(info.st_mode):
-            raise CliError(f"{name}: is a folder, not a file")
-        regular = stat.S_ISREG(info.st_mode)
-        if regular and info.st_size > MAX_INPUT_BYTES:
-            raise _too_large(name)
-        if not regular:
-            what = "a pipe" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
-            print(f"token-budget: reading {name} ({what}: waiting for its data, at most "
-                  f"{MAX_INPUT_BYTES >> 20} MB)", file=sys.stderr, flush=True)
-        try:
-            with open(path, "rb") as handle:
-                data = _read_bounded(handle, name)
-        except OSError as exc:
-            raise CliError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    if isinstance(data, str):
-        return data
-    if b"\x00" in data[:8192]:
-        raise CliError(f"{name}: looks like a binary file, not text")
+    limit = MAX_INPUT_BYTES
+    name = "standard input" if path_or_dash in (None, "-") else str(path_or_dash)
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CliError(f"{name}: not UTF-8 text (bad byte at position {exc.start})") from None
+        if path_or_dash in (None, "-"):
+            _say_when_waiting_for_a_person()
+            stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
+            data = read_stream(stream, name, limit)
+        else:
+            path = Path(path_or_dash)
+            if not check_readable(path, name, limit, regular_only=False):
+                what = "a pipe" if stat.S_ISFIFO(path.stat().st_mode) else "not a regular file"
+                print(f"token-budget: reading {name} ({what}: waiting for its data, at most "
+                      f"{limit >> 20} MB)", file=sys.stderr, flush=True)
+            try:
+                with open(path, "rb") as handle:
+                    data = read_stream(handle, name, limit)
+            except OSError as exc:
+                raise CliError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        return data if isinstance(data, str) else decode_text(data, name)
+    except FileReadError as exc:
+        hint = ("; token-budget reads at most that much text (count a part of it)"
+                if exc.too_large else "")
+        raise CliError(f"{exc}{hint}") from None
 
 
 def read_json_input(path_or_dash: str | None) -> Any:

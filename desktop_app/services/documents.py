@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import io
 import logging
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_DOCUMENT_BYTES = 64 << 20  # 64 MB: the command line's bound on any input
+from desktop_app.core.bounded_files import (
+    MAX_FILE_BYTES,
+    FileReadError,
+    decode_text,
+    read_bytes,
+)
+
+MAX_DOCUMENT_BYTES = MAX_FILE_BYTES  # the command line's bound on any input
 MAX_PDF_PAGES = 2000
 MAX_DOCUMENT_CHARS = 16_000_000  # about 4 million tokens: far past what a run takes
 PDF_MAGIC = b"%PDF-"
@@ -58,39 +64,17 @@ def read_document(path: str | Path) -> Document:
 
 def _read_bytes(path: Path, name: str) -> bytes:
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise DocumentError(f"{name}: no such file") from None
-    except OSError as exc:
-        raise DocumentError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise DocumentError(f"{name}: is a folder, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise DocumentError(f"{name}: not a regular file")
-    if info.st_size > MAX_DOCUMENT_BYTES:
-        raise _too_large(name)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_DOCUMENT_BYTES + 1)
-    except OSError as exc:
-        raise DocumentError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > MAX_DOCUMENT_BYTES:  # grew while we read
-        raise _too_large(name)
-    return data
-
-
-def _too_large(name: str) -> DocumentError:
-    return DocumentError(f"{name}: larger than {MAX_DOCUMENT_BYTES >> 20} MB; use a part of it")
+        return read_bytes(path, name, MAX_DOCUMENT_BYTES)
+    except FileReadError as exc:
+        raise DocumentError(str(exc) + ("; use a part of it" if exc.too_large else "")
+                            ) from None
 
 
 def _decode(data: bytes, name: str) -> str:
-    if b"\x00" in data[:8192]:
-        raise DocumentError(f"{name}: looks like a binary file, not text or PDF")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(f"{name}: not UTF-8 text (bad byte at position {exc.start})"
-                            ) from None
+        text = decode_text(data, name, "text or PDF")
+    except FileReadError as exc:
+        raise DocumentError(str(exc)) from None
     if len(text) > MAX_DOCUMENT_CHARS:
         raise DocumentError(f"{name}: more than {MAX_DOCUMENT_CHARS:,} characters; use a "
                             "part of it")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from desktop_app.core.bounded_files import MAX_FILE_BYTES, FileReadError, decode_text, read_bytes
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.evaluators import (
@@ -51,7 +51,6 @@ MAX_REPEATS = 20
 MAX_RUNS = 5000  # variants × inputs × repeats in one experiment
 DEFAULT_MAX_TOKENS = 1024  # a reply's limit, so a rambling variant cannot run away
 JUDGE_MAX_TOKENS = 16
-MAX_FILE_BYTES = 64 << 20  # an inputs or variants file: the command line's bound on input
 VARIANT_SEPARATOR = "---"  # a line of it separates the variants in a text file
 EXPORT_SUFFIXES = (".csv", ".json")
 
@@ -291,39 +290,11 @@ def connect_for_experiment(db: Database, model: str, *, provider: str | None = N
 def read_file_text(path: str | Path) -> str:
     """A UTF-8 text file's text, at most MAX_FILE_BYTES; ExperimentError, one line, when
     it is missing, a folder, not a regular file, too large, binary or not UTF-8."""
-    from pathlib import Path
-
     name = str(path)
     try:
-        info = Path(path).stat()
-    except FileNotFoundError:
-        raise ExperimentError(f"{name}: no such file") from None
-    except OSError as exc:
-        raise ExperimentError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ExperimentError(f"{name}: is a folder, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise ExperimentError(f"{name}: not a regular file")
-    if info.st_size > MAX_FILE_BYTES:
-        raise _too_large(name)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ExperimentError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > MAX_FILE_BYTES:  # it grew while we read
-        raise _too_large(name)
-    if b"\x00" in data[:8192]:
-        raise ExperimentError(f"{name}: looks like a binary file, not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ExperimentError(f"{name}: not UTF-8 text (bad byte at position {exc.start})"
-                              ) from None
-
-
-def _too_large(name: str) -> ExperimentError:
-    return ExperimentError(f"{name}: larger than {MAX_FILE_BYTES >> 20} MB")
+        return decode_text(read_bytes(path, name, MAX_FILE_BYTES), name)
+    except FileReadError as exc:
+        raise ExperimentError(str(exc)) from None
 
 
 def _json(text: str, name: str) -> Any:
