@@ -219,3 +219,24 @@ def test_calibration_keeps_learning_and_never_refuses_a_turn(db, openai_server):
         result = run_turn(db, client, session.id, f"turn {i}: " + "1234567890 " * 20, window())
         assert result.outcome is Outcome.COMPLETED and result.warnings == ()
     assert db.calibration.get("gemma3").samples == 3
+
+
+def test_a_strategy_that_folds_nothing_reads_nothing_after_the_reply(db, monkeypatch):
+    """After every reply the fold runs; under last N or a token window there is nothing
+    to fold, and the session is not read back for it."""
+    import desktop_app.services.folding as folding
+
+    session = new_session(db, strategy="token_window")
+    db.messages.append_many(session.id, [Message("user", "a " * 3000)] * 60)
+
+    def no_read(*_args, **_kwargs):
+        raise AssertionError("the session was read back")
+
+    monkeypatch.setattr(folding, "load_context", no_read)
+    folded = fold_after_reply(db, session.id, window(4000), None)
+    assert not folded.changed
+    stored = db.sessions.get(session.id)
+    stored.strategy = "rolling_summary"
+    db.sessions.update(stored)
+    with pytest.raises(AssertionError, match="read back"):
+        fold_after_reply(db, session.id, window(4000), None)

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.records import MemoryFact, Summary
-from desktop_app.services.request import MEMORY_THROUGH, RequestContext, ResolveModel, load_context
+from desktop_app.services.request import (
+    MEMORY_THROUGH,
+    RequestContext,
+    ResolveModel,
+    load_context,
+    resolve_strategy,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -52,6 +58,10 @@ def fold_after_reply(db: Database, session_id: int, resolve: ResolveModel,
     from desktop_app.llm.memory_extractor import ModelFactExtractor
     from desktop_app.llm.summarizer import ModelSummarizer
 
+    session = db.sessions.get(session_id)
+    strategy = resolve_strategy(session.strategy, session.strategy_settings)
+    if not (strategy.summarizes or strategy.extracts):
+        return FoldResult()  # nothing to fold: no session read back after every reply
     # the retention figure is measured over the newest messages left out
     ctx = load_context(db, session_id, "", resolve, spare=RETENTION_MESSAGES)
     due = assemble(ctx.assembly_input())
