@@ -53,6 +53,8 @@ def test_the_program_starts_and_loads_alembic_only_to_migrate(tmp_path):
     assert "alembic" not in later.split("modules=")[1].split()[0], later
     # with no session open, no tokenizer is built (o200k alone holds about 80 MB)
     assert "tiktoken" not in later.split("modules=")[1].split()[0], later
+    # nor the message card painter, with no message to paint
+    assert "message_card" not in later.split("modules=")[1].split()[0], later
     assert later.split("encodings=")[1].split()[0] == "none", later
 
 

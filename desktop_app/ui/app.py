@@ -229,7 +229,8 @@ def _report_idle_rss(window: Any) -> None:
             return
         gc.collect()
         heavy = [m for m in ("openai", "sqlalchemy", "alembic", "tiktoken", "httpx",
-                             "pydantic", "jinja2", "markdown_it") if m in sys.modules]
+                             "pydantic", "jinja2", "markdown_it",
+                             "desktop_app.ui.message_card") if m in sys.modules]
         from desktop_app.core.tokenizers import SPECS, is_loaded
 
         loaded = [name for name in SPECS if is_loaded(name)]

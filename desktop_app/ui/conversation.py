@@ -29,11 +29,11 @@ from desktop_app.ui.conversation_model import (
     needs_retry,
 )
 from desktop_app.ui.live_reply import LiveReply  # noqa: F401 - re-exported for the window
-from desktop_app.ui.markdown import link_target, openable_link
-from desktop_app.ui.message_card import MessageDelegate, column_margin  # noqa: F401 - re-exported
+from desktop_app.ui.sizing import column_margin  # noqa: F401 - re-exported for the window
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Message
+    from desktop_app.ui.message_card import MessageDelegate
 
 
 # A new width lays the cards out again this long after the last resize (see resizeEvent).
@@ -56,10 +56,7 @@ class ConversationView(QListView):
         super().__init__(parent)
         self.conversation = ConversationModel(self)
         self.setModel(self.conversation)
-        self.delegate = MessageDelegate(self)
-        self.setItemDelegate(self.delegate)
-        self.delegate.actionTriggered.connect(self.actionTriggered)
-        self.delegate.linkClicked.connect(self.open_link)
+        self._delegate: MessageDelegate | None = None  # made with the first card
         self.link_box: QMessageBox | None = None  # the open "Open this link?" question
         self.setUniformItemSizes(False)
         # laid out again on a new width only (resizeEvent): Adjust also lays every card
@@ -94,9 +91,23 @@ class ConversationView(QListView):
         self._feed.setInterval(0)
         self._feed.timeout.connect(self._show_batch)
 
+    @property
+    def delegate(self) -> MessageDelegate:
+        """The card painter (Markdown and all), made when first wanted: a window with no
+        message to show never loads it (about 3 MB)."""
+        if self._delegate is None:
+            from desktop_app.ui.message_card import MessageDelegate
+
+            self._delegate = MessageDelegate(self)
+            self.setItemDelegate(self._delegate)
+            self._delegate.actionTriggered.connect(self.actionTriggered)
+            self._delegate.linkClicked.connect(self.open_link)
+        return self._delegate
+
     # --- content --------------------------------------------------------------------
     def show_messages(self, messages: list[Message], has_more: bool) -> None:
-        self.delegate.reset_caches()
+        if messages or self._delegate is not None:
+            self.delegate.reset_caches()
         self._keep_from_bottom = None
         self._at_bottom = True
         self._pending, self._pending_more = messages[:-FIRST_SHOWN], has_more
@@ -127,12 +138,14 @@ class ConversationView(QListView):
             self.show_older(batch, self._pending_more)
 
     def show_older(self, messages: list[Message], has_more: bool) -> None:
+        self.delegate  # noqa: B018 - made before the cards it paints arrive
         sb = self.verticalScrollBar()
         self._keep_from_bottom = sb.maximum() - sb.value()
         self.conversation.prepend(messages, has_more)
         self._loading_older = False
 
     def add_message(self, m: Message) -> None:
+        self.delegate  # noqa: B018 - made before the cards it paints arrive
         follow = self._at_bottom
         self.conversation.append(m)
         if follow:
@@ -203,6 +216,8 @@ class ConversationView(QListView):
         shown its full target, says so; any other (a file, a script, data, another
         scheme, a relative link) never opens (its tooltip says so). The question, or
         None."""
+        from desktop_app.ui.markdown import link_target, openable_link
+
         url = openable_link(href)
         if url is None:
             return None
@@ -239,12 +254,12 @@ class ConversationView(QListView):
         pos = event.position().toPoint()
         index = self.indexAt(pos)
         href = None
-        if index.isValid():
+        if index.isValid() and self._delegate is not None:
             option = QStyleOptionViewItem()
             self.initViewItemOption(option)
             option.rect = self.visualRect(index)
-            href = self.delegate.link_at(option, index, pos)
-        if href is not None and openable_link(href) is not None:
+            href = self._delegate.link_at(option, index, pos)
+        if href is not None and _openable(href):
             self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
         else:
             self.viewport().unsetCursor()
@@ -262,12 +277,14 @@ class ConversationView(QListView):
             self._relayout.start()
 
     def doItemsLayout(self) -> None:
-        self.delegate.layout_width = self.viewport().width()
+        if self._delegate is not None:
+            self._delegate.layout_width = self.viewport().width()
         super().doItemsLayout()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
-            self.delegate.reset_caches()
+            if self._delegate is not None:
+                self._delegate.reset_caches()
             self.scheduleDelayedItemsLayout()
         super().changeEvent(event)
 
@@ -289,3 +306,9 @@ class ConversationView(QListView):
 
 def copy_message(m: Message) -> None:
     QGuiApplication.clipboard().setText(m.content)
+
+
+def _openable(href: str) -> bool:
+    from desktop_app.ui.markdown import openable_link
+
+    return openable_link(href) is not None

@@ -1,7 +1,8 @@
 """A message painted as a card by the conversation's delegate (no widget per message):
 who wrote it, its token count, its inclusion badge, hover actions, the Markdown body,
 and a Retry line under an interrupted or failed reply; plus the card geometry, shared
-by painting and hit-testing, that other areas line up with (`column_margin`)."""
+by painting and hit-testing (other areas line up with the cards through
+`sizing.column_margin`)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ from desktop_app.ui.markdown import (
     openable_link,
     reveal_controls,
 )
+from desktop_app.ui.sizing import CARD_PAD_X, card_width
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Message
@@ -91,24 +93,17 @@ def card_title(m: Message) -> str:
     return title
 
 
-def column_margin(width: int, inset: int = 0) -> int:
-    """Side margin that lines an area up with the conversation's cards (`inset`: how far
-    inside the card the area's content starts)."""
-    return (width - _Layout.card_width(width)) // 2 + inset
-
-
 class _Layout:
     """Geometry of one card, computed the same way for painting and hit-testing."""
 
-    PAD_X = 14  # card margin from the viewport edge
+    PAD_X = CARD_PAD_X  # card margin from the viewport edge
     PAD_Y = 5
     INNER = 12  # text inset within the card
     HEADER = 22
-    MAX_CARD = 920  # lines longer than this are hard to read: wide windows centre the cards
 
-    @classmethod
-    def card_width(cls, width: int) -> int:
-        return min(width - 2 * cls.PAD_X, cls.MAX_CARD)
+    @staticmethod
+    def card_width(width: int) -> int:
+        return card_width(width)
 
     @classmethod
     def text_width(cls, width: int) -> int:

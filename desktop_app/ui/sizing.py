@@ -14,6 +14,23 @@ from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QPlainText
 FIRST_SIZE = (1360, 860)
 FRAME_ALLOWANCE = (16, 48)  # a title bar and borders, drawn outside the window's size
 
+# The conversation's cards: their margin from the list's edge, and the widest a card
+# grows (lines longer than this are hard to read: wide windows centre the cards).
+CARD_PAD_X = 14
+CARD_MAX_WIDTH = 920
+
+
+def card_width(width: int) -> int:
+    """A conversation card's width in a list `width` wide."""
+    return min(width - 2 * CARD_PAD_X, CARD_MAX_WIDTH)
+
+
+def column_margin(width: int, inset: int = 0) -> int:
+    """Side margin that lines an area up with the conversation's cards (`inset`: how far
+    inside the card the area's content starts)."""
+    return (width - card_width(width)) // 2 + inset
+
+
 # What a Tokens column has to hold: a message of ten million tokens is past every window.
 WIDEST_TOKENS = "0,000,000"
 
