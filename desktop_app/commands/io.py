@@ -3,7 +3,6 @@ binary file, text that is not UTF-8, or JSON that does not parse."""
 
 from __future__ import annotations
 
-import json
 import re
 import stat
 import sys
@@ -13,7 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.cli import CliError
-from desktop_app.core.bounded_files import FileReadError, check_readable, decode_text, read_stream
+from desktop_app.core.files import (
+    FileReadError,
+    check_readable,
+    decode_text,
+    parse_json,
+    read_stream,
+)
 
 if TYPE_CHECKING:
     from desktop_app.store import Database
@@ -89,14 +94,11 @@ def read_text_input(path_or_dash: str | None) -> str:
 
 def read_json_input(path_or_dash: str | None) -> Any:
     text = read_text_input(path_or_dash)
-    name = "standard input" if path_or_dash in (None, "-") else path_or_dash
+    name = "standard input" if path_or_dash in (None, "-") else str(path_or_dash)
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
-                       f"{exc.msg}") from None
-    except RecursionError:
-        raise CliError(f"{name}: JSON nested too deeply to read") from None
+        return parse_json(text, name)
+    except FileReadError as exc:
+        raise CliError(str(exc)) from None
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop_app.core.bounded_files import (
+from desktop_app.core.files import (
     MAX_FILE_BYTES,
     FileReadError,
     decode_text,

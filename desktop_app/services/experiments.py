@@ -18,7 +18,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.core.bounded_files import MAX_FILE_BYTES, FileReadError, decode_text, read_bytes
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.catalog import lookup_model
 from desktop_app.core.evaluators import (
@@ -37,6 +36,13 @@ from desktop_app.core.experiments import (
     named_variants,
     to_csv,
     to_json,
+)
+from desktop_app.core.files import (
+    MAX_FILE_BYTES,
+    FileReadError,
+    decode_text,
+    parse_json,
+    read_bytes,
 )
 from desktop_app.core.tokens import count_chat
 
@@ -299,12 +305,9 @@ def read_file_text(path: str | Path) -> str:
 
 def _json(text: str, name: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ExperimentError(f"{name}: invalid JSON at line {exc.lineno}, column "
-                              f"{exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise ExperimentError(f"{name}: JSON nested too deeply to read") from None
+        return parse_json(text, name)
+    except FileReadError as exc:
+        raise ExperimentError(str(exc)) from None
 
 
 def parse_inputs(text: str, name: str) -> list[str]:

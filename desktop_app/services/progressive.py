@@ -17,16 +17,15 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import re
 import secrets
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from desktop_app.core.cancel import CancelToken
+from desktop_app.core.files import write_text_atomically
 from desktop_app.core.optimize import Chunk, OptimizeError, chunk_by_tokens, compress
 from desktop_app.core.tokens import count_chat, count_text, decode, encode
 
@@ -177,18 +176,10 @@ def save_state(data_dir: Path | str, state: RunState) -> Path:
     """Write the run's state whole or not at all (a temporary file, then a rename)."""
     path = state_path(data_dir, state.id)
     state.updated = _now()
-    tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(state.to_json())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        write_text_atomically(path, state.to_json())
     except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise ProgressiveError(f"cannot save the run to {path}: {exc.strerror or exc}") from exc
     return path
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from desktop_app import __version__
+from desktop_app.core import files
 from desktop_app.core.app_records import TurnUsage
 from desktop_app.core.budget import AllocationProfile, ProfileError
 from desktop_app.core.history import STRATEGIES, HistoryStrategy, StrategyError
@@ -244,19 +243,10 @@ def render_export(db: Database, fmt: str, session_ids: Sequence[int] | None = No
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Write the whole file or nothing: a temporary file in the same folder, then a rename."""
-    path = Path(path)
-    tmp: str | None = None
+    """Write the whole file or nothing (core.files), a failure as a StoreError."""
     try:
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        files.write_text_atomically(path, text)
     except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 

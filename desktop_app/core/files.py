@@ -1,13 +1,17 @@
-"""Reading a file a person named, within a size bound, with a one-line reason when it
-cannot be read: missing, a folder, not a regular file, too large (refused before reading,
-or once it grew past the bound while being read), binary, or not UTF-8. The command line,
-experiments and progressive documents all read their inputs through here."""
+"""The files a person names. Reading one within a size bound, with a one-line reason
+when it cannot be read: missing, a folder, not a regular file, too large (refused before
+reading, or once it grew past the bound while being read), binary, not UTF-8, or not
+JSON; the command line, experiments and progressive documents read their inputs through
+here. Writing one whole or not at all (exports, progressive runs)."""
 
 from __future__ import annotations
 
+import json
+import os
 import stat
+import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 MAX_FILE_BYTES = 64 << 20  # 64 MB: more text than any request, run or experiment takes
 
@@ -74,3 +78,33 @@ def decode_text(data: bytes, name: str, what: str = "text") -> str:
     except UnicodeDecodeError as exc:
         raise FileReadError(f"{name}: not UTF-8 text (bad byte at position {exc.start})"
                             ) from None
+
+
+def parse_json(text: str, name: str) -> Any:
+    """`text` as JSON; one line saying where it is not."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileReadError(f"{name}: invalid JSON at line {exc.lineno}, column "
+                            f"{exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise FileReadError(f"{name}: JSON nested too deeply to read") from None
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write the whole file or nothing: a temporary file in the same folder, flushed to
+    the disk, then renamed over `path`. OSError (the temporary file removed) when it
+    cannot be written."""
+    path = Path(path)
+    tmp: str | None = None
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise
