@@ -227,3 +227,29 @@ def test_the_inspector_shows_the_older_messages_in_one_row(qtbot, tmp_path):
             f"Left out · {older.messages + len(index.left_out):,} ")
     finally:
         db.close()
+
+
+def test_switching_strategy_reads_again_what_the_new_one_needs(tmp_path):
+    """A read for a summarizing strategy stops at the summary; switching to one that does
+    not summarize reads back again as far as the window reaches."""
+    specs = [("user" if k % 2 == 0 else "assistant", 30, False, False, "complete")
+             for k in range(300)]
+    db, session = _store(tmp_path, specs, "rolling_summary", {"summary_at": 290})
+    try:
+        model = replace(lookup_model("gpt-4o-mini"), context_window=3_000, max_output=64)
+        resolved = ResolvedWindow(3_000, WindowSource.CATALOG)
+        profiles = {p.name: p for p in db.profiles.list()}
+        with patch.object(reach, "LEAST_READ", 0):
+            work = SessionWork(db)
+            work.open(session.id, model.encoding)
+            first = work.assemble(session, Selection.of(session), model, resolved, profiles,
+                                  "", full=True)
+            assert len(first.messages) < 20  # back to the summary only
+            switched = replace(session, strategy="token_window")
+            light = work.assemble(switched, Selection.of(switched), model, resolved,
+                                  profiles, "", full=True)
+        full = _every_message(db, switched, model, resolved, "")
+        _same(full, light)
+        assert len(light.messages) > 40  # the window's worth, not the summary's
+    finally:
+        db.close()

@@ -66,12 +66,14 @@ class Reach:
             spare=spare)
 
     def covers(self, other: Reach) -> bool:
-        """Does what was read for this reach hold all `other` needs?"""
+        """Does what was read for this reach hold all `other` needs? (A read for a
+        summarizing strategy stops at the summary, short of the window's worth a
+        strategy that does not summarize needs.)"""
         return (self.head == other.head and self.window >= other.window
                 and self.spare >= other.spare
                 and (self.summary_through, self.memory_through)
                 == (other.summary_through, other.memory_through)
-                and (self.summarizes or not other.summarizes)
+                and self.summarizes == other.summarizes
                 and (self.extracts or not other.extracts))
 
 
