@@ -253,3 +253,29 @@ def test_switching_strategy_reads_again_what_the_new_one_needs(tmp_path):
         assert len(light.messages) > 40  # the window's worth, not the summary's
     finally:
         db.close()
+
+
+def test_pinning_a_message_older_than_those_read_sends_it(tmp_path):
+    specs = [("user" if k % 2 == 0 else "assistant", 30, False, False, "complete")
+             for k in range(300)]
+    db, session = _store(tmp_path, specs, "token_window", {})
+    try:
+        model = replace(lookup_model("gpt-4o-mini"), context_window=3_000, max_output=64)
+        resolved = ResolvedWindow(3_000, WindowSource.CATALOG)
+        profiles = {p.name: p for p in db.profiles.list()}
+        with patch.object(reach, "LEAST_READ", 0):
+            work = SessionWork(db)
+            work.open(session.id, model.encoding)
+            before = work.assemble(session, Selection.of(session), model, resolved,
+                                   profiles, "", full=True)
+            oldest = db.messages.page(session.id, None, 1_000)[0]
+            assert oldest.id not in {m.id for m in before.messages}
+            db.messages.set_pinned(oldest.id, True)
+            work.replace_message(db.messages.get(oldest.id))  # as the window does
+            after = work.assemble(session, Selection.of(session), model, resolved,
+                                  profiles, "", full=True)
+        assert after.request.messages[1]["content"] == oldest.content  # sent, first
+        assert after.request.older.messages == before.request.older.messages - 1
+        _same(_every_message(db, session, model, resolved, ""), after)
+    finally:
+        db.close()

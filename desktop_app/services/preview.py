@@ -223,6 +223,9 @@ class SessionWork:
                 self._counted = set()
                 self._usage = None
                 return
+        # one older than those read (its card scrolled back to): read again, as pinned
+        # it is sent however old, and the older ones' figures change with it
+        self.invalidate()
 
     # --- the preview ------------------------------------------------------------------
     def assemble(self, session: Session | None, selection: Selection, model: ModelInfo,
