@@ -279,3 +279,23 @@ def test_pinning_a_message_older_than_those_read_sends_it(tmp_path):
         _same(_every_message(db, session, model, resolved, ""), after)
     finally:
         db.close()
+
+
+def test_compact_now_folds_the_whole_history_not_only_what_was_read(tmp_path):
+    from desktop_app.services.compaction import compact_now
+
+    specs = [("user" if k % 2 == 0 else "assistant", 30, False, False, "complete")
+             for k in range(300)]
+    db, session = _store(tmp_path, specs, "token_window", {})
+    try:
+        model = replace(lookup_model("gpt-4o-mini"), context_window=3_000, max_output=64)
+        resolved = ResolvedWindow(3_000, WindowSource.CATALOG)
+        with patch.object(reach, "LEAST_READ", 0):
+            done = compact_now(db, session.id, lambda _name: (model, resolved), keep=4)
+        stored = db.messages.all_for_session(session.id)
+        assert done.summary is not None
+        assert (done.summary.first_message_id, done.summary.last_message_id) == (
+            stored[0].id, stored[-5].id)
+        assert len(done.folded) == 296
+    finally:
+        db.close()

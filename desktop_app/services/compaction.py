@@ -99,6 +99,9 @@ def summarizing_strategy(kind: str) -> str:
     return SUMMARIZING_INSTEAD.get(kind, DEFAULT_SUMMARIZING)
 
 
+EVERY_MESSAGE = 1 << 62  # as a `spare` count: read the session whole
+
+
 def compact_now(db: Database, session_id: int, resolve: ResolveModel,
                 client: ChatClient | None = None, *, focus: str = "", keep: int = KEEP_RECENT,
                 cancel: CancelToken | None = None) -> Compaction:
@@ -108,7 +111,9 @@ def compact_now(db: Database, session_id: int, resolve: ResolveModel,
 
     focus = focus.strip()
     keep = max(0, keep)
-    ctx = load_context(db, session_id, "", resolve)
+    # all of it: what is compacted is the whole history older than the newest `keep`,
+    # not only what the next request can reach (an explicit act, on a worker)
+    ctx = load_context(db, session_id, "", resolve, spare=EVERY_MESSAGE)
     before = next_request(ctx)
     session = ctx.session
     assert session is not None
