@@ -190,7 +190,7 @@ def test_a_long_session_is_read_only_as_far_as_its_request_reaches(tmp_path):
 
 
 def test_the_inspector_shows_the_older_messages_in_one_row(qtbot, tmp_path):
-    specs = [("user" if k % 2 == 0 else "assistant", 25, False, k == 7, "complete")
+    specs = [("user" if k % 2 == 0 else "assistant", 25, False, k == 8, "complete")
              for k in range(200)]
     db, session = _store(tmp_path, specs, "token_window", {})
     try:
@@ -223,6 +223,11 @@ def test_the_inspector_shows_the_older_messages_in_one_row(qtbot, tmp_path):
         oldest = db.messages.page(session.id, None, 1_000)[0]
         assert light.inclusion.get(oldest.id) == (older.state, older.reason)
         assert light.inclusion.get(10**9) is None  # not a message of this session
+        # unless the message itself says otherwise: the one excluded by the user
+        excluded = db.messages.page(session.id, None, 1_000)[8]
+        assert excluded.excluded and excluded.id not in {m.id for m in light.messages}
+        assert light.inclusion.of_message(excluded) == ("dropped", "excluded by you")
+        assert light.inclusion.of_message(oldest) == (older.state, older.reason)
         assert inspector._left_out_title.text().startswith(
             f"Left out · {older.messages + len(index.left_out):,} ")
     finally:

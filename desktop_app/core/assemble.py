@@ -407,18 +407,27 @@ def _walk_history(inp: AssemblyInput, costs: _Costs) -> _Walk:
             states[i], reasons[i] = _PINNED, R_PINNED
             cost_of[i] = c = costs.message(i, m)
             pinned_cost += c
-        elif m.excluded:
-            if not m.set_aside:
-                reasons[i] = R_EXCLUDED
-            else:
-                reasons[i] = R_SET_ASIDE if m.role == "user" else R_REPLY_SET_ASIDE
-        elif m.status == "error" and not m.content:
-            reasons[i] = R_FAILED
-        elif not m.content:
-            reasons[i] = R_EMPTY
-        else:  # older than what the rolling summary covers
-            states[i], reasons[i] = _SUMMARIZED, R_COVERED
+        else:
+            own = left_out_by_itself(m)
+            if own is not None:
+                reasons[i] = own
+            else:  # older than what the rolling summary covers
+                states[i], reasons[i] = _SUMMARIZED, R_COVERED
     return _Walk(states, reasons, candidates, cost_of, pinned_cost)
+
+
+def left_out_by_itself(m: Message) -> str | None:
+    """Why `m` is left out whatever the budget (excluded, set aside after a failed turn,
+    a failed or empty reply); None when nothing about the message itself does."""
+    if m.excluded:
+        if not m.set_aside:
+            return R_EXCLUDED
+        return R_SET_ASIDE if m.role == "user" else R_REPLY_SET_ASIDE
+    if m.status == "error" and not m.content:
+        return R_FAILED
+    if not m.content:
+        return R_EMPTY
+    return None
 
 
 def _optional_parts(

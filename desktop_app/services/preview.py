@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from desktop_app.core.assemble import left_out_by_itself
 from desktop_app.core.counting import MessageRun
 from desktop_app.core.live import LiveBudget
 from desktop_app.core.prefix import PrefixKept
@@ -387,6 +388,15 @@ class InclusionMap(Mapping[int, tuple[str, str]]):
 
     def __contains__(self, mid: object) -> bool:
         return self._at(mid) >= 0 or self._is_older(mid)
+
+    def of_message(self, m: Message) -> tuple[str, str] | None:
+        """What becomes of `m`; one older than those read fares as they all do, unless
+        the message itself says otherwise (excluded, failed, empty)."""
+        if self._at(m.id) < 0 and self._is_older(m.id):
+            own = left_out_by_itself(m)
+            if own is not None:
+                return "dropped", own
+        return self.get(m.id) if m.id is not None else None
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._ids)

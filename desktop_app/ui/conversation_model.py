@@ -162,6 +162,10 @@ class ConversationModel(QAbstractListModel):
 
     # --- what a row shows -----------------------------------------------------------
     def state_of(self, m: Message) -> tuple[str, str] | None:
+        of_message = getattr(self.inclusion, "of_message", None)  # an InclusionMap's
+        if of_message is not None:
+            found: tuple[str, str] | None = of_message(m)
+            return found
         return self.inclusion.get(m.id) if m.id is not None else None
 
     def cost_of(self, m: Message) -> Cost | None:
