@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 
+from desktop_app.controller.model_runs import NO_DATABASE, ModelRunController
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.experiments import Experiment, Variant
 from desktop_app.services.windows import serving_provider
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 NO_PROVIDER_TO_RUN = ("Set up a provider to run experiments (File ▸ Settings); a local "
                       "server works.")
-NO_DATABASE = "The database is not open yet."
 MAX_LISTED = 200  # stored experiments offered to reopen, newest first
 
 
@@ -41,30 +41,14 @@ class ExperimentRequest:
     concurrency: int = 1
 
 
-class ExperimentsController(QObject):
+class ExperimentsController(ModelRunController):
     progressed = Signal(object)  # services.experiments.Progress, on the GUI thread
+
+    no_provider = NO_PROVIDER_TO_RUN
 
     def __init__(self, app: AppController) -> None:
         super().__init__(app)
-        self.app = app
-        self.cancel_token: CancelToken | None = None
         self.last_id: int | None = None  # the stored experiment of the newest run
-
-    @property
-    def running(self) -> bool:
-        return self.cancel_token is not None
-
-    def models(self) -> list[tuple[str, str]]:
-        """(provider, model) for every model a configured provider lists."""
-        return [(p.name, m) for p in self.app.state.providers for m in p.models]
-
-    def why_not(self) -> str:
-        """Why an experiment cannot run now; "" when it can."""
-        if self.app.state.db is None:
-            return NO_DATABASE
-        if not self.app.state.providers:
-            return NO_PROVIDER_TO_RUN
-        return ""
 
     def run(self, request: ExperimentRequest, done: Callable[[Experiment], None],
             fail: Callable[[str], None]) -> CancelToken:

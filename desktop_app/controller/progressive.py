@@ -11,19 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 
+from desktop_app.controller.model_runs import NO_DATABASE, ModelRunController
 from desktop_app.core.cancel import CancelToken
 from desktop_app.services.windows import serving_provider
 
 if TYPE_CHECKING:
-    from desktop_app.controller.app_controller import AppController
     from desktop_app.services.documents import Document
     from desktop_app.services.progressive import RunState, StepRequest
 
 NO_PROVIDER_TO_RUN = ("Set up a provider to run a document through a model (File ▸ "
                       "Settings); a local server works.")
-NO_DATABASE = "The database is not open yet."
 
 
 @dataclass(frozen=True)
@@ -44,30 +43,12 @@ class Started:
     window: int
 
 
-class ProgressiveController(QObject):
+class ProgressiveController(ModelRunController):
     started = Signal(object)  # Started, on the GUI thread
     stepped = Signal(object)  # services.progressive.Progress, on the GUI thread
 
-    def __init__(self, app: AppController) -> None:
-        super().__init__(app)
-        self.app = app
-        self.cancel_token: CancelToken | None = None
+    no_provider = NO_PROVIDER_TO_RUN
 
-    @property
-    def running(self) -> bool:
-        return self.cancel_token is not None
-
-    def models(self) -> list[tuple[str, str]]:
-        """(provider, model) for every model a configured provider lists."""
-        return [(p.name, m) for p in self.app.state.providers for m in p.models]
-
-    def why_not(self) -> str:
-        """Why a run cannot start now; "" when it can."""
-        if self.app.state.db is None:
-            return NO_DATABASE
-        if not self.app.state.providers:
-            return NO_PROVIDER_TO_RUN
-        return ""
 
     def window_for(self, model: str) -> int:
         """The window to budget `model` with: the resolver's (catalog, the user's

@@ -306,15 +306,21 @@ class ExperimentPage(QWidget):
     def running(self) -> bool:
         return self.controller is not None and bool(self.controller.experiments.running)
 
-    def why_not(self) -> str:
-        """Why Run is disabled; "" when it is not."""
+    def _why_busy(self) -> str:
+        """Why nothing can be sent now (no controller or database, no provider, a run
+        under way); "" when something can."""
         if self.controller is None:
             return NO_CONTROLLER
         reason: str = self.controller.experiments.why_not()
         if reason:
             return reason
-        if self.running():
-            return "An experiment is running."
+        return "An experiment is running." if self.running() else ""
+
+    def why_not(self) -> str:
+        """Why Run is disabled; "" when it is not."""
+        reason = self._why_busy()
+        if reason:
+            return reason
         if self.model_combo.count() == 0:
             return "No provider lists a model: add one in File ▸ Settings."
         if not self.inputs():
@@ -326,13 +332,9 @@ class ExperimentPage(QWidget):
 
     def why_not_resume(self) -> str:
         """Why Resume is disabled; "" when it is not."""
-        if self.controller is None:
-            return NO_CONTROLLER
-        reason: str = self.controller.experiments.why_not()
+        reason = self._why_busy()
         if reason:
             return reason
-        if self.running():
-            return "An experiment is running."
         e = self.experiment
         if e is None or e.id is None:
             return "Resume continues a cancelled or failed experiment: run or reopen one."
