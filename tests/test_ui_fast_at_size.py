@@ -147,6 +147,53 @@ def test_selecting_a_row_shows_the_message_and_names_it(qtbot):
     assert not inspector.left_out_view.selectionModel().hasSelection()
 
 
+def test_a_new_preview_paints_again_only_the_rows_it_changes(qtbot):
+    """A preview follows every pause in typing: the tables are not made anew for it,
+    only the rows whose cells changed are painted again, and a selected row that still
+    shows the same message stays selected with its text."""
+    req, messages, model = request(60, 1_200)
+    inspector = ContextInspector()
+    qtbot.addWidget(inspector)
+    inspector.resize(700, 700)
+    inspector.set_request(req, messages, model.encoding)
+    inspector.show()
+    qtbot.waitExposed(inspector)
+    sent, left = inspector.sent_model, inspector.left_out_model
+    qtbot.waitUntil(lambda: len(left._made) > 0 and len(sent._made) > 0, timeout=5_000)
+    row = next(k for k, (i, _s, _r) in enumerate(inspector.left_out_rows()) if i == 5)
+    inspector.left_out_view.setCurrentIndex(left.index(row, 0))
+    assert inspector.detail_text() == messages[5].content
+    resets: list[object] = []
+    changes: list[tuple[object, int, int]] = []
+    for m in (sent, left):
+        m.modelReset.connect(lambda m=m: resets.append(m))
+        m.dataChanged.connect(lambda a, b, _roles=None, m=m: changes.append((m, a.row(), b.row())))
+
+    def next_preview(draft: str):
+        inp = AssemblyInput("Be brief.", messages, draft, model, builtin_profile("default"),
+                            HistoryStrategy("token_window"))
+        out = assemble(inp)
+        inspector.set_request(out, messages, model.encoding)
+        fresh = ContextInspector()  # what a table made anew shows
+        qtbot.addWidget(fresh)
+        fresh.set_request(out, messages, model.encoding)
+        assert inspector.sent_rows() == fresh.sent_rows()
+        assert inspector.left_out_rows() == fresh.left_out_rows()
+
+    next_preview("And then?")  # as many tokens as "And now?": no message moves
+    typed = next(r for r in range(sent.rowCount()) if sent.row(r).component == "current_input")
+    assert not resets
+    assert changes == [(sent, typed, typed)]
+    assert inspector.left_out_view.currentIndex().row() == row
+    assert inspector.detail_text() == messages[5].content
+    # the row selected changes: it is no longer selected, and its old text goes
+    inspector.sent_view.setCurrentIndex(sent.index(typed, 0))
+    assert inspector.detail_text() == "And then?"
+    next_preview("And after?")
+    assert not inspector.sent_view.selectionModel().hasSelection()
+    assert inspector.detail_text() == ""
+
+
 def test_a_large_request_makes_only_the_rows_shown(qtbot):
     req, messages, model = request(20_000, 4_000)
     inspector = ContextInspector()
@@ -338,3 +385,22 @@ def test_after_a_turn_only_the_newest_page_is_read_again(tmp_path):
         assert work.messages[0] is not first
     finally:
         db.close()
+
+
+def test_a_new_preview_paints_again_only_the_cards_whose_state_changed(qtbot):
+    from desktop_app.ui.conversation_model import ConversationModel
+
+    model = ConversationModel()
+    messages = conversation(6)
+    model.reset(messages, False)
+    states = {m.id: ("kept", "") for m in messages}
+    model.set_inclusion(dict(states))
+    changes: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, _roles=None: changes.append((a.row(), b.row())))
+    model.set_inclusion(dict(states))  # the same states again: nothing to paint
+    assert changes == []
+    states[messages[1].id] = ("dropped", "outside the history budget")
+    states[messages[3].id] = ("pinned", "")
+    model.set_inclusion(dict(states))
+    assert changes == [(1, 3)]
+    assert model.state_of(messages[1]) == ("dropped", "outside the history budget")

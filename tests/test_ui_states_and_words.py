@@ -20,7 +20,7 @@ from desktop_app.ui.prompt_lab import PromptLab
 from desktop_app.ui.usage_chart import UsageChart
 from tests.openai_test_server import Reply, openai_server_fixture, unauthorized  # noqa: F401
 from tests.test_controller_turn import add_provider, send
-from tests.ui_support import conversation, open_window, seed_session, wait_idle
+from tests.ui_support import conversation, open_window, seed_session, wait_idle, whole_page
 
 
 def choose(qtbot, window, picker, value: str) -> None:
@@ -45,7 +45,7 @@ def test_summarized_is_said_only_of_what_the_stored_summary_covers(qtbot, data_d
     sid = seed_session(data_dir, "Long", conversation(40, words=100), model="gpt-4",
                        strategy="rolling_summary")
     window = open_window(qtbot, data_dir)
-    model = window.conversation.conversation
+    model = whole_page(window)
     states = [model.state_of(m)[0] for m in model.messages]
     # no summary stored: the Summary tab says so, and no card claims one
     assert window.summary_panel.summary() is None  # the tab says "No summary yet"
@@ -64,7 +64,7 @@ def test_summarized_is_said_only_of_what_the_stored_summary_covers(qtbot, data_d
     finally:
         db.close()
     window = open_window(qtbot, data_dir)
-    model = window.conversation.conversation
+    model = whole_page(window)
     summarized = [m.id for m in model.messages if model.state_of(m)[0] == "summarized"]
     assert summarized == ids[:6]
     assert all(badge(window, m)[2] == "summarized" for m in model.messages[:6])

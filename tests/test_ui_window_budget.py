@@ -13,7 +13,7 @@ from desktop_app.core.tokens import chat_framing, count_text
 from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING
 from desktop_app.store import open_database
 from tests.openai_test_server import openai_server_fixture  # noqa: F401
-from tests.ui_support import conversation, open_window, seed_session, wait_idle
+from tests.ui_support import conversation, open_window, seed_session, wait_idle, whole_page
 
 
 def choose(qtbot, window, picker, value: str) -> None:
@@ -85,7 +85,7 @@ def test_pinning_and_excluding_change_the_inspector(qtbot, data_dir):
     seed_session(data_dir, "Long", conversation(40, words=100), model="gpt-4")
     window = open_window(qtbot, data_dir)
     view = window.conversation
-    model = view.conversation
+    model = whole_page(window)
     first = model.messages[0]
     assert model.state_of(first)[0] == "dropped"
     assert 0 in [i for i, _s, _r in window.inspector.left_out_rows()]

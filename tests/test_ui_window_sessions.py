@@ -78,41 +78,49 @@ def test_search_finds_messages_in_every_session(qtbot, data_dir):
 def test_long_sessions_page_in_when_scrolled_to_the_top(qtbot, data_dir):
     seed_session(data_dir, "Long", conversation(450, words=12))
     window = open_window(qtbot, data_dir)
-    model = window.conversation.conversation
-    bar = window.conversation.verticalScrollBar()
-    assert model.rowCount() == 200
-    assert model.messages[-1].content.startswith("Message 449:")
-    assert model.messages[0].content.startswith("Message 250:")
-    assert model.has_more
-    assert bar.value() == bar.maximum()  # opens on the newest messages
-    bar.setValue(0)
-    qtbot.waitUntil(lambda: model.rowCount() == 400, timeout=5000)
-    assert model.messages[0].content.startswith("Message 50:")
-    assert bar.value() > 0  # the reader's place is kept, not jumped to the top
-    bar.setValue(0)
-    qtbot.waitUntil(lambda: model.rowCount() == 450, timeout=5000)
-    assert not model.has_more
-
-    # a page shows its newest cards at once and the rest above them a batch per turn of
-    # the event loop, the view staying on the newest and asking for no older page
-    from desktop_app.ui.conversation import FIRST_SHOWN
-
-    page = list(model.messages[-200:])
+    view = window.conversation
+    model = view.conversation
+    bar = view.verticalScrollBar()
     asked: list[int] = []
-    window.conversation.olderWanted.connect(lambda: asked.append(1))
-    window.conversation.show_messages(page, True)
-    assert model.rowCount() == FIRST_SHOWN and window.conversation.filling
-    qtbot.waitUntil(lambda: not window.conversation.filling, timeout=5000)
-    assert model.messages == page and model.has_more
-    assert bar.value() == bar.maximum() and not asked
+    view.olderWanted.connect(lambda: asked.append(1))
+    # a page opens on its newest cards, as many as fill the view and a screen more,
+    # laid out a slice at a time; the rest of the page waits above until scrolled to
+    shown = model.rowCount()
+    assert model.messages[-1].content.startswith("Message 449:")
+    assert 0 < shown < 200 and view.holds_more and model.has_more
+    assert sum(view.visualRect(model.index(r)).height() for r in range(shown)) >= (
+        2 * view.viewport().height())
+    assert bar.value() == bar.maximum()  # opens on the newest messages
+    qtbot.wait(200)
+    assert model.rowCount() == shown and not asked  # nothing more while the reader stays
+
+    def scroll_up_until(done) -> None:
+        for _ in range(400):
+            if done():
+                return
+            bar.setValue(0)
+            qtbot.wait(10)
+        raise AssertionError("scrolling up showed nothing more")
+
+    # the page's own cards come first, then the store's older pages
+    scroll_up_until(lambda: model.rowCount() == 200)
+    assert model.messages[0].content.startswith("Message 250:") and not asked
+    assert bar.value() > 0  # the reader's place is kept, not jumped to the top
+    scroll_up_until(lambda: model.rowCount() == 450)
+    assert model.messages[0].content.startswith("Message 0:")
+    assert model.messages[-1].content.startswith("Message 449:")
+    assert not model.has_more and asked
+
     # a card still to come is shown at once when asked for (a search hit), and one
     # changed meanwhile comes as it is now
-    window.conversation.show_messages(page, True)
+    page = list(model.messages[-200:])
+    view.show_messages(page, True)
+    assert model.rowCount() < 200 and view.holds_more
     changed = replace(page[1], pinned=True)
-    window.conversation.update_message(changed)
-    assert window.conversation.reveal(page[0].id) and not window.conversation.filling
-    assert model.messages[1] is changed
-    assert window.conversation.selected_message() is page[0]
+    view.update_message(changed)
+    assert view.reveal(page[0].id) and not view.holds_more
+    assert model.messages == [page[0], changed, *page[2:]]
+    assert view.selected_message() is page[0]
     window.close()
 
 

@@ -62,9 +62,16 @@ def open_window(qtbot: Any, data_dir: Path, theme: str | None = "light",
 
 
 def wait_idle(qtbot: Any, window: Any, timeout: int = 15_000) -> None:
-    """The controller has nothing running and the conversation shows its whole page."""
+    """The controller has nothing running and the conversation has filled its view."""
     qtbot.waitUntil(lambda: window.controller.idle and not window.conversation.filling,
                     timeout=timeout)
+
+
+def whole_page(window: Any) -> Any:
+    """The conversation's model with every card of the open page shown, as when the
+    reader has scrolled up through it (a page opens on the cards that fill the view)."""
+    window.conversation.show_all()
+    return window.conversation.conversation
 
 
 def close_window(window: Any) -> None:

@@ -6,6 +6,7 @@ builder the turn uses."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,7 @@ class BudgetController:
         self._problem = ""  # why the next request cannot be sent, shown as a notice
         self._assembling = False
         self._again = False
+        self._after: list[Callable[[], None]] = []  # run once the preview is current
         self._full = False
         self._counting: Counting | None = None  # what countingChanged last said
         self.timer = QTimer(app)
@@ -293,10 +295,22 @@ class BudgetController:
         if encoding in SPECS and not is_loaded(encoding):
             self.app.ops.run(lambda: get_encoding(encoding) and None, serial=False)
 
+    def after_refresh(self, then: Callable[[], None]) -> None:
+        """Call `then` once the preview under way (or asked for) is shown, or at once
+        when none is."""
+        if self._assembling or self._again:
+            self._after.append(then)
+        else:
+            then()
+
     def _next(self) -> None:
         if self._again:
             self._again = False
             self.refresh()
+            return
+        after, self._after = self._after, []
+        for then in after:
+            then()
 
     def _apply(self, result: Assembly, uncertainty: float | None) -> None:
         app = self.app

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QTimer
+
+from desktop_app.controller.operations import set_aside_long_lived
 from desktop_app.controller.state import NO_PROVIDER
 from desktop_app.core.catalog import default_catalog
 from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING, Connection, connect
@@ -28,6 +31,12 @@ if TYPE_CHECKING:
     from desktop_app.services.request import ResolveModel
 
 log = logging.getLogger(__name__)
+
+# Once a server can be asked, the openai SDK (with httpx and pydantic: half a second and
+# some 60,000 objects) is imported on a worker this long after, rather than by the first
+# request: that reply waited for it, and the full garbage collection the import brought
+# on held the GIL for 30 ms as the reply began to stream into the window.
+SDK_PRELOAD_DELAY_MS = 1_000
 
 
 class Connections:
@@ -71,6 +80,7 @@ class SetupController:
         self.app = app
         self.state = app.state
         self.connections = Connections(keys)
+        self._sdk_preloading = False
 
     def announce(self) -> None:
         self.app.providerStateChanged.emit(self.state.can_send,
@@ -85,6 +95,21 @@ class SetupController:
         self.announce()
         self.app.budget.announce_choices()
         self.learn_window(self.app.budget.selection().model)
+        if state.can_send and not self._sdk_preloading:
+            self._sdk_preloading = True
+            QTimer.singleShot(SDK_PRELOAD_DELAY_MS, self.app, self._preload_sdk)
+
+    def _preload_sdk(self) -> None:
+        if self.app.closed:
+            return
+
+        def preload() -> None:
+            from desktop_app.llm.client import preload_sdk
+
+            preload_sdk()
+            set_aside_long_lived()  # the SDK's modules live as long as the app
+
+        self.app.ops.run(preload, serial=False)
 
     # --- the window each server serves ---------------------------------------------------
     def learn_window(self, model: str) -> None:

@@ -188,7 +188,11 @@ class TurnController:
             app.sessions.reload()
             app.budget.refresh(full=True)
         if outcome.user_stored and turn is not None:
-            self._fold(turn.session_id)
+            # the fold reads the session back and assembles it again: started once the
+            # new preview is shown, so that the two do not share the GIL with the
+            # window as the reply lands
+            session_id = turn.session_id
+            app.budget.after_refresh(lambda: self._fold(session_id))
 
     def _fold(self, session_id: int) -> None:
         """Bring the stored summary and memory up to date; the next preview shows them."""

@@ -22,7 +22,7 @@ FIRST_PAINT_ENV = "TB_REPORT_FIRST_PAINT"
 # Set by the memory benchmark: print the resident memory once the window is idle, then quit.
 IDLE_RSS_ENV = "TB_REPORT_IDLE_RSS"
 IDLE_SETTLE_MS = 2000
-GUI_SWITCH_INTERVAL_S = 0.0005
+GUI_SWITCH_INTERVAL_S = 0.0001
 
 
 def window_settings(data_dir: str | Path | None) -> Any:
@@ -51,7 +51,8 @@ def create_application(argv: list[str] | None = None) -> Any:
     # The GUI thread shares the GIL with the workers (assembly, the store, the network).
     # Each time it returns from Qt it waits for the GIL for up to the switch interval,
     # and a paint returns from Qt hundreds of times: at CPython's default (5 ms) a busy
-    # worker turned one paint into a quarter of a second. 0.5 ms keeps a frame a frame.
+    # worker turned one paint into a quarter of a second. At 0.5 ms a paint with a busy
+    # worker still took 2-3 times as long as without; at 0.1 ms, 1.1-1.5 times.
     sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)

@@ -7,6 +7,7 @@ in `message_card` and the streaming area in `live_reply`."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, QUrl, Signal
@@ -38,11 +39,14 @@ if TYPE_CHECKING:
 
 # A new width lays the cards out again this long after the last resize (see resizeEvent).
 RELAYOUT_MS = 60
-# A page opens with its newest cards laid out at once, enough to fill the view; the rest
-# of the page follows above them a batch per turn of the event loop, so no turn lays out
-# (renders the Markdown of) more cards than fit in a frame.
-FIRST_SHOWN = 16
-BATCH_SHOWN = 8
+# A page opens with its newest cards, as many as fill the view and a screen more; the
+# older ones of the page follow as the reader scrolls up to them. Cards are laid out
+# (their Markdown rendered) a slice of a frame per turn of the event loop, so that no
+# turn lays out more than fits in a frame however long the messages are.
+SLICE_S = 0.005
+SCREENS_AHEAD = 1.0
+# within this many pixels of the top, the cards above are shown (or the store asked)
+NEAR_TOP_PX = 300
 
 
 class ConversationView(QListView):
@@ -85,6 +89,7 @@ class ConversationView(QListView):
         self._relayout.setInterval(RELAYOUT_MS)
         self._relayout.timeout.connect(self.scheduleDelayedItemsLayout)
         self._pending: list[Message] = []  # the page's older cards, still to be shown
+        self._shown_height = 0  # of the page's cards shown, as laid out
         self._pending_more = False  # whether the store holds more before them
         self._feed = QTimer(self)
         self._feed.setSingleShot(True)
@@ -110,24 +115,50 @@ class ConversationView(QListView):
             self.delegate.reset_caches()
         self._keep_from_bottom = None
         self._at_bottom = True
-        self._pending, self._pending_more = messages[:-FIRST_SHOWN], has_more
-        self._loading_older = bool(self._pending)  # the page's own come first
-        self.conversation.reset(messages[-FIRST_SHOWN:], has_more or bool(self._pending))
+        self._loading_older = False
+        self._pending, self._pending_more = list(messages), has_more
+        self._shown_height = 0
+        self.conversation.reset(self._take_slice(), has_more or bool(self._pending))
         self.scrollToBottom()
         if self._pending:
             self._feed.start()
 
+    def _take_slice(self) -> list[Message]:
+        """The newest of the page's cards still to be shown, as many as are laid out
+        within a slice of a frame (at least one)."""
+        if not self._pending:
+            return []
+        start = time.perf_counter()
+        take = 0
+        while take < len(self._pending):
+            take += 1
+            self._shown_height += self.delegate.prepare(self._pending[-take])
+            if time.perf_counter() - start >= SLICE_S:
+                break
+        batch = self._pending[-take:]
+        del self._pending[-take:]
+        return batch
+
     def _show_batch(self) -> None:
-        batch, self._pending = self._pending[-BATCH_SHOWN:], self._pending[:-BATCH_SHOWN]
-        if batch:
-            self.show_older(batch, self._pending_more or bool(self._pending))
-        self._loading_older = bool(self._pending)
-        if self._pending:
+        """One slice of the page's cards above those shown; another follows on the next
+        turn while the view is not yet filled a screen ahead (and whenever the reader
+        comes near the top: _on_scrolled)."""
+        if not self._pending:
+            return
+        self._prepend(self._take_slice(), self._pending_more or bool(self._pending))
+        # (the scroll bar is read once the cards are laid out: _on_scrolled)
+        if self._pending and self._shown_height < max(self.viewport().height(), 1) * (
+                1 + SCREENS_AHEAD):
             self._feed.start()
 
     @property
     def filling(self) -> bool:
-        """Whether cards of the page shown are still to come (a batch at a time)."""
+        """Whether cards are still being laid out to fill the view a screen ahead."""
+        return self._feed.isActive()
+
+    @property
+    def holds_more(self) -> bool:
+        """Whether cards of the page wait above those shown, until scrolled to."""
         return bool(self._pending)
 
     def show_all(self) -> None:
@@ -135,9 +166,19 @@ class ConversationView(QListView):
         self._feed.stop()
         if self._pending:
             batch, self._pending = self._pending, []
-            self.show_older(batch, self._pending_more)
+            for m in batch:
+                self._shown_height += self.delegate.prepare(m)
+            self._prepend(batch, self._pending_more)
 
     def show_older(self, messages: list[Message], has_more: bool) -> None:
+        """A page of older messages from the store, above those shown: shown a slice at
+        a time, as the page opened with."""
+        self._pending = list(messages) + self._pending
+        self._pending_more = has_more
+        self._loading_older = False
+        self._show_batch()
+
+    def _prepend(self, messages: list[Message], has_more: bool) -> None:
         self.delegate  # noqa: B018 - made before the cards it paints arrive
         sb = self.verticalScrollBar()
         self._keep_from_bottom = sb.maximum() - sb.value()
@@ -196,7 +237,13 @@ class ConversationView(QListView):
     # --- paging ---------------------------------------------------------------------
     def _on_scrolled(self, value: int) -> None:
         self._at_bottom = value >= self.verticalScrollBar().maximum() - 4
-        if value < 300 and self.conversation.has_more and not self._loading_older:
+        if value >= NEAR_TOP_PX:
+            return
+        if self._pending:  # the page's own come first
+            if not self._feed.isActive():
+                self._feed.start()
+            return
+        if self.conversation.has_more and not self._loading_older:
             if self.verticalScrollBar().maximum() == 0 and not self.conversation.messages:
                 return
             self._loading_older = True

@@ -121,10 +121,18 @@ class ConversationModel(QAbstractListModel):
         return None
 
     def set_inclusion(self, inclusion: Mapping[int, tuple[str, str]]) -> None:
+        """A new preview's states: only the cards whose state changed are painted again
+        (a preview follows every pause in typing, and mostly changes none)."""
+        before = [self.state_of(m) for m in self.messages]
         self.inclusion = inclusion
-        self._all_changed()
+        changed = [row for row, m in enumerate(self.messages)
+                   if self.state_of(m) != before[row]]
+        if changed:
+            self.dataChanged.emit(self.index(changed[0]), self.index(changed[-1]))
 
     def set_counting(self, counting: Counting) -> None:
+        if counting == self.counting:
+            return
         self.counting = counting
         self._all_changed()
 

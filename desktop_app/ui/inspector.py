@@ -66,6 +66,13 @@ _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
 # made once: or-ing two Qt flags is a Python enum operation (most of a cell's cost)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
+_ANSWERED = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGNMENT, _FOREGROUND, _ACCESSIBLE})
 
 
 def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
@@ -96,6 +103,7 @@ class _Row:
 
     __slots__ = ("component", "name", "number", "ordinal", "reason", "role", "state", "text",
                  "tokens")
+    _FIELDS = __slots__
 
     def __init__(self, number: int | None, component: str, role: str, tokens: int | None,
                  text: str, state: str = "", reason: str = "", name: str | None = None,
@@ -109,6 +117,10 @@ class _Row:
         self.state = state
         self.reason = reason
         self.name = name
+
+    def same_as(self, other: _Row) -> bool:
+        """Whether `other` shows the same in every column (its text compared last)."""
+        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
 
 
 class _Rows:
@@ -249,12 +261,33 @@ class _RowsModel(QAbstractTableModel):
     def rows(self) -> _Rows:
         return self._rows
 
-    def set_rows(self, rows: _Rows, counting: Counting) -> None:
-        self.beginResetModel()
-        self._rows = rows
-        self._made = {}
-        self.counting = counting
-        self.endResetModel()
+    def set_rows(self, rows: _Rows, counting: Counting) -> set[int] | None:
+        """Show `rows`. With as many rows as before, of the same kind, counted the same
+        way, they take the place of the old ones and only the rows shown lately whose
+        content changed are painted again (a preview follows every pause in typing and
+        mostly changes a row or none); the rows changed, or None when the table was
+        made anew."""
+        old = self._rows
+        if (type(rows) is not type(old) or len(rows) != len(old) or not len(rows)
+                or counting != self.counting):
+            self.beginResetModel()
+            self._rows = rows
+            self._made = {}
+            self.counting = counting
+            self.endResetModel()
+            return None
+        shown, self._made, self._rows = self._made, {}, rows
+        changed = set()
+        for r, before in shown.items():
+            after = self.row(r)
+            if before.tokens is not None:
+                self.tokens(after)
+            if not before.same_as(after):
+                changed.add(r)
+        if changed:
+            self.dataChanged.emit(self.index(min(changed), 0),
+                                  self.index(max(changed), len(self._columns) - 1))
+        return changed
 
     def refresh(self) -> None:
         """The rows' data changed (texts read later): made again when next shown."""
@@ -308,12 +341,18 @@ class _RowsModel(QAbstractTableModel):
             return _RIGHT
         return None
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+    def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+        # a painted cell asks for seven roles, each a call from Qt: those not answered
+        # are turned away first, and roles are compared as the ints Qt passes
+        if role not in _ANSWERED or not index.isValid():
             return None
-        row = self.row(index.row())
         column = self._columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _FOREGROUND:
+            return self._muted if column in ("#", "Role", "State") else None
+        if role == _ALIGNMENT:
+            return _RIGHT if column in ("#", "Tokens") else None
+        row = self.row(index.row())
+        if role == _DISPLAY:
             if column == "#":
                 return "" if row.ordinal is None else str(row.ordinal)
             if column == "Component":
@@ -329,20 +368,16 @@ class _RowsModel(QAbstractTableModel):
                 return row.reason
             if column == "Content":
                 return preview(row.text)
-        elif role == Qt.ItemDataRole.ToolTipRole:
+        elif role == _DECORATION:
+            return self._chips.get(row.component) if column == "Component" else None
+        elif role == _TOOLTIP:
             if column == "Reason":
                 return row.reason
             if column == "Tokens":
                 return self.tokens_tip(row)
             if column in ("Content", "Component", "Role"):
                 return tooltip_text(row.text) or "(empty)"
-        elif role == Qt.ItemDataRole.DecorationRole and column == "Component":
-            return self._chips.get(row.component)
-        elif role == Qt.ItemDataRole.TextAlignmentRole and column in ("#", "Tokens"):
-            return _RIGHT
-        elif role == Qt.ItemDataRole.ForegroundRole and column in ("#", "Role", "State"):
-            return self._muted
-        elif role == Qt.ItemDataRole.AccessibleTextRole:
+        elif role == _ACCESSIBLE:
             return f"{column}: {self.data(index)}"
         return None
 
@@ -514,14 +549,27 @@ class ContextInspector(QWidget):
             self._warnings.hide()
             self._update_titles()
             return
-        self.sent_model.set_rows(_SentRows(req, messages), counting)
-        self.left_out_model.set_rows(_LeftOutRows(req, messages, counting, self.read_texts,
-                                                  self.left_out_model.refresh),
-                                     counting)
+        kept = [self._keeps_selection(view, model.set_rows(rows, counting))
+                for view, model, rows in (
+                    (self.sent_view, self.sent_model, _SentRows(req, messages)),
+                    (self.left_out_view, self.left_out_model, _LeftOutRows(
+                        req, messages, counting, self.read_texts,
+                        self.left_out_model.refresh)))]
         self._update_totals(req)
         self._update_titles()
-        self._detail.clear()
-        self._detail_title.setText("Select a message to read it in full")
+        if not all(kept):
+            self._detail.clear()
+            self._detail_title.setText("Select a message to read it in full")
+
+    @staticmethod
+    def _keeps_selection(view: _TableView, changed: set[int] | None) -> bool:
+        """Whether the row selected in `view` (if any) still shows what it showed; when
+        not, nothing stays selected there."""
+        current = view.selectionModel().currentIndex()
+        if changed is not None and not (current.isValid() and current.row() in changed):
+            return True
+        view.selectionModel().clear()
+        return False
 
     def sent_rows(self) -> list[tuple[str, str, int, str]]:
         """(component, role, tokens, text) per message sent, in order."""

@@ -219,21 +219,29 @@ class MessageDelegate(QStyledItemDelegate):
 
     # --- size -----------------------------------------------------------------------
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        m: Message = index.data(MessageRole)
         width = self.layout_width or self._view.viewport().width()
+        return QSize(width, self._height(index.data(MessageRole), width, option.palette))
+
+    def prepare(self, m: Message) -> int:
+        """Lay `m`'s card out now (its Markdown rendered) at the view's width; its
+        height, which sizeHint then gives at once."""
+        width = self.layout_width or self._view.viewport().width()
+        return self._height(m, width, self._view.palette())
+
+    def _height(self, m: Message, width: int, pal: QPalette) -> int:
         if width != self._heights_width:
             self._heights.clear()
             self._heights_width = width
         key = self._key(m)
         height = self._heights.get(key)
         if height is None:
-            doc = self._document(m, width, option.palette)
+            doc = self._document(m, width, pal)
             height = int(doc.size().height()) + _Layout.HEADER + 6 + 4 + 10 + 2 * _Layout.PAD_Y
             height += self._more_height(doc)
             if needs_retry(m):
                 height += self.FOOTER
             self._heights[key] = height
-        return QSize(width, height)
+        return height
 
     # --- painting -------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:

@@ -83,9 +83,13 @@ class LegibleFusion(QProxyStyle):
     def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption,
                       painter: QPainter, widget: QWidget | None = None) -> None:
         super().drawPrimitive(element, option, painter, widget)
+        # every primitive of every widget comes through here (a table cell's panel, a
+        # scroll bar's parts): the element is looked at first, and nothing else is done
+        # for the others
+        if element not in self._OUTLINED:
+            return
         pal = option.palette  # type: ignore[attr-defined]
-        dark = pal.color(QPalette.ColorRole.Window).lightnessF() < 0.5
-        if element not in self._OUTLINED or not dark:
+        if pal.color(QPalette.ColorRole.Window).lightnessF() >= 0.5:
             return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
