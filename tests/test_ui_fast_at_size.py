@@ -12,6 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import subprocess
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import Qt
@@ -404,3 +405,50 @@ def test_a_new_preview_paints_again_only_the_cards_whose_state_changed(qtbot):
     model.set_inclusion(dict(states))
     assert changes == [(1, 3)]
     assert model.state_of(messages[1]) == ("dropped", "outside the history budget")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_cards_painted_from_their_pictures_are_the_cards_painted_directly(
+        qtbot, data_dir, monkeypatch, theme):
+    """The visible cards are painted from pictures kept while nothing they show changes:
+    pixel for pixel what painting them directly gives, and never stale (a new state, a
+    selected card)."""
+    from PySide6.QtGui import QPixmapCache
+
+    from desktop_app.ui import message_card
+    from tests.ui_support import conversation as chat
+    from tests.ui_support import open_window, seed_session, wait_idle
+
+    seed_session(data_dir, "Cards", chat(12, words=30), model="gpt-4")
+    window = open_window(qtbot, data_dir, theme=theme)
+    try:
+        wait_idle(qtbot, window)
+        view = window.conversation
+        model = view.conversation
+        viewport = view.viewport()
+
+        def direct():
+            with monkeypatch.context() as m:
+                m.setattr(message_card, "CACHED_CARD_MAX_HEIGHT", -1)
+                return viewport.grab().toImage()
+
+        def cached():
+            viewport.grab()  # pictures made
+            return viewport.grab().toImage()  # and painted from
+
+        assert cached() == direct()
+        # the newest card is selected and its state changes: painted anew, not as before
+        newest = model.messages[-1]
+        before = cached()
+        view.setCurrentIndex(model.index(model.rowCount() - 1))
+        states = {m.id: model.state_of(m) for m in model.messages}
+        states[newest.id] = ("dropped", "outside the history budget")
+        model.set_inclusion(states)
+        after = cached()
+        assert after != before and after == direct()
+        QPixmapCache.clear()
+        assert cached() == after
+    finally:
+        if theme == "dark":
+            window.set_theme("light")  # the application's palette, for the tests after this
+        window.close()

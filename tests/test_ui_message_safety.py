@@ -42,6 +42,7 @@ def view(qtbot):
 def _show(view: ConversationView, *texts: str) -> list[Message]:
     messages = [Message("assistant", t) for t in texts]
     view.show_messages(messages, has_more=False)
+    view.show_all()  # the cards are laid out a slice at a time: all of them, now
     return messages
 
 

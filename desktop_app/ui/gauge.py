@@ -28,6 +28,7 @@ from desktop_app.ui.figures import (  # noqa: F401 - re-exported
     format_tokens_short,
 )
 from desktop_app.ui.gauge_layout import (
+    GaugeLayout,
     horizontal_height,
     lay_out,
     legend_columns,
@@ -109,7 +110,7 @@ class BudgetGauge(QWidget):
         self._colors = gauge_colors(self)
         self._texts = empty_texts()
         self._describe()
-        self._relayout()
+        self._layout: GaugeLayout | None = None  # laid out when next wanted (laid_out)
 
     # --- public API --------------------------------------------------------------------
 
@@ -233,7 +234,7 @@ class BudgetGauge(QWidget):
 
     def legend_rows(self) -> list[tuple[str, str, str]]:
         """(component, label, numbers) for each legend row."""
-        return [(r.component, r.label, r.numbers) for r in self._layout.legend]
+        return [(r.component, r.label, r.numbers) for r in self.laid_out.legend]
 
     def cost_text(self) -> str:
         return self._cost_text
@@ -244,7 +245,7 @@ class BudgetGauge(QWidget):
     def headline_rect(self) -> QRectF:
         """The headline: the title with the share used, and the tokens of the window
         beneath (empty for a compact gauge). Its tooltip is window_text()."""
-        return self._layout.header_rect.united(self._layout.subtitle_rect)
+        return self.laid_out.header_rect.united(self.laid_out.subtitle_rect)
 
     def segment_rect(self, component: str) -> QRectF:
         """The segment's rectangle in widget coordinates (for its settled state)."""
@@ -255,7 +256,7 @@ class BudgetGauge(QWidget):
         for comp, rect in zip(GAUGE_ORDER, self._segment_rects(self._target), strict=False):
             if rect.height() > 0 and rect.width() > 0 and rect.contains(pos):
                 return comp
-        for row in self._layout.legend:
+        for row in self.laid_out.legend:
             if row.rect.contains(pos):
                 return row.component
         return None
@@ -317,9 +318,9 @@ class BudgetGauge(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        paint_bar(p, self._layout, self._shown, self._over, self._colors, self._vertical())
+        paint_bar(p, self.laid_out, self._shown, self._over, self._colors, self._vertical())
         if not self._compact:
-            paint_texts(p, self.font(), self._layout, self._texts, self._colors, self._over,
+            paint_texts(p, self.font(), self.laid_out, self._texts, self._colors, self._over,
                         self._title, self._cost_text)
         p.end()
 
@@ -336,11 +337,21 @@ class BudgetGauge(QWidget):
         return self._orientation == Qt.Orientation.Vertical and not self._compact
 
     def _segment_rects(self, values: list[tuple[float, float]]) -> list[QRectF]:
-        return segment_rects(self._layout.bar, values, self._vertical())
+        return segment_rects(self.laid_out.bar, values, self._vertical())
 
     def _relayout(self) -> None:
-        self._layout = lay_out(self.font(), float(self.width()), float(self.height()),
-                               self._orientation, self._compact, self._texts, self._cost_text)
+        """The texts or the size changed: laid out again when next wanted (a preview sets
+        the report, the cost and the prefix one after another; one layout serves all)."""
+        self._layout = None
+        self.update()
+
+    @property
+    def laid_out(self) -> GaugeLayout:
+        if self._layout is None:
+            self._layout = lay_out(self.font(), float(self.width()), float(self.height()),
+                                   self._orientation, self._compact, self._texts,
+                                   self._cost_text)
+        return self._layout
 
     def _move_to(self, target: list[tuple[float, float]]) -> None:
         self._target = target

@@ -14,10 +14,13 @@ from desktop_app.ui.theme import paint_top_rule
 
 class LiveReply(QFrame):
     """Where a reply streams in, below the list: text is appended per batch of chunks,
-    so the list is never laid out again while streaming. It grows with the reply up to
-    a dozen lines, then scrolls."""
+    so the list is never laid out again while streaming. It opens a few lines high and
+    grows once, to a dozen lines, then scrolls: each new height shrinks the list above,
+    which then paints all its cards again (several milliseconds), so the height changes
+    twice a reply rather than with every line."""
 
-    MAX_LINES = 12
+    HEIGHTS = (3, 12)  # in lines
+    MAX_LINES = HEIGHTS[-1]
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,8 +69,8 @@ class LiveReply(QFrame):
         bar.setValue(bar.maximum())
 
     def _fit(self) -> None:
-        lines = int(self.text.document().documentLayout().documentSize().height())
-        lines = max(1, min(self.MAX_LINES, lines))
+        needed = int(self.text.document().documentLayout().documentSize().height())
+        lines = next((h for h in self.HEIGHTS if h >= needed), self.MAX_LINES)
         if lines != self._lines:
             self._lines = lines
             self.text.setFixedHeight(lines * self.text.fontMetrics().lineSpacing()

@@ -11,6 +11,7 @@ text (`plan`)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -112,6 +113,7 @@ class MessageDocument(QTextDocument):
     shown = 0
     total = 0
     collapsed = False
+    serial = 0  # which rendering this is: a message's text rendered again gets a new one
 
     def loadResource(self, type: int, name: object) -> None:  # noqa: A002 - Qt's name
         return None
@@ -248,6 +250,9 @@ def _style_code(doc: QTextDocument, mono: QFont, background: QColor) -> None:
         cursor.mergeCharFormat(inline)
 
 
+_SERIALS = itertools.count(1)
+
+
 class DocumentCache:
     """Laid-out documents keyed by (message key, width), least recently used out first.
     A message's documents are dropped when its text changes (forget)."""
@@ -266,6 +271,7 @@ class DocumentCache:
             self._docs.move_to_end(slot)
             return doc
         doc = render_document(text, width, font, code_background, expanded)
+        doc.serial = next(_SERIALS)
         self._docs[slot] = doc
         if len(self._docs) > self.capacity:
             self._docs.popitem(last=False)

@@ -29,6 +29,8 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QPen,
+    QPixmap,
+    QPixmapCache,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -62,6 +64,10 @@ from desktop_app.ui.sizing import CARD_PAD_X, card_width
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Message
+
+# A card taller than this is painted each time rather than kept as a picture (QPixmapCache
+# holds 10 MB: a few screens of cards).
+CACHED_CARD_MAX_HEIGHT = 1_200
 
 STATE_HELP = {
     "kept": "Kept: sent in full with the next request",
@@ -168,6 +174,7 @@ class MessageDelegate(QStyledItemDelegate):
         # rect agrees with where the layout put it, and a new width never makes one card
         # run over the next (painting keeps to the card).
         self.layout_width: int | None = None
+        self._generation = 0
         self._fonts_for(view.font())
 
     # --- fonts and caches -----------------------------------------------------------
@@ -181,6 +188,7 @@ class MessageDelegate(QStyledItemDelegate):
         self.title_fm = QFontMetrics(self.title_font)
 
     def reset_caches(self) -> None:
+        self._generation += 1  # the cards' pictures made so far are not looked up again
         self.documents.clear()
         self._heights.clear()
         self.expanded.clear()
@@ -245,8 +253,41 @@ class MessageDelegate(QStyledItemDelegate):
 
     # --- painting -------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        """The card, from a picture of it kept while nothing it shows changes: a card is
+        some forty drawing calls from Python, each of which may wait for the GIL while a
+        worker runs, and the visible cards are painted again whenever the list moves
+        (a reply lands, the list's height changes) though none of them changed."""
         m: Message = index.data(MessageRole)
         model: ConversationModel = index.model()  # type: ignore[assignment]
+        rect = option.rect
+        if rect.height() > CACHED_CARD_MAX_HEIGHT or rect.width() <= 0 or rect.height() <= 0:
+            self._paint_card(painter, option, m, model)
+            return
+        doc = self._document(m, rect.width(), option.palette)
+        looks = (bool(option.state & QStyle.StateFlag.State_MouseOver),
+                 bool(option.state & QStyle.StateFlag.State_Selected))
+        dpr = painter.device().devicePixelRatioF()
+        key = (f"card/{self._generation}/{doc.serial}/{rect.width()}x{rect.height()}@{dpr}/"
+               f"{option.palette.cacheKey()}/{looks}/{model.state_of(m)}/"
+               f"{self._header_texts(m, model)[0]}/{card_title(m)}/{m.pinned}/{m.status}/"
+               f"{hash(m.error)}")
+        picture = QPixmapCache.find(key)
+        if picture is None:
+            picture = QPixmap(round(rect.width() * dpr), round(rect.height() * dpr))
+            picture.setDevicePixelRatio(dpr)
+            picture.fill(option.palette.color(QPalette.ColorRole.Base))
+            card = QStyleOptionViewItem(option)
+            card.rect = QRect(0, 0, rect.width(), rect.height())
+            card_painter = QPainter(picture)
+            try:
+                self._paint_card(card_painter, card, m, model)
+            finally:
+                card_painter.end()
+            QPixmapCache.insert(key, picture)
+        painter.drawPixmap(rect.topLeft(), picture)
+
+    def _paint_card(self, painter: QPainter, option: QStyleOptionViewItem, m: Message,
+                    model: ConversationModel) -> None:
         pal = option.palette
         dark = palette.is_dark(pal)
         lay = _Layout(option.rect, self.header_fm)
