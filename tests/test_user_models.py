@@ -307,3 +307,27 @@ def test_a_bad_models_file_is_named_when_the_window_opens(qtbot, data_dir: Path)
     assert notice.text().count("\n") == 0
     assert window.model_picker.findData("ok-model") >= 0
     window.close()
+
+
+def test_a_server_that_does_not_say_its_window_is_not_asked_at_every_open(monkeypatch):
+    """Asking is a few requests and some 100 ms of Python beside the window: a server
+    asked this run is asked again only when it did not say its window, and not before
+    ASK_AGAIN_S have passed (it may have been started, or loaded the model, since)."""
+    from desktop_app.services import windows
+    from desktop_app.services.windows import WindowResolver
+
+    now = [1_000.0]
+    monkeypatch.setattr(windows.time, "monotonic", lambda: now[0])
+    resolver = WindowResolver()
+    assert resolver.should_ask("local", "m")  # never asked this run
+    resolver.asked("local", "m")  # the server answered nothing about its window
+    assert not resolver.should_ask("local", "m")
+    now[0] += windows.ASK_AGAIN_S - 1
+    assert not resolver.should_ask("local", "m")
+    now[0] += 1
+    assert resolver.should_ask("local", "m")
+    resolver.asked("local", "m")
+    resolver.learn("local", "m", 8_192)  # now it says
+    now[0] += 10 * windows.ASK_AGAIN_S
+    assert not resolver.should_ask("local", "m")  # a window said is not asked again
+    assert resolver.should_ask("local", "other")

@@ -47,6 +47,10 @@ def calibration_uncertainty(db: Any, model: ModelInfo) -> float | None:
     return cal.stddev / cal.ratio if cal.stddev and cal.ratio else None
 
 
+# about a frame: the window paints what changed within it
+FRAME_MS = 16
+
+
 class BudgetController:
     def __init__(self, app: AppController) -> None:
         self.app = app
@@ -66,6 +70,16 @@ class BudgetController:
         self.timer.setSingleShot(True)
         self.timer.setInterval(ASSEMBLE_AFTER_TYPING_MS)
         self.timer.timeout.connect(self.refresh)
+        # a session just opened: its preview is read a frame later (see refresh_after_paint)
+        self._after_paint = QTimer(app)
+        self._after_paint.setSingleShot(True)
+        self._after_paint.setInterval(FRAME_MS)
+        self._after_paint.timeout.connect(lambda: self.refresh(full=True))
+        # what waits for the preview runs a frame after it is shown (see after_refresh)
+        self._then = QTimer(app)
+        self._then.setSingleShot(True)
+        self._then.setInterval(FRAME_MS)
+        self._then.timeout.connect(self._run_after)
 
     def start(self) -> None:
         """Before the database opens: the gauge works on the defaults."""
@@ -75,7 +89,8 @@ class BudgetController:
 
     @property
     def busy(self) -> bool:
-        return self._assembling or self._again or self.timer.isActive() or self._draft_busy
+        return (self._assembling or self._again or self.timer.isActive()
+                or self._after_paint.isActive() or self._then.isActive() or self._draft_busy)
 
     # --- what the next request is assembled under ------------------------------------------
     def selection(self) -> Selection:
@@ -247,6 +262,13 @@ class BudgetController:
         examples were edited: they are part of every request)."""
         self.timer.start()
 
+    def refresh_after_paint(self) -> None:
+        """Build the preview (and what the panels show) once the window has painted the
+        session just opened: its read of the session's newest messages is Python on a
+        worker for tens of milliseconds, and begun at once it shared the GIL with that
+        paint, which then took twice as long."""
+        self._after_paint.start()
+
     def refresh(self, full: bool = False) -> None:
         """Build the preview again; `full` also reloads what the panels show."""
         self._full = self._full or full
@@ -296,9 +318,10 @@ class BudgetController:
             self.app.ops.run(lambda: get_encoding(encoding) and None, serial=False)
 
     def after_refresh(self, then: Callable[[], None]) -> None:
-        """Call `then` once the preview under way (or asked for) is shown, or at once
-        when none is."""
-        if self._assembling or self._again:
+        """Call `then` a frame after the preview under way (or asked for) is shown, or
+        at once when none is: work that reads the session again (the fold after a reply)
+        would otherwise share the GIL with the window painting that preview."""
+        if self._assembling or self._again or self._after_paint.isActive():
             self._after.append(then)
         else:
             then()
@@ -307,6 +330,11 @@ class BudgetController:
         if self._again:
             self._again = False
             self.refresh()
+        elif self._after:
+            self._then.start()
+
+    def _run_after(self) -> None:
+        if self._assembling or self._again:  # another preview began: after that one
             return
         after, self._after = self._after, []
         for then in after:

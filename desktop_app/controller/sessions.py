@@ -129,7 +129,7 @@ class SessionsController:
         app.budget.announce_selection()
         app.budget.announce_counting()
         app.messagesLoaded.emit(page.messages, page.has_more)
-        app.budget.refresh(full=True)
+        app.budget.refresh_after_paint()
         if then is not None:
             then()
 

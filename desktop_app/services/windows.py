@@ -12,6 +12,7 @@ it without asking."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -74,6 +75,11 @@ def resolve_window(catalog: int, setting: int | None, served: int | None,
     return window
 
 
+# A server that did not say its window is asked again once this long has passed: it may
+# have been started, or have loaded the model, since.
+ASK_AGAIN_S = 60.0
+
+
 class WindowResolver:
     """Thread-safe: the GUI thread resolves while a worker may learn."""
 
@@ -84,7 +90,7 @@ class WindowResolver:
         self._served: dict[tuple[str, str], int] = {}
         self._counting: dict[tuple[str, str], tuple[str, str | None]] = {}
         self._framing: dict[tuple[str, str], list[tuple[int, int]]] = {}
-        self._asked: set[tuple[str, str]] = set()  # servers asked this run
+        self._asked: dict[tuple[str, str], float] = {}  # servers asked this run: when
         for provider, model, tokens in _entries(served):
             if isinstance(tokens, int) and tokens > 0:
                 self._served[(provider, model)] = tokens
@@ -125,15 +131,20 @@ class WindowResolver:
             return True
 
     def should_ask(self, provider: str, model: str) -> bool:
-        """Has the server not been asked about this model yet (this run), or has it
-        not said its window?"""
+        """Has the server not been asked about this model yet (this run), or did it not
+        say its window when last asked, ASK_AGAIN_S or more ago? (Asking is a few
+        requests and some 100 ms of Python beside the window: not at every session
+        opened and every turn with a server that has no way to say.)"""
+        key = (provider, model)
         with self._lock:
-            return ((provider, model) not in self._asked
-                    or (provider, model) not in self._served)
+            when = self._asked.get(key)
+            if when is None:
+                return True
+            return key not in self._served and time.monotonic() - when >= ASK_AGAIN_S
 
     def asked(self, provider: str, model: str) -> None:
         with self._lock:
-            self._asked.add((provider, model))
+            self._asked[(provider, model)] = time.monotonic()
 
     def learn_counting(self, provider: str, model: str, tokenizer: str | None,
                        template: str | None) -> bool:

@@ -53,6 +53,7 @@ from desktop_app.ui.sizing import (
     scroll_bar_extent,
     table_height,
 )
+from desktop_app.ui.theme import set_style_sheet
 
 if TYPE_CHECKING:
     from desktop_app.core.assemble import AssembledRequest
@@ -513,7 +514,7 @@ class ContextInspector(QWidget):
         color = warning_color(dark) if low else blend(
             self.palette().color(self.foregroundRole()),
             self.palette().color(self.backgroundRole()), 0.65)
-        self._retention.setStyleSheet(f"color: {color.name()};")
+        set_style_sheet(self._retention, f"color: {color.name()};")
 
     def set_prefix(self, kept: PrefixKept | None) -> None:
         """"Prefix kept: 94% (2,870 of 3,050 tokens as in the last request sent)"."""
@@ -619,9 +620,9 @@ class ContextInspector(QWidget):
             color = warning_color(dark).name()
             text = req.problem or (f"Does not fit: {format_tokens(report.used)} tokens "
                                    f"for a {format_tokens(report.window)}-token window.")
-        self._status.setStyleSheet(f"color: {color};")
+        set_style_sheet(self._status, f"color: {color};")
         self._status.setText(text)
-        self._warnings.setStyleSheet(f"color: {warning_color(dark).name()};")
+        set_style_sheet(self._warnings, f"color: {warning_color(dark).name()};")
         self._warnings.setText("\n".join(f"• {w}" for w in req.warnings))
         self._warnings.setVisible(bool(req.warnings))
 

@@ -30,6 +30,7 @@ from desktop_app.ui.context_panel import plain_tooltip
 from desktop_app.ui.figures import format_tokens
 from desktop_app.ui.lab_heatmap import LONG_TEXT_CHARS
 from desktop_app.ui.palette import is_dark, ok_color, warning_color
+from desktop_app.ui.theme import set_style_sheet
 
 if TYPE_CHECKING:
     from desktop_app.ui.lab_variant import VariantEditor
@@ -250,7 +251,7 @@ class CompressPage(QWidget):
     def _set_compress_status(self, text: str, ok: bool) -> None:
         dark = is_dark(self)
         color = ok_color(dark) if ok else warning_color(dark)
-        self.compress_status.setStyleSheet(f"color: {color.name()};")
+        set_style_sheet(self.compress_status, f"color: {color.name()};")
         self.compress_status.setText(text)
 
 

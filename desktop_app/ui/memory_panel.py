@@ -32,6 +32,7 @@ from desktop_app.ui.gauge import format_tokens
 from desktop_app.ui.palette import blend, is_dark, warning_color
 from desktop_app.ui.retention_line import RetentionLine
 from desktop_app.ui.sizing import table_height
+from desktop_app.ui.theme import set_style_sheet
 
 COLUMNS = ("Key", "Value", "Pinned", "Scope", "Tokens")
 KEY, VALUE, PINNED, SCOPE, TOKENS = range(len(COLUMNS))
@@ -327,7 +328,7 @@ class MemoryPanel(QWidget):
     def show_message(self, text: str, warning: bool = True) -> None:
         """A one-line note under the table (a rejected edit, a failed save)."""
         color = warning_color(is_dark(self)).name() if warning else ""
-        self._message.setStyleSheet(f"color: {color};" if color else "")
+        set_style_sheet(self._message, f"color: {color};" if color else "")
         self._message.setText(text)
         self._message.setVisible(bool(text))
 
@@ -398,4 +399,4 @@ class MemoryPanel(QWidget):
             self._summary.setToolTip(cost.describe("header and facts") + "\n" + PART_HELP)
         muted = blend(self.palette().color(self.foregroundRole()),
                       self.palette().color(self.backgroundRole()), 0.7)
-        self._summary.setStyleSheet(f"color: {muted.name()};")
+        set_style_sheet(self._summary, f"color: {muted.name()};")

@@ -32,6 +32,7 @@ from desktop_app.core.budget import (
 from desktop_app.core.glossary import profile_label
 from desktop_app.ui.gauge import BudgetGauge, format_tokens
 from desktop_app.ui.palette import blend, component_color, is_dark, ok_color, warning_color
+from desktop_app.ui.theme import set_style_sheet
 
 STEPS = 1000  # one step is a tenth of a percent
 DEFAULT_WINDOW = 128_000
@@ -325,7 +326,7 @@ class ProfileEditor(QWidget):
                           self.palette().color(self.backgroundRole()), 0.65)
         else:
             color = ok_color(dark) if ok else warning_color(dark)
-        self._message.setStyleSheet(f"color: {QColor(color).name()};")
+        set_style_sheet(self._message, f"color: {QColor(color).name()};")
         self._message.setText(text)
 
     def _paint_chips(self) -> None:

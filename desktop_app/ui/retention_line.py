@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 from desktop_app.core.facts import RETENTION_WARNING
 from desktop_app.ui.context_panel import plain_tooltip
 from desktop_app.ui.palette import blend, is_dark, warning_color
+from desktop_app.ui.theme import set_style_sheet
 
 _NAMES = {"memory": "memory", "summary": "summary"}
 
@@ -71,7 +72,7 @@ class RetentionLine(QWidget):
         color = warning_color(dark) if low else blend(
             self.palette().color(self.foregroundRole()),
             self.palette().color(self.backgroundRole()), 0.7)
-        self.label.setStyleSheet(f"color: {color.name()};")
+        set_style_sheet(self.label, f"color: {color.name()};")
 
     def text(self) -> str:
         return self.label.text()

@@ -41,7 +41,7 @@ from desktop_app.core.user_models import (
     user_models_path,
 )
 from desktop_app.ui.palette import is_dark, ok_color, warning_color
-from desktop_app.ui.theme import THEME_LABELS, THEMES, mute
+from desktop_app.ui.theme import THEME_LABELS, THEMES, mute, set_style_sheet
 
 CUSTOM_URL_EXAMPLE = "http://localhost:8080/v1"
 KEY_SOURCES = {
@@ -298,7 +298,7 @@ class SettingsDialog(QDialog):
         label = label or self.status
         dark = is_dark(self)
         color = ok_color(dark) if ok else warning_color(dark) if warn else None
-        label.setStyleSheet(f"color: {color.name()};" if color else "")
+        set_style_sheet(label, f"color: {color.name()};" if color else "")
         label.setText(text)
 
     # --- your own models ------------------------------------------------------------

@@ -27,6 +27,7 @@ from desktop_app.ui.gauge import format_percent, format_tokens
 from desktop_app.ui.palette import blend, is_dark, ok_color, warning_color
 from desktop_app.ui.retention_line import RetentionLine
 from desktop_app.ui.sizing import editor_height
+from desktop_app.ui.theme import set_style_sheet
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Summary
@@ -305,5 +306,5 @@ class SummaryPanel(QWidget):
         else:
             color = blend(self.palette().color(self.foregroundRole()),
                           self.palette().color(self.backgroundRole()), 0.65)
-        self._status.setStyleSheet(f"color: {color.name()};")
+        set_style_sheet(self._status, f"color: {color.name()};")
         self._status.setText(text)

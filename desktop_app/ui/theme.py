@@ -103,6 +103,14 @@ class LegibleFusion(QProxyStyle):
         painter.restore()
 
 
+def set_style_sheet(widget: QWidget, sheet: str) -> None:
+    """Give `widget` this style sheet, unless it has it already: setting one polishes the
+    widget again and asks its layout to run, and the labels coloured this way are set
+    again at every preview, mostly to the colour they have."""
+    if widget.styleSheet() != sheet:
+        widget.setStyleSheet(sheet)
+
+
 _style: LegibleFusion | None = None  # the application's style, once set
 
 
