@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer
 
-from desktop_app.controller.operations import set_aside_long_lived
 from desktop_app.controller.state import NO_PROVIDER
 from desktop_app.core.catalog import default_catalog
 from desktop_app.services.connection import DEFAULT_PROVIDER_SETTING, Connection, connect
@@ -32,10 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Once a server can be asked, the openai SDK (with httpx and pydantic: half a second and
-# some 60,000 objects) is imported on a worker this long after, rather than by the first
-# request: that reply waited for it, and the full garbage collection the import brought
-# on held the GIL for 30 ms as the reply began to stream into the window.
+# Once a server can be asked, the openai SDK (with httpx and pydantic: half a second of
+# Python, and C extensions whose loading holds the GIL for tens of milliseconds) is
+# imported on a worker this long after, while the window is still settling, rather than
+# by the first request: that reply waited for it, and the window stalled as it began.
 SDK_PRELOAD_DELAY_MS = 1_000
 
 
@@ -107,7 +106,6 @@ class SetupController:
             from desktop_app.llm.client import preload_sdk
 
             preload_sdk()
-            set_aside_long_lived()  # the SDK's modules live as long as the app
 
         self.app.ops.run(preload, serial=False)
 

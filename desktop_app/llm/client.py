@@ -42,7 +42,29 @@ NO_KEY = "no-key"  # sent to servers that need none: the SDK insists on some key
 def preload_sdk() -> None:
     """Import the openai SDK now (call it on a background thread once the window is up),
     so that the first request does not pay for it."""
-    import openai  # noqa: F401
+    import_sdk()
+
+
+def import_sdk() -> Any:
+    """The openai SDK, imported (once) with the cyclic garbage collector paused, and what
+    the import made then left out of its scans: some 60,000 objects (httpx, pydantic's
+    models) that live as long as the app, which full collections during and after the
+    import walked while holding the GIL (30 ms, as the first reply began to stream)."""
+    import gc
+    import sys
+
+    sdk = sys.modules.get("openai")
+    if sdk is not None:
+        return sdk
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import openai  # deferred: over half a second, never before the window
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
+    return openai
 
 
 # --- results -------------------------------------------------------------------------
@@ -196,8 +218,7 @@ class ChatClient:
     def _sdk(self) -> Any:
         with self._lock:
             if self._sdk_client is None:
-                import openai  # deferred: over half a second, never before the window
-
+                openai = import_sdk()
                 # key and base URL always explicit: left out, the SDK would read
                 # OPENAI_API_KEY and OPENAI_BASE_URL and could send the key elsewhere
                 self._sdk_client = openai.OpenAI(
