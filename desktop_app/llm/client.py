@@ -45,6 +45,9 @@ def preload_sdk() -> None:
     import_sdk()
 
 
+_SDK_IMPORT = threading.Lock()  # a second caller waits for the first one's import
+
+
 def import_sdk() -> Any:
     """The openai SDK, imported (once) with the cyclic garbage collector paused, and what
     the import made then left out of its scans: some 60,000 objects (httpx, pydantic's
@@ -53,17 +56,18 @@ def import_sdk() -> Any:
     import gc
     import sys
 
-    sdk = sys.modules.get("openai")
-    if sdk is not None:
-        return sdk
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import openai  # deferred: over half a second, never before the window
-    finally:
+    with _SDK_IMPORT:
+        first = "openai" not in sys.modules
+        enabled = first and gc.isenabled()
         if enabled:
-            gc.enable()
-    gc.freeze()
+            gc.disable()
+        try:
+            import openai  # deferred: over half a second, never before the window
+        finally:
+            if enabled:
+                gc.enable()
+        if first:
+            gc.freeze()
     return openai
 
 
