@@ -452,3 +452,46 @@ def test_cards_painted_from_their_pictures_are_the_cards_painted_directly(
         if theme == "dark":
             window.set_theme("light")  # the application's palette, for the tests after this
         window.close()
+
+
+def test_a_preview_shows_the_gauge_first_and_the_tables_after_it_is_painted(
+        qtbot, data_dir):
+    """A preview is shown in stages, each painted before the next: the gauge at once,
+    then the conversation's cards, then the inspector's tables. Painted in one frame,
+    they held the window for longer than a frame at 300k messages."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from tests.ui_support import conversation as chat
+    from tests.ui_support import open_window, seed_session, wait_idle
+
+    seed_session(data_dir, "Stages", chat(40, words=30), model="gpt-4o")
+    window = open_window(qtbot, data_dir)
+    try:
+        wait_idle(qtbot, window)
+        c = window.controller
+        seen: list[str] = []
+
+        class Paints(QObject):
+            def eventFilter(self, obj, event):
+                if event.type() == QEvent.Type.Paint:
+                    seen.append("gauge painted")
+                return False
+
+        paints = Paints()
+        window.gauge.installEventFilter(paints)
+        c.prefixChanged.connect(lambda *_: seen.append("gauge"))
+        c.inclusionChanged.connect(lambda *_: seen.append("cards"))
+        c.requestChanged.connect(lambda *_: seen.append("tables"))
+        window.composer.editor.setFocus()
+        qtbot.keyClicks(window.composer.editor, "How long is the window?")
+        qtbot.waitUntil(lambda: "tables" in seen, timeout=10_000)
+        wait_idle(qtbot, window)
+        stages = [s for s in seen if s != "gauge painted"]
+        assert stages == ["gauge", "cards", "tables"]
+        after = seen[seen.index("gauge"):]
+        assert after.index("gauge painted") < after.index("cards")
+        # and what is shown in the end is the preview of the draft typed
+        assert window.inspector._request is c.budget.assembly.request
+        assert c.budget.assembly.live.draft_text == "How long is the window?"
+    finally:
+        window.close()
