@@ -32,7 +32,7 @@ from desktop_app.ui.gauge import format_tokens
 from desktop_app.ui.palette import blend, is_dark, warning_color
 from desktop_app.ui.retention_line import RetentionLine
 from desktop_app.ui.sizing import table_height
-from desktop_app.ui.theme import set_style_sheet
+from desktop_app.ui.theme import legible, set_style_sheet
 
 COLUMNS = ("Key", "Value", "Pinned", "Scope", "Tokens")
 KEY, VALUE, PINNED, SCOPE, TOKENS = range(len(COLUMNS))
@@ -220,7 +220,7 @@ class MemoryPanel(QWidget):
         self.model = MemoryModel(self)
         self._session_id: int | None = None
         self._counting = Counting()
-        self.view = QTableView()
+        self.view = legible(QTableView())  # its Pinned column is check boxes
         self.view.setModel(self.model)
         self.view.setAccessibleName("Memory facts")
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -256,7 +256,7 @@ class MemoryPanel(QWidget):
         self.value_edit = QLineEdit()
         self.value_edit.setPlaceholderText("Value")
         self.value_edit.setAccessibleName("New fact value")
-        self.global_check = QCheckBox("All sessions")
+        self.global_check = legible(QCheckBox("All sessions"))
         self.global_check.setToolTip("Keep this fact for every session, not just this one")
         self.add_button = QPushButton("Add")
         self.add_button.setAccessibleName("Add fact")

@@ -42,6 +42,7 @@ from desktop_app.ui.lab_document import DocumentPage
 from desktop_app.ui.lab_experiment import ExperimentPage
 from desktop_app.ui.lab_variant import VariantEditor
 from desktop_app.ui.palette import blend
+from desktop_app.ui.theme import legible
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QColor
@@ -90,7 +91,7 @@ class PromptLab(QWidget):
         self.models_button.setMenu(self.models_menu)
         self.add_button = QPushButton("Add variant")
         self.add_button.setAccessibleName("Add variant")
-        self.heatmap_check = QCheckBox("Heatmap")
+        self.heatmap_check = legible(QCheckBox("Heatmap"))
         self.heatmap_check.setChecked(True)
         self.heatmap_check.setToolTip("Colour each sentence by its tokens per word "
                                       "(first model's encoding); hover a sentence for figures")

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.ui.theme import mute
+from desktop_app.ui.theme import legible, mute
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Session
@@ -215,7 +215,7 @@ class SessionList(QFrame):
         self.stack.addWidget(results_box)
         self.stack.addWidget(self.empty_label)
 
-        self.show_archived = QCheckBox("Show archived")
+        self.show_archived = legible(QCheckBox("Show archived"))
         self.show_archived.setAccessibleName("Show archived sessions")
         self.show_archived.toggled.connect(self.showArchivedChanged)
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QProxyStyle, QStyle
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
 from desktop_app.ui.palette import blend
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QApplication, QStyleOption, QWidget
+    from PySide6.QtWidgets import QStyleOption, QWidget
 
 THEMES = ("system", "light", "dark")
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
@@ -72,7 +72,10 @@ def indicator_outline(palette: QPalette) -> QColor:
 
 class LegibleFusion(QProxyStyle):
     """Fusion, with check boxes and radio buttons outlined so they show on a dark page
-    (a light page keeps Fusion's own edge)."""
+    (a light page keeps Fusion's own edge). Given only to the widgets that draw check
+    boxes (see `legible`): a style written in Python is called from C++ for every
+    primitive of every widget it paints (a table's every cell, a scroll bar's every
+    part), and each call takes the GIL, waiting for it while a worker runs."""
 
     _OUTLINED = (QStyle.PrimitiveElement.PE_IndicatorCheckBox,
                  QStyle.PrimitiveElement.PE_IndicatorRadioButton)
@@ -83,9 +86,8 @@ class LegibleFusion(QProxyStyle):
     def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption,
                       painter: QPainter, widget: QWidget | None = None) -> None:
         super().drawPrimitive(element, option, painter, widget)
-        # every primitive of every widget comes through here (a table cell's panel, a
-        # scroll bar's parts): the element is looked at first, and nothing else is done
-        # for the others
+        # every primitive of the widget comes through here: the element is looked at
+        # first, and nothing else is done for the others
         if element not in self._OUTLINED:
             return
         pal = option.palette  # type: ignore[attr-defined]
@@ -111,7 +113,21 @@ def set_style_sheet(widget: QWidget, sheet: str) -> None:
         widget.setStyleSheet(sheet)
 
 
-_style: LegibleFusion | None = None  # the application's style, once set
+_style: QStyle | None = None  # the application's Fusion, once set
+_legible: LegibleFusion | None = None  # the check boxes' (see legible)
+
+
+def legible(widget: QWidget) -> QWidget:
+    """Outline the check boxes `widget` draws (a QCheckBox, or a view of checkable
+    items), so they show on a dark page, where the window is drawn with Fusion (a native
+    style draws its own)."""
+    global _legible
+    style = QApplication.style()
+    if style is not None and style.name().lower() == "fusion":
+        if _legible is None:
+            _legible = LegibleFusion()
+        widget.setStyle(_legible)
+    return widget
 
 
 def resolve_dark(theme: str) -> bool:
@@ -136,7 +152,7 @@ def apply_theme(app: QApplication, theme: str) -> bool:
     else:
         global _style
         if _style is None or app.style() is not _style:
-            _style = LegibleFusion()
+            _style = QStyleFactory.create("Fusion")
             app.setStyle(_style)
         app.setPalette(make_palette(dark))
     return dark

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.gauge import BudgetGauge
+from desktop_app.ui.theme import legible
 
 if TYPE_CHECKING:
     from desktop_app.ui.context_panel import ContextPanel
@@ -99,12 +100,12 @@ class BudgetPanel(QScrollArea):
         self.last_n_spin.setSuffix(" messages")
         self.last_n_spin.setAccessibleName("Messages kept by Last N")
         self.last_n_spin.setToolTip("How many recent messages the Last N strategy keeps")
-        self.elastic_check = QCheckBox("Lend unused shares to history")
+        self.elastic_check = legible(QCheckBox("Lend unused shares to history"))
         self.elastic_check.setAccessibleName("Elastic budget")
         self.elastic_check.setToolTip(
             "Elastic mode: parts of the request under their share lend the slack to the "
             "history. The reply reserve is never lent.")
-        self.stable_check = QCheckBox("Keep the request's start stable")
+        self.stable_check = legible(QCheckBox("Keep the request's start stable"))
         self.stable_check.setAccessibleName("Stable prefix")
         self.stable_check.setToolTip(
             "Evict older history in blocks instead of one message per turn, so that most "
