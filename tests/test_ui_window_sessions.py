@@ -117,6 +117,9 @@ def test_long_sessions_page_in_when_scrolled_to_the_top(qtbot, data_dir):
     # changed meanwhile comes as it is now
     page = list(model.messages[-200:])
     view.show_messages(page, True)
+    # the turn the page arrives in lays out the cards that fill the view, and no more
+    heights = [view.delegate.prepare(m) for m in model.messages]
+    assert sum(heights) >= view.viewport().height() > sum(heights[1:])
     assert model.rowCount() < 200 and view.holds_more
     changed = replace(page[1], pinned=True)
     view.update_message(changed)

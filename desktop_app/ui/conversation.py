@@ -118,14 +118,18 @@ class ConversationView(QListView):
         self._loading_older = False
         self._pending, self._pending_more = list(messages), has_more
         self._shown_height = 0
-        self.conversation.reset(self._take_slice(), has_more or bool(self._pending))
+        # the first slice fills the view and no more: it is laid out in the same turn of
+        # the event loop as the page arrived, and the cards above come a slice at a time
+        first = self._take_slice(enough_px=max(self.viewport().height(), 1))
+        self.conversation.reset(first, has_more or bool(self._pending))
         self.scrollToBottom()
         if self._pending:
             self._feed.start()
 
-    def _take_slice(self) -> list[Message]:
+    def _take_slice(self, enough_px: int | None = None) -> list[Message]:
         """The newest of the page's cards still to be shown, as many as are laid out
-        within a slice of a frame (at least one)."""
+        within a slice of a frame (at least one), or fewer once the cards shown are
+        `enough_px` tall."""
         if not self._pending:
             return []
         start = time.perf_counter()
@@ -133,7 +137,8 @@ class ConversationView(QListView):
         while take < len(self._pending):
             take += 1
             self._shown_height += self.delegate.prepare(self._pending[-take])
-            if time.perf_counter() - start >= SLICE_S:
+            if time.perf_counter() - start >= SLICE_S or (
+                    enough_px is not None and self._shown_height >= enough_px):
                 break
         batch = self._pending[-take:]
         del self._pending[-take:]
