@@ -495,3 +495,34 @@ def test_a_preview_shows_the_gauge_first_and_the_tables_after_it_is_painted(
         assert c.budget.assembly.live.draft_text == "How long is the window?"
     finally:
         window.close()
+
+
+def test_a_painted_cell_shows_what_the_table_says_of_it(qtbot):
+    """A cell is painted from its roles fetched in one call (multiData): its text, its
+    chip, its alignment and its colour are those data() gives."""
+    from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+
+    req, messages, model = request(60, 1_200)
+    inspector = ContextInspector()
+    qtbot.addWidget(inspector)
+    inspector.set_request(req, messages, model.encoding)
+    delegate = QStyledItemDelegate()
+    checked = 0
+    for table in (inspector.sent_model, inspector.left_out_model):
+        assert table.rowCount() > 0
+        for r in range(table.rowCount()):
+            for c in range(table.columnCount()):
+                index = table.index(r, c)
+                option = QStyleOptionViewItem()
+                delegate.initStyleOption(option, index)
+                assert option.text == (table.data(index, DISPLAY) or "")
+                chip = table.data(index, Qt.ItemDataRole.DecorationRole)
+                assert option.icon.isNull() == (chip is None)
+                alignment = table.data(index, Qt.ItemDataRole.TextAlignmentRole)
+                if alignment is not None:
+                    assert option.displayAlignment == alignment
+                colour = table.data(index, Qt.ItemDataRole.ForegroundRole)
+                if colour is not None:
+                    assert option.palette.color(option.palette.ColorRole.Text) == colour
+                checked += 1
+    assert checked > 100
