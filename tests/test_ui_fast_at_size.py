@@ -526,3 +526,39 @@ def test_a_painted_cell_shows_what_the_table_says_of_it(qtbot):
                     assert option.palette.color(option.palette.ColorRole.Text) == colour
                 checked += 1
     assert checked > 100
+
+
+def test_a_preview_not_yet_shown_is_dropped_when_another_session_opens(qtbot, data_dir):
+    """The stages of a preview still to be shown when another session opens are never
+    shown: the tables and the cards show the session opened, not the one left."""
+    from tests.ui_support import conversation as chat
+    from tests.ui_support import open_window, seed_session, wait_idle
+
+    a = seed_session(data_dir, "Left", chat(8, words=20), model="gpt-4o")
+    b = seed_session(data_dir, "Opened", chat(4, words=20), model="gpt-4o")
+    window = open_window(qtbot, data_dir)
+    try:
+        c = window.controller
+        c.sessions.open(a)
+        wait_idle(qtbot, window)
+        left = {m.id for m in window.conversation.conversation.messages}
+        opened: list[bool] = []
+        shown: list[set[int | None]] = []  # the messages of each request shown since
+
+        def open_the_other(*_) -> None:
+            if not opened:
+                opened.append(True)
+                c.sessions.open(b)  # between the gauge and the stages after it
+
+        c.prefixChanged.connect(open_the_other)
+        c.requestChanged.connect(
+            lambda _r, messages, _e: opened and shown.append({m.id for m in messages}))
+        c.budget.refresh()
+        qtbot.waitUntil(lambda: bool(opened), timeout=10_000)
+        wait_idle(qtbot, window)
+        assert shown and not any(ids & left for ids in shown)
+        assert not {m.id for m in window.conversation.conversation.messages} & left
+        assert window.inspector._request is c.budget.assembly.request
+        assert c.budget.assembly.session_id == b
+    finally:
+        window.close()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 
-from desktop_app.controller.operations import set_aside_long_lived
+from desktop_app.controller.operations import Stamp, set_aside_long_lived
 from desktop_app.core.catalog import ModelInfo, default_catalog
 from desktop_app.core.counting import Counting
 from desktop_app.core.glossary import STRATEGY_LABELS, profile_label
@@ -84,6 +84,7 @@ class BudgetController:
         # a preview is shown in stages, each painted before the next (see _apply): a
         # timer of 0 ms would come before the paint the stage asked for
         self._stages: list[Callable[[], None]] = []
+        self._stage_stamp = app.session_scope.stamp()  # the session the stages are of
         self._stage = QTimer(app)
         self._stage.setSingleShot(True)
         self._stage.setTimerType(Qt.TimerType.PreciseTimer)
@@ -304,7 +305,7 @@ class BudgetController:
         def done(out: tuple[Assembly, float | None]) -> None:
             self._assembling = False
             if stamp.current and not self.app.closed:  # else another session is open
-                self._apply(*out)
+                self._apply(*out, stamp)
                 # what the server said may have changed how the model counts (its own
                 # vocabulary, its template): every figure follows, now counted
                 counting = Counting.of_model(model)
@@ -350,7 +351,7 @@ class BudgetController:
         for then in after:
             then()
 
-    def _apply(self, result: Assembly, uncertainty: float | None) -> None:
+    def _apply(self, result: Assembly, uncertainty: float | None, stamp: Stamp) -> None:
         """Show a preview: the gauge at once, then the conversation's cards, then the
         inspector's tables, then the panels, each a turn of the event loop after the
         last. Shown at once, all of them were painted in one frame: 15-20 ms at 300k
@@ -380,7 +381,9 @@ class BudgetController:
                 app.summaryChanged.emit(result.summary, result.encoding, result.replaced)
                 app.usageChanged.emit(result.usage)
 
-        # a newer preview replaces the stages of an older one not yet shown
+        # a newer preview replaces the stages of an older one not yet shown, and another
+        # session opened drops them (its own preview follows)
+        self._stage_stamp = stamp
         self._stages = [
             lambda: app.inclusionChanged.emit(result.inclusion),
             lambda: app.requestChanged.emit(result.request, result.messages, result.encoding),
@@ -389,6 +392,8 @@ class BudgetController:
         self._stage.start()
 
     def _show_stage(self) -> None:
+        if not self._stage_stamp.current or self.app.closed:
+            self._stages = []
         if self._stages:
             self._stages.pop(0)()
         if self._stages:
