@@ -562,3 +562,30 @@ def test_a_preview_not_yet_shown_is_dropped_when_another_session_opens(qtbot, da
         assert c.budget.assembly.session_id == b
     finally:
         window.close()
+
+
+def test_the_panels_follow_an_open_even_when_a_quick_preview_comes_first(qtbot, data_dir):
+    """Only a session's full preview carries its memory, summary and usage; one asked for
+    while it is read (a pin, an option) follows at once, and it must not take the
+    panels' turn away: they show the session opened."""
+    from tests.ui_support import conversation as chat
+    from tests.ui_support import open_window, seed_session, wait_idle
+
+    a = seed_session(data_dir, "Left", chat(30, words=20), model="gpt-4o")
+    b = seed_session(data_dir, "Opened", chat(30, words=20), model="gpt-4o")
+    window = open_window(qtbot, data_dir)
+    try:
+        c = window.controller
+        c.sessions.open(a)
+        wait_idle(qtbot, window)
+        shown: list[object] = []
+        c.memoryChanged.connect(lambda _f, _e, sid: shown.append(sid))
+        c.usageChanged.connect(lambda _u: shown.append("usage"))
+        c.summaryChanged.connect(lambda *_: shown.append("summary"))
+        c.sessions.open(b)
+        qtbot.waitUntil(lambda: c.budget._assembling, timeout=5_000)
+        c.budget.refresh()  # asked while the full preview is read
+        wait_idle(qtbot, window)
+        assert shown == [b, "summary", "usage"]
+    finally:
+        window.close()

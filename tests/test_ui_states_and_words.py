@@ -279,6 +279,18 @@ def test_check_boxes_show_in_the_dark_theme(qtbot, data_dir):
         contrast = max(abs(QColor(image.pixel(x, y)).lightnessF() - page)
                        for x in range(side) for y in range(image.height()))
         assert contrast > 0.25
+        # and a panel checked off in the View menu
+        menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+        window.toggle_budget.setChecked(False)
+        menu.adjustSize()
+        row = menu.actionGeometry(window.toggle_budget)
+        image = menu.grab().toImage()
+        page = menu.palette().color(menu.backgroundRole()).lightnessF()
+        contrast = max(abs(QColor(image.pixel(x, y)).lightnessF() - page)
+                       for x in range(row.left(), row.left() + row.height())
+                       for y in range(row.top(), row.bottom()))
+        window.toggle_budget.setChecked(True)
+        assert contrast > 0.25
     finally:
         window.set_theme("light")  # the application's palette, for the tests after this
         window.close()

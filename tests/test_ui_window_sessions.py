@@ -75,7 +75,9 @@ def test_search_finds_messages_in_every_session(qtbot, data_dir):
     window.close()
 
 
-def test_long_sessions_page_in_when_scrolled_to_the_top(qtbot, data_dir):
+def test_long_sessions_page_in_when_scrolled_to_the_top(qtbot, data_dir, monkeypatch):
+    from desktop_app.ui import conversation as conversation_view
+
     seed_session(data_dir, "Long", conversation(450, words=12))
     window = open_window(qtbot, data_dir)
     view = window.conversation
@@ -116,7 +118,9 @@ def test_long_sessions_page_in_when_scrolled_to_the_top(qtbot, data_dir):
     # a card still to come is shown at once when asked for (a search hit), and one
     # changed meanwhile comes as it is now
     page = list(model.messages[-200:])
-    view.show_messages(page, True)
+    with monkeypatch.context() as m:  # a slice long enough for a slow machine
+        m.setattr(conversation_view, "SLICE_S", 60.0)
+        view.show_messages(page, True)
     # the turn the page arrives in lays out the cards that fill the view, and no more
     heights = [view.delegate.prepare(m) for m in model.messages]
     assert sum(heights) >= view.viewport().height() > sum(heights[1:])

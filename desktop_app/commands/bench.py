@@ -44,8 +44,9 @@ def _beside_floor(key: str, figures: dict[str, float]) -> str:
     a longest block at or under it is the machine's, not the window's."""
     if key != "gui_block_max_ms_300k" or "gui_block_floor_ms" not in figures:
         return ""
-    return (f" (a bare Qt window doing 2 ms of work every 30 ms blocks for up to "
-            f"{figures['gui_block_floor_ms']} ms on this machine)")
+    return (f" (a bare Qt window doing a small fixed piece of work every 30 ms, about "
+            f"2 ms on a quiet machine, blocks for up to {figures['gui_block_floor_ms']} ms "
+            f"here)")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -85,6 +85,7 @@ class BudgetController:
         # timer of 0 ms would come before the paint the stage asked for
         self._stages: list[Callable[[], None]] = []
         self._stage_stamp = app.session_scope.stamp()  # the session the stages are of
+        self._panels: Callable[[], None] | None = None  # a full preview's, not yet shown
         self._stage = QTimer(app)
         self._stage.setSingleShot(True)
         self._stage.setTimerType(Qt.TimerType.PreciseTimer)
@@ -305,12 +306,9 @@ class BudgetController:
         def done(out: tuple[Assembly, float | None]) -> None:
             self._assembling = False
             if stamp.current and not self.app.closed:  # else another session is open
-                self._apply(*out, stamp)
                 # what the server said may have changed how the model counts (its own
                 # vocabulary, its template): every figure follows, now counted
-                counting = Counting.of_model(model)
-                if counting != self._counting:
-                    self._announce(counting)
+                self._apply(*out, stamp, Counting.of_model(model))
             self._next()
 
         def failed(message: str) -> None:
@@ -345,13 +343,17 @@ class BudgetController:
             self._then.start()
 
     def _run_after(self) -> None:
+        if self.app.closed:  # the database is closed: what waited is not begun
+            self._after = []
+            return
         if self._assembling or self._again or self._stages:  # after the preview is shown
             return
         after, self._after = self._after, []
         for then in after:
             then()
 
-    def _apply(self, result: Assembly, uncertainty: float | None, stamp: Stamp) -> None:
+    def _apply(self, result: Assembly, uncertainty: float | None, stamp: Stamp,
+               counting: Counting) -> None:
         """Show a preview: the gauge at once, then the conversation's cards, then the
         inspector's tables, then the panels, each a turn of the event loop after the
         last. Shown at once, all of them were painted in one frame: 15-20 ms at 300k
@@ -381,19 +383,32 @@ class BudgetController:
                 app.summaryChanged.emit(result.summary, result.encoding, result.replaced)
                 app.usageChanged.emit(result.usage)
 
-        # a newer preview replaces the stages of an older one not yet shown, and another
-        # session opened drops them (its own preview follows)
+        def tables() -> None:
+            app.requestChanged.emit(result.request, result.messages, result.encoding)
+            if counting != self._counting:
+                self._announce(counting)
+
+        # a newer preview replaces the stages of an older one not yet shown, but for the
+        # panels of a full one (only a full preview carries them); another session
+        # opened drops them all (its own preview follows)
         self._stage_stamp = stamp
+        if result.memory is not None or result.usage is not None:
+            self._panels = panels
         self._stages = [
             lambda: app.inclusionChanged.emit(result.inclusion),
-            lambda: app.requestChanged.emit(result.request, result.messages, result.encoding),
-            panels,
+            tables,
+            self._show_panels,
         ]
         self._stage.start()
 
+    def _show_panels(self) -> None:
+        panels, self._panels = self._panels, None
+        if panels is not None:
+            panels()
+
     def _show_stage(self) -> None:
         if not self._stage_stamp.current or self.app.closed:
-            self._stages = []
+            self._stages, self._panels = [], None
         if self._stages:
             self._stages.pop(0)()
         if self._stages:

@@ -485,11 +485,13 @@ FLOOR_EVERY_S = 0.03
 
 
 def block_floor(seconds: float = 8.0) -> float:
-    """The longest block the same probe sees in a bare Qt window that does a fixed
-    small piece of work (about 2 ms) every 30 ms, pumped as the big-session measure pumps
-    its window: what the machine alone adds to a block. On a shared virtual machine a
-    fixed piece of work now and then takes ten times as long as it usually does, and the
-    longest block of any window, however little it does at once, is never below this."""
+    """The longest block the same probe sees in a bare Qt window that does a small
+    fixed piece of work every 30 ms (a label set and painted 40 times: about 2 ms on a
+    quiet machine), pumped as the big-session measure pumps its window. No block of that
+    window is longer than the piece of work, but on a shared virtual machine a piece of
+    work now and then takes ten times as long as it usually does: this is how long the
+    machine stretches a short block, and the longest block of any window, however little
+    it does at once, is not below it."""
     from PySide6.QtWidgets import QApplication, QLabel
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

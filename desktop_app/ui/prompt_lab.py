@@ -75,14 +75,14 @@ class PromptLab(QWidget):
         self.models_button = QToolButton()
         self.models_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.models_button.setAccessibleName("Models to count for")
-        self.models_menu = QMenu(self)
+        self.models_menu = legible(QMenu(self))
         self._model_actions: dict[str, QAction] = {}
         providers: dict[str, QMenu] = {}
         for model in self.catalog.models:
             menu = providers.get(model.provider)
             if menu is None:
-                menu = providers[model.provider] = self.models_menu.addMenu(
-                    provider_label(model.provider))
+                menu = providers[model.provider] = legible(self.models_menu.addMenu(
+                    provider_label(model.provider)))
             action = menu.addAction(model.name)
             action.setCheckable(True)
             action.setChecked(model.name in DEFAULT_MODELS)

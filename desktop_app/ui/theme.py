@@ -7,7 +7,7 @@ the creation and painting of every widget)."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen
@@ -17,6 +17,8 @@ from desktop_app.ui.palette import blend
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QStyleOption, QWidget
+
+W = TypeVar("W", bound="QWidget")
 
 THEMES = ("system", "light", "dark")
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
@@ -73,9 +75,10 @@ def indicator_outline(palette: QPalette) -> QColor:
 class LegibleFusion(QProxyStyle):
     """Fusion, with check boxes and radio buttons outlined so they show on a dark page
     (a light page keeps Fusion's own edge). Given only to the widgets that draw check
-    boxes (see `legible`): a style written in Python is called from C++ for every
-    primitive of every widget it paints (a table's every cell, a scroll bar's every
-    part), and each call takes the GIL, waiting for it while a worker runs."""
+    boxes or radio buttons, menus of checkable actions among them (see `legible`): a
+    style written in Python is called from C++ for every primitive of every widget it
+    paints (a table's every cell, a scroll bar's every part), and each call takes the
+    GIL, waiting for it while a worker runs."""
 
     _OUTLINED = (QStyle.PrimitiveElement.PE_IndicatorCheckBox,
                  QStyle.PrimitiveElement.PE_IndicatorRadioButton)
@@ -117,10 +120,10 @@ _style: QStyle | None = None  # the application's Fusion, once set
 _legible: LegibleFusion | None = None  # the check boxes' (see legible)
 
 
-def legible(widget: QWidget) -> QWidget:
-    """Outline the check boxes `widget` draws (a QCheckBox, or a view of checkable
-    items), so they show on a dark page, where the window is drawn with Fusion (a native
-    style draws its own)."""
+def legible(widget: W) -> W:
+    """Outline the check boxes and radio buttons `widget` draws (a QCheckBox, a view of
+    checkable items, a menu of checkable actions), so they show on a dark page, where
+    the window is drawn with Fusion (a native style draws its own)."""
     global _legible
     style = QApplication.style()
     if style is not None and style.name().lower() == "fusion":

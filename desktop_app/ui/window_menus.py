@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
-from desktop_app.ui.theme import THEME_LABELS, THEMES
+from desktop_app.ui.theme import THEME_LABELS, THEMES, legible
 
 if TYPE_CHECKING:
     from desktop_app.ui.main_window import MainWindow
@@ -39,14 +39,14 @@ def build_menus(window: MainWindow) -> None:
     add_action(w, edit, "&Rename Session", "F2", w.session_list.rename_current)
     add_action(w, edit, "&Pin or Unpin Message", "Ctrl+Shift+P", w.pin_selected)
 
-    view = bar.addMenu("&View")
+    view = legible(bar.addMenu("&View"))  # its panels are checked on and off
     w.toggle_sessions = add_action(w, view, "&Sessions Panel", "Ctrl+1",
                                    w.toggle_panels, checkable=True)
     w.toggle_budget = add_action(w, view, "&Budget Panel", "Ctrl+2",
                                  w.toggle_panels, checkable=True)
     add_action(w, view, "Prompt &Lab", "Ctrl+L", w.open_prompt_lab)
     view.addSeparator()
-    theme_menu = view.addMenu("&Theme")
+    theme_menu = legible(view.addMenu("&Theme"))
     w.theme_group = QActionGroup(w)
     w.theme_actions = {}
     for theme in THEMES:
