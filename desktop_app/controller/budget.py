@@ -391,6 +391,8 @@ class BudgetController:
         # a newer preview replaces the stages of an older one not yet shown, but for the
         # panels of a full one (only a full preview carries them); another session
         # opened drops them all (its own preview follows)
+        if not self._stage_stamp.current:  # what waits is another session's
+            self._panels = None
         self._stage_stamp = stamp
         if result.memory is not None or result.usage is not None:
             self._panels = panels
