@@ -170,3 +170,46 @@ def test_editing_a_message_stores_it_and_counts_it_again(qtbot, data_dir):
     assert model.messages[0].content == "a much longer message than before"
     assert model.tokens_of(model.messages[0]) > before
     window.close()
+
+
+def test_new_messages_are_followed_from_the_end_and_their_stored_copies_keep_the_card(
+        qtbot, data_dir):
+    """At the end of the list a new message is scrolled to; scrolled up, the reader
+    stays. A question shown before it is stored keeps its card when the stored copy
+    takes its place (the list is not laid out again); a copy that differs is laid out."""
+    seed_session(data_dir, "Long", conversation(40, words=30))
+    window = open_window(qtbot, data_dir)
+    try:
+        view = window.conversation
+        model = view.conversation
+        bar = view.verticalScrollBar()
+        wait_idle(qtbot, window)
+        assert bar.maximum() > 0 and bar.value() == bar.maximum()
+        relaid: list[int] = []
+        view.delegate.sizeHintChanged.connect(lambda index: relaid.append(index.row()))
+
+        shown = Message("user", "A question, shown before it is stored. " * 8)
+        view.add_message(shown)
+        qtbot.waitUntil(lambda: bar.value() == bar.maximum() and bar.maximum() > 0)
+        assert model.messages[-1] is shown
+        before = view.visualRect(model.index(model.rowCount() - 1))
+        stored = replace(shown, id=10_000)
+        view.replace_message(shown, stored)
+        assert model.messages[-1] is stored and relaid == []
+        qtbot.wait(20)
+        assert view.visualRect(model.index(model.rowCount() - 1)) == before
+
+        other = Message("user", "Edited before it was stored.")
+        view.add_message(other)
+        view.replace_message(other, replace(other, id=10_001, content="Edited, stored."))
+        assert relaid == [model.rowCount() - 1]
+
+        # the reader scrolls up a little: a new message does not pull them down
+        place = bar.maximum() - 200
+        bar.setValue(place)
+        qtbot.wait(20)
+        view.add_message(Message("assistant", "A reply, while the reader reads above."))
+        qtbot.wait(50)
+        assert bar.value() == place < bar.maximum() - 200
+    finally:
+        window.close()

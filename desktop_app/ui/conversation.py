@@ -192,10 +192,11 @@ class ConversationView(QListView):
 
     def add_message(self, m: Message) -> None:
         self.delegate  # noqa: B018 - made before the cards it paints arrive
-        follow = self._at_bottom
+        # followed when the list has laid the card out, on its next turn (_restore_place:
+        # a reader at the end stays at the end); scrolled to now, the list was laid out
+        # at once, the card's Markdown with it, in the same turn as all that stored the
+        # reply
         self.conversation.append(m)
-        if follow:
-            self.scrollToBottom()
 
     def update_message(self, m: Message) -> None:
         row = self.conversation.row_of(m.id)
@@ -214,11 +215,12 @@ class ConversationView(QListView):
         messages = self.conversation.messages
         for row in range(len(messages) - 1, -1, -1):
             if messages[row] is old:
-                self.delegate.forget(old)
+                same_height = self.delegate.adopt(old, new)
                 messages[row] = new
                 index = self.conversation.index(row)
                 self.conversation.dataChanged.emit(index, index)
-                self.delegate.sizeHintChanged.emit(index)
+                if not same_height:  # the whole list is laid out again for it
+                    self.delegate.sizeHintChanged.emit(index)
                 return
         self.add_message(new)
 

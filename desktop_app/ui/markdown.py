@@ -281,6 +281,11 @@ class DocumentCache:
         for slot in [s for s in self._docs if s[0] == key]:
             del self._docs[slot]
 
+    def rename(self, old: Hashable, new: Hashable) -> None:
+        """Keep `old`'s documents as `new`'s (the same text under another key)."""
+        for slot in [s for s in self._docs if s[0] == old]:
+            self._docs[(new, slot[1])] = self._docs.pop(slot)
+
     def clear(self) -> None:
         self._docs.clear()
 

@@ -199,6 +199,22 @@ class MessageDelegate(QStyledItemDelegate):
         self.documents.forget(key)
         self._heights.pop(key, None)
 
+    def adopt(self, old: Message, new: Message) -> bool:
+        """`new` takes `old`'s place (the stored copy of a question shown before it was
+        stored): its laid-out card too when it says the same, and True when its height is
+        then unchanged (the list need not be laid out again); else `old` is forgotten."""
+        if old.content != new.content or needs_retry(old) != needs_retry(new):
+            self.forget(old)
+            return False
+        was, key = self._key(old), self._key(new)
+        self.documents.rename(was, key)
+        if was in self._heights:
+            self._heights[key] = self._heights.pop(was)
+        if was in self.expanded:
+            self.expanded.discard(was)
+            self.expanded.add(key)
+        return True
+
     @staticmethod
     def _key(m: Message) -> Any:
         return m.id if m.id is not None else ("unsaved", id(m))
