@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QPalette, QTextDocument
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from desktop_app.core.budget import builtin_profile, make_report, plan_budget
+from desktop_app.core.budget import COMPONENTS, builtin_profile, make_report, plan_budget
 from desktop_app.services.windows import ResolvedWindow, WindowSource
 from desktop_app.ui.figures import format_cost
 from desktop_app.ui.gauge import BudgetGauge
@@ -175,6 +175,8 @@ def test_legend_and_cost_line_show_the_numbers(qtbot, gauge):
     gauge.set_cost(0.0123, 0.4512)
     rows = {comp: numbers for comp, _label, numbers in gauge.legend_rows()}
     assert [comp for comp, _l, _n in gauge.legend_rows()] == list(GAUGE_ORDER)
+    # the gauge's order is the budget's own, though the palette takes it from the glossary
+    assert (*COMPONENTS, "free") == GAUGE_ORDER
     assert rows["history"] == "20,000 / 38,400"
     assert rows["examples"] == "0 / 19,200"
     assert rows["reply_reserve"] == "12,800 reserved"

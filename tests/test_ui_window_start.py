@@ -58,6 +58,25 @@ def test_the_program_starts_and_loads_alembic_only_to_migrate(tmp_path):
     assert later.split("encodings=")[1].split()[0] == "none", later
 
 
+def test_the_first_paint_waits_for_none_of_the_counting(tmp_path):
+    """What the window shows first is built without the counting and budget modules
+    (with the catalog and tokenizers under them, about 40 ms to import here): they are
+    imported after the first paint, with the controller."""
+    code = ("import sys\n"
+            "from desktop_app.ui.app import build_shell\n"
+            "window = build_shell(sys.argv[1], 'light')\n"
+            "window.show()\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('desktop_app.core'))))")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data")], env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    loaded = set(out.stdout.split())
+    assert "desktop_app.core.text" in loaded, out.stdout  # the figures' formats: cheap
+    for module in ("counting", "budget", "tokens", "catalog", "tokenizers", "records"):
+        assert f"desktop_app.core.{module}" not in loaded, out.stdout
+
+
 def test_the_revisions_read_without_alembic_are_alembics():
     from alembic.script import ScriptDirectory
 

@@ -5,7 +5,7 @@ Stop (Esc) while a reply streams."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -28,9 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.counting import Counting
 from desktop_app.ui.palette import blend, is_dark, warning_color
 from desktop_app.ui.theme import mute, paint_top_rule
+
+if TYPE_CHECKING:
+    from desktop_app.core.counting import Counting
 
 MIN_LINES, MAX_LINES = 3, 10
 # what QTextDocument.toPlainText() makes of the characters a cursor's selection holds:
@@ -89,7 +91,7 @@ class Composer(QFrame):
         self._over = False
         self._can_send = True
         self._why_not = ""
-        self._counting = Counting()
+        self._counting: Counting | None = None  # the default until the controller says
 
         self.editor = _Editor()
         self.editor.setObjectName("ComposerEditor")
@@ -180,6 +182,10 @@ class Composer(QFrame):
             unit = "token" if tokens == 1 else "tokens"
             self.count_label.setText(f"{prefix}{tokens:,} {unit}")
             if tokens:
+                if self._counting is None:  # imported here, not before the first paint
+                    from desktop_app.core.counting import Counting
+
+                    self._counting = Counting()
                 tip = replace(self._counting.split("user", tokens), exact=exact).describe()
         if not exact:
             tip += "\n(estimated: this model's own tokenizer is not shipped)"

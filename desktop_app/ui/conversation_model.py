@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from desktop_app.core.counting import Counting
-
 if TYPE_CHECKING:
-    from desktop_app.core.counting import Cost
+    from desktop_app.core.counting import Cost, Counting
     from desktop_app.core.records import Message
 
 MessageRole = Qt.ItemDataRole.UserRole + 1
@@ -54,7 +52,7 @@ class ConversationModel(QAbstractListModel):
         self.messages: list[Message] = []
         self.has_more = False
         self.inclusion: Mapping[int, tuple[str, str]] = {}
-        self.counting = Counting()
+        self._counting: Counting | None = None
 
     # --- Qt model API ---------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
@@ -130,10 +128,21 @@ class ConversationModel(QAbstractListModel):
         if changed:
             self.dataChanged.emit(self.index(changed[0]), self.index(changed[-1]))
 
+    @property
+    def counting(self) -> Counting:
+        """How the next request counts, as the controller last said; until it says,
+        the default (made on first use: the counting modules, about 40 ms to import,
+        are not among what the window's first paint waits for)."""
+        if self._counting is None:
+            from desktop_app.core.counting import Counting
+
+            self._counting = Counting()
+        return self._counting
+
     def set_counting(self, counting: Counting) -> None:
         if counting == self.counting:
             return
-        self.counting = counting
+        self._counting = counting
         self._all_changed()
 
     def take_counts(self, _request: Any, counted: list[Message], encoding: str) -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
-from desktop_app.core.budget import COMPONENT_LABELS, COMPONENTS
+from desktop_app.core.glossary import COMPONENT_LABELS
 
 # The gauge's segments: the profile's components in request order, then the share of
 # the window no component was given.
-GAUGE_ORDER: tuple[str, ...] = (*COMPONENTS, "free")
+# the components in budget.Component's order (the glossary is their one list; the
+# budget module is not imported before the first paint)
+GAUGE_ORDER: tuple[str, ...] = (*COMPONENT_LABELS, "free")
 LABELS: dict[str, str] = {**COMPONENT_LABELS, "free": "Free", "reply": "Reply"}
 
 # (light theme, dark theme). No component is red: red means "over its share".
