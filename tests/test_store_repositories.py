@@ -119,6 +119,29 @@ def test_appending_to_a_missing_session_or_with_a_bad_role_is_refused(db, sessio
     assert db.messages.all_for_session(session.id) == []
 
 
+def test_the_file_still_refuses_a_bad_role_after_messages_are_inserted(db, session):
+    """insert_messages leaves the table's CHECKs to its own checks while it writes (the
+    CHECKs' IN lists cost SQLite a table per row); the connection checks again after,
+    also when the insert failed."""
+    import sqlite3
+
+    from desktop_app.store.messages import insert_messages
+
+    bad = ("INSERT INTO messages (session_id, position, role, content, created_at, "
+           "token_counts) VALUES (?, ?, 'robot', 'beep', '2025-01-01T00:00:00+00:00', '{}')")
+    refused = "CHECK constraint failed: ck_messages_role"
+    with db.write() as orm:
+        assert len(insert_messages(orm, session.id, [Message("user", "hi")] * 3)) == 3
+        dbapi = orm.connection().connection.driver_connection
+        with pytest.raises(sqlite3.IntegrityError, match=refused):
+            dbapi.execute(bad, (session.id, 10))
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            insert_messages(orm, 999, [Message("user", "nowhere")])
+        with pytest.raises(sqlite3.IntegrityError, match=refused):
+            dbapi.execute(bad, (session.id, 11))
+    assert [m.content for m in db.messages.all_for_session(session.id)] == ["hi"] * 3
+
+
 def test_token_counts_are_cached_and_dropped_when_the_text_changes(db, session):
     message = db.messages.append(session.id, Message("user", "hello there"))
     db.messages.save_token_counts(message.id, {"o200k_base": 2})
