@@ -19,23 +19,25 @@ SUITES = (
     ("ui", "desktop_app.ui.bench", "run_ui_bench", False),
 )
 
-TARGETS = {  # figure: (limit in ms, what the figure means)
-    "assemble_cached_ms": 5.0,
-    "keystroke_update_ms": 2.0,
-    "open_session_10k_ms": 150.0,
-    "append_message_ms": 5.0,
-    "cancel_stream_ms": 200.0,
-    "open_session_paint_10k_ms": 300.0,
-    "keystroke_to_gauge_ms": 16.0,
-    "stream_chunk_gui_ms": 2.0,
-    "gui_block_max_ms_300k": 16.0,
-    "open_session_gauge_100k_ms": 150.0,
-    "open_session_gauge_300k_ms": 300.0,
-    "draft_10mb_keystroke_ms": 16.0,
-    "start_sessions_1gb_cold_ms": 1000.0,
-    "search_1gb_ms": 50.0,
-    "import_300k_ms": 10000.0,
-    "import_300k_peak_mb": 400.0,  # megabytes, not ms
+TARGETS = {  # figure: (limit, unit): a figure over its limit misses its target
+    "assemble_cached_ms": (5.0, " ms"),
+    "keystroke_update_ms": (2.0, " ms"),
+    "open_session_10k_ms": (150.0, " ms"),
+    "append_message_ms": (5.0, " ms"),
+    "cancel_stream_ms": (200.0, " ms"),
+    "open_session_paint_10k_ms": (300.0, " ms"),
+    "keystroke_to_gauge_ms": (16.0, " ms"),
+    "stream_chunk_gui_ms": (2.0, " ms"),
+    "gui_block_max_ms_300k": (16.0, " ms"),
+    "open_session_gauge_100k_ms": (150.0, " ms"),
+    "open_session_gauge_300k_ms": (300.0, " ms"),
+    "draft_10mb_keystroke_ms": (16.0, " ms"),
+    "start_sessions_1gb_cold_ms": (1000.0, " ms"),
+    "search_1gb_ms": (50.0, " ms"),
+    "import_300k_ms": (10000.0, " ms"),
+    "import_300k_peak_mb": (400.0, " MB"),
+    "idle_rss_mb": (130.0, " MB"),
+    "startup_ratio_to_bare_qt": (2.0, "×"),
 }
 
 
@@ -47,6 +49,13 @@ def _beside_floor(key: str, figures: dict[str, float]) -> str:
     return (f" (a bare Qt window doing a small fixed piece of work every 30 ms, about "
             f"2 ms on a quiet machine, blocks for up to {figures['gui_block_floor_ms']} ms "
             f"here)")
+
+
+def missed_targets(figures: dict[str, float]) -> list[str]:
+    """A line for each figure over its target (TARGETS)."""
+    return [f"{key} = {figures[key]}{unit}, target under {limit}{unit}"
+            + _beside_floor(key, figures)
+            for key, (limit, unit) in TARGETS.items() if figures.get(key, 0) > limit]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -75,10 +84,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 print(f"bench: {name} skipped: it needs {exc.name}", file=sys.stderr)
                 continue
             figures.update(result)
-    for key, limit in TARGETS.items():
-        if key in figures and figures[key] > limit:
-            problems.append(f"{key} = {figures[key]} ms, target under {limit} ms"
-                            + _beside_floor(key, figures))
+    problems += missed_targets(figures)
     if figures.get("prefix_reprocessed_stable", 0) > 0.25:
         problems.append(f"a stable prefix still re-processes "
                         f"{figures['prefix_reprocessed_stable']:.0%} of prompt tokens, "
