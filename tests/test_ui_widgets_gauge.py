@@ -213,6 +213,17 @@ def test_animation_reaches_its_target_and_retargets_mid_way(qtbot, gauge):
     assert not gauge.is_animating()
     assert gauge.displayed_fractions()[i][1] == pytest.approx(10_001 / WINDOW)
 
+    # the same figures again while on its way (the counting announced at a session's
+    # open sets the report again): the bar keeps its course instead of starting over
+    gauge._anim.setDuration(3000)  # long enough that no stall of the machine ends it
+    gauge.set_report(report(history=30_000))
+    qtbot.waitUntil(lambda: gauge._anim.currentTime() > 50, timeout=2000)
+    frames = gauge._anim.currentTime()
+    gauge.set_report(gauge.report())
+    assert gauge.is_animating() and gauge._anim.currentTime() >= frames > 50
+    qtbot.waitUntil(lambda: not gauge.is_animating(), timeout=6000)
+    assert gauge.displayed_fractions()[i][1] == pytest.approx(30_000 / WINDOW)
+
 
 def test_elastic_lending_keeps_segments_within_the_window(qtbot, gauge):
     plan = plan_budget(WINDOW, builtin_profile("default"), max_output=16_384, elastic=True)

@@ -354,12 +354,17 @@ class BudgetGauge(QWidget):
         return self._layout
 
     def _move_to(self, target: list[tuple[float, float]]) -> None:
+        heading_there = self.is_animating() and target == self._target
         self._target = target
         delta = max(
             max(abs(a[0] - b[0]), abs(a[1] - b[1]))
             for a, b in zip(self._shown, target, strict=False)
         )
-        if self.is_animating():
+        if heading_there:
+            # the same figures again (new texts, a counting announced): the bar keeps
+            # its course; begun again it would paint for another ANIMATION_MS
+            self.update()
+        elif self.is_animating():
             # retarget from wherever the bar is now
             self._start = list(self._shown)
             self._anim.stop()
