@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from desktop_app.core import tokens
 from desktop_app.core.catalog import ENCODINGS, lookup_model
-from desktop_app.core.tokens import DraftCounter, count_chat, count_text, split_for_counting
+from desktop_app.core.tokens import (
+    DraftCounter,
+    apply_edits,
+    count_chat,
+    count_text,
+    split_for_counting,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,6 +157,37 @@ def test_incremental_draft_count_always_equals_a_full_count(start, edits, encodi
         assert counter.update(text) == count_text(text, encoding)
     counter.set_encoding("cl100k_base")
     assert counter.total == count_text(text, "cl100k_base")
+
+
+@settings(max_examples=int(os.environ.get("TB_HYPOTHESIS_EXAMPLES", "80")), deadline=None)
+@given(
+    start=texts,
+    edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 8), texts), max_size=8),
+    encoding=st.sampled_from(ENCODINGS),
+    chunk=st.sampled_from([4, 16, 512]),
+    together=st.booleans(),
+)
+def test_a_draft_counted_from_its_edits_is_the_text_they_make(start, edits, encoding, chunk,
+                                                              together):
+    """Edits given with the text they put in (a keystroke in the composer) change only
+    the chunks they touch; the count and the text are those of the edited text."""
+    counter = DraftCounter(encoding, start, chunk_chars=chunk)
+    text, made = start, []
+    for pos, removed, inserted in edits:
+        pos = pos % (len(text) + 1)
+        made.append((pos, min(removed, len(text) - pos), inserted))
+        text = apply_edits(text, made[-1:])
+        if not together:
+            assert counter.apply(made[-1:]) == count_text(text, encoding)
+            assert len(counter) == len(text)
+    if together:  # several edits in one emission (an undo of a compound edit)
+        counter.apply(made)
+    assert counter.total == count_text(text, encoding)
+    assert counter.text == text == apply_edits(start, made)
+    assert counter.update(text) == counter.total  # the same text again: nothing to do
+    with pytest.raises(ValueError):
+        counter.apply([(len(text) + 1, 0, "x")])
+    assert counter.text == text
 
 
 def test_draft_counter_handles_a_large_draft_with_typing():

@@ -48,6 +48,57 @@ def test_typing_updates_the_composer_count_and_the_gauge(qtbot, data_dir):
     window.close()
 
 
+def test_a_draft_edited_every_way_is_counted_whole_and_previewed_as_typed(qtbot, data_dir):
+    """Keystrokes reach the counter as the text they put in; an emoji, a paste too big
+    to count at once, an undo and a pause all leave the count, the draft the controller
+    previews and the composer's text the same."""
+    from PySide6.QtGui import QTextCursor
+
+    from desktop_app.controller import budget as budget_module
+
+    seed_session(data_dir, "Chat", [("user", "Hello there"), ("assistant", "Hi!")])
+    window = open_window(qtbot, data_dir)
+    c, editor = window.controller, window.composer.editor
+    user_head = chat_framing(lookup_model("gpt-4o-mini")).head("user", "o200k_base")
+
+    def counted() -> int:
+        return window.gauge.report().components["current_input"].used
+
+    def agrees() -> None:
+        text = editor.toPlainText()
+        assert window.composer.text() == text == c.budget.draft
+        assert counted() == count_text(text, "o200k_base") + (user_head if text else 0)
+
+    window.composer.set_text("line of the draft\n" * 2000)
+    wait_idle(qtbot, window)
+    agrees()
+    cursor = editor.textCursor()
+    cursor.setPosition(18 * 1000)
+    editor.setTextCursor(cursor)
+    qtbot.keyClicks(editor, "typed ")
+    # the counter holds the draft: keystrokes are not copied into a whole text
+    assert c.budget._draft is None and c.budget.live.draft_length == 36_006
+    agrees()
+    editor.insertPlainText("\U0001F600 and more")  # two UTF-16 units: handed on whole
+    agrees()
+    qtbot.keyClick(editor, Qt.Key.Key_Backspace)
+    agrees()
+    budget_module.BIG_EDIT_CHARS, big = 1_000, budget_module.BIG_EDIT_CHARS
+    try:  # a paste bigger than is counted at once: counted on the pool
+        editor.moveCursor(QTextCursor.MoveOperation.End)
+        editor.insertPlainText("pasted words " * 200)
+        qtbot.waitUntil(lambda: not c.budget._draft_busy, timeout=10_000)
+    finally:
+        budget_module.BIG_EDIT_CHARS = big
+    agrees()
+    editor.undo()
+    qtbot.keyClicks(editor, " end")
+    wait_idle(qtbot, window)  # the pause: the preview is built with the draft as typed
+    agrees()
+    assert c.budget.assembly.live.draft_text == editor.toPlainText()
+    window.close()
+
+
 def test_first_launch_is_drafting_mode_and_the_gauge_works(qtbot, data_dir):
     window = open_window(qtbot, data_dir)
     assert window.banner.isVisible()

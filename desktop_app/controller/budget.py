@@ -6,7 +6,7 @@ builder the turn uses."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from desktop_app.core.counting import Counting
 from desktop_app.core.glossary import STRATEGY_LABELS, profile_label
 from desktop_app.core.history import STRATEGIES
 from desktop_app.core.tokenizers import SPECS, get_encoding, is_loaded
+from desktop_app.core.tokens import Edit, apply_edits
 from desktop_app.services.request import Selection
 from desktop_app.services.windows import ResolvedWindow, serving_provider
 
@@ -58,7 +59,8 @@ class BudgetController:
         self.state = app.state
         self.assembly: Assembly | None = None
         self.live: LiveBudget | None = None
-        self.draft = ""
+        # the draft, unless the live counter alone holds it (see `draft`)
+        self._draft: str | None = ""
         self._draft_busy = False
         self._uncertainty: float | None = None
         self._problem = ""  # why the next request cannot be sent, shown as a notice
@@ -206,26 +208,49 @@ class BudgetController:
         self.app.countingChanged.emit(counting)
 
     # --- the keystroke path: no database, no network ---------------------------------------
-    def set_draft(self, text: str, edit: tuple[int, int, int] | None = None) -> None:
-        """The draft as typed; `edit` (position, removed, added) is where it differs from
-        the last draft set (from the editor's change signal: nothing is compared)."""
-        previous, self.draft = self.draft, text
-        live = self.live
-        # the edit holds against the text the counter has only if it has the last draft
-        self._count_draft(edit if live is not None and live.draft_text is previous else None)
+    @property
+    def draft(self) -> str:
+        """The draft as typed. While it is typed, the live counter holds it, edited in
+        place, and it is joined only when it is read whole (at a pause, for the preview):
+        a keystroke in a 10 MB draft copied 20 MB when the draft was kept as one text."""
+        if self._draft is not None:
+            return self._draft
+        assert self.live is not None
+        return self.live.draft_text
+
+    def set_draft(self, text: str | None, edits: Sequence[Edit] | None = None) -> None:
+        """The draft as typed: whole (`text`), or as `edits` of the draft set last
+        (position, removed, inserted text, from the editor's change signal), which are
+        counted where they fall, the rest of the draft neither copied nor compared."""
+        if text is None:
+            edits = list(edits or ())
+            live = self.live
+            changed = sum(removed + len(inserted) for _at, removed, inserted in edits)
+            if (self._draft is None and live is not None and not self._draft_busy
+                    and changed <= BIG_EDIT_CHARS and is_loaded(live.encoding)):
+                self._show_report(live.edit_draft(edits))
+                self.timer.start()
+                return
+            self._draft = apply_edits(self.draft, edits)
+            self._count_draft(changed)
+        else:
+            self._draft = text
+            self._count_draft()
         self.timer.start()
 
-    def _count_draft(self, edit: tuple[int, int, int] | None = None) -> None:
-        live = self.live
-        if live is None or self._draft_busy:
+    def _count_draft(self, changed: int | None = None) -> None:
+        """Count the draft set whole (self._draft) with the live counter, which then
+        holds it; `changed`: how many characters the edits that made it touched."""
+        live, text = self.live, self._draft
+        if live is None or self._draft_busy or text is None:
             return  # the count follows when the budget (or the running count) arrives
-        text = self.draft
-        changed = (edit[1] + edit[2]) if edit is not None else abs(
-            len(text) - len(live.draft_text))
         # the first count under an encoding loads it (tens of MB, a few hundred ms):
         # on the pool, as a big edit is; the window idles without any loaded
+        if changed is None:
+            changed = abs(len(text) - live.draft_length)
         if changed <= BIG_EDIT_CHARS and (is_loaded(live.encoding) or not text):
-            self._show_report(live.update_draft(text, edit))
+            self._show_report(live.update_draft(text))
+            self._draft = None
             return
         self._draft_busy = True
         self.app.draftCounted.emit(None, live.request.exact, False, "")
@@ -234,8 +259,11 @@ class BudgetController:
             self._draft_busy = False
             if live is self.live:
                 self._show_report(report)
-            if self.live is not None and self.live.draft_text != self.draft:
-                self._count_draft()
+            if self.live is not None and self._draft is not None:
+                if self.live.draft_text == self._draft:
+                    self._draft = None  # the counter has the newest draft
+                else:
+                    self._count_draft()
 
         def failed(message: str) -> None:
             self._draft_busy = False
@@ -360,13 +388,17 @@ class BudgetController:
         messages, against a frame's 16; in stages, input and timers come between."""
         app = self.app
         self.assembly = result
+        draft = self.draft  # read before the counter that may hold it is replaced
         self.live = result.live
+        self._draft = draft
         self._uncertainty = uncertainty
         app.windowChanged.emit(result.window)
         app.prefixChanged.emit(result.prefix)
-        if not self._draft_busy and result.live.draft_text != self.draft:
+        if not self._draft_busy and result.live.draft_text != draft:
             self._count_draft()
         else:
+            if not self._draft_busy:
+                self._draft = None  # the new counter has counted this very draft
             self._show_report(result.live.report)
         problem = result.request.problem or ""
         if problem != self._problem:  # other notices stay until something replaces them

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from desktop_app.core.budget import BudgetReport, Component, make_report
-from desktop_app.core.tokens import DraftCounter
+from desktop_app.core.tokens import DraftCounter, Edit
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from desktop_app.core.assemble import AssembledRequest
 
 
@@ -34,17 +36,31 @@ class LiveBudget:
 
     @property
     def draft_text(self) -> str:
+        """The draft counted (joined from its chunks when an edit changed them)."""
         return self._counter.text
+
+    @property
+    def draft_length(self) -> int:
+        return len(self._counter)
 
     def input_cost(self) -> int:
         n = self._counter.total
-        return self._user_framing + n if n or self._counter.text else 0
+        return self._user_framing + n if n or len(self._counter) else 0
 
     def update_draft(self, text: str, edit: tuple[int, int, int] | None = None
                      ) -> BudgetReport:
         """The report with `text` as the draft; `edit` (position, removed, added) says
         where it differs from draft_text, as the editor's change signal gives it."""
         self._counter.update(text, edit)
+        return self._report()
+
+    def edit_draft(self, edits: Sequence[Edit]) -> BudgetReport:
+        """The report after `edits` (position, removed, inserted text) of the draft
+        counted: the draft is not copied, only the text around each edit is counted."""
+        self._counter.apply(edits)
+        return self._report()
+
+    def _report(self) -> BudgetReport:
         used = dict(self._base)
         used[Component.CURRENT_INPUT] = self.input_cost()
         priming = self.request.fixed_tokens

@@ -399,15 +399,34 @@ def _fits(edit: tuple[int, int, int], old: int, new: int) -> bool:
             and old - removed + added == new)
 
 
+Edit = tuple[int, int, str]  # (position, characters removed there, the text put in)
+
+
+def _check_edit(position: int, removed: int, length: int) -> None:
+    if not (position >= 0 and removed >= 0 and position + removed <= length):
+        raise ValueError(f"edit ({position}, {removed}) outside a text of {length} characters")
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    """`text` after `edits`, each made to the text as the one before it left it."""
+    for position, removed, inserted in edits:
+        _check_edit(position, removed, len(text))
+        text = text[:position] + inserted + text[position + removed:]
+    return text
+
+
 class DraftCounter:
     """Counts a draft as it is edited, recounting only the chunks an edit touched.
-    The total always equals count_text(text, encoding)."""
+    The total always equals count_text(text, encoding). The chunks are the draft: an
+    edit given with its text (apply) changes the chunks it touched and copies nothing
+    else; the whole text is joined only when `text` is read."""
 
     def __init__(self, encoding: str = "o200k_base", text: str = "",
                  chunk_chars: int = _CHUNK_CHARS) -> None:
         self.encoding = encoding
         self.chunk_chars = chunk_chars
-        self._text = ""
+        self._text: str | None = ""  # the chunks joined, while no edit has changed them
+        self._length = 0
         self._chunks: list[str] = [""]
         self._counts: list[int] = [0]
         self._starts: list[int] = [0]
@@ -417,12 +436,17 @@ class DraftCounter:
 
     @property
     def text(self) -> str:
+        if self._text is None:
+            self._text = "".join(self._chunks)
         return self._text
+
+    def __len__(self) -> int:
+        return self._length
 
     def set_encoding(self, encoding: str) -> int:
         if encoding != self.encoding:
             self.encoding = encoding
-            text, self._text = self._text, ""
+            text, self._text, self._length = self.text, "", 0
             self._chunks, self._counts, self._starts, self.total = [""], [0], [0], 0
             self.update(text)
         return self.total
@@ -431,7 +455,7 @@ class DraftCounter:
         """Lengths of the common prefix and suffix of the old text and `text`. Whole
         chunks are compared in place first (no copies: a 10 MB draft stays cheap), then
         the one chunk where they differ is searched."""
-        old, chunks = self._text, self._chunks
+        old, chunks = self.text, self._chunks
         pos, i = 0, 0
         while i < len(chunks) and text.startswith(chunks[i], pos):
             pos += len(chunks[i])
@@ -456,27 +480,51 @@ class DraftCounter:
         """Count `text`, the draft as it is now. `edit` (position, removed, added), as an
         editor's change signal gives it, says where it differs from the text counted
         last: then nothing is compared, only the chunks around the edit are counted."""
-        old = self._text
-        if edit is not None and _fits(edit, len(old), len(text)):
+        old = self._length
+        if edit is not None and _fits(edit, old, len(text)):
             position, removed, _added = edit
-            prefix, suffix = position, len(old) - position - removed
-        elif text is old or text == old:
+            prefix, suffix = position, old - position - removed
+        elif self._text is not None and (text is self._text or text == self._text):
             return self.total
         else:
             prefix, suffix = self._unchanged_ends(text)
-        # chunks touched by the edit, widened by one on each side: a chunk boundary
-        # depends on the characters around it, which the edit may have changed
+            if prefix == old == len(text):
+                return self.total
+        first, last, region_start, region_end = self._region(prefix, old - suffix)
+        delta = len(text) - old
+        self._recount(first, last, text[region_start:region_end + delta], delta)
+        self._text = text
+        return self.total
+
+    def apply(self, edits: Sequence[Edit]) -> int:
+        """Count the draft after `edits` (position, removed, inserted text), each made to
+        the text as the one before it left it: the chunks around each edit are counted
+        again, and the rest of the draft is neither copied nor compared."""
+        for position, removed, inserted in edits:
+            _check_edit(position, removed, self._length)
+            first, last, region_start, region_end = self._region(position, position + removed)
+            region = "".join(self._chunks[first:last + 1])
+            at = position - region_start
+            self._recount(first, last, region[:at] + inserted + region[at + removed:],
+                          len(inserted) - removed)
+            self._text = None
+        return self.total
+
+    def _region(self, prefix: int, old_end: int) -> tuple[int, int, int, int]:
+        """The chunks an edit of the old text between `prefix` and `old_end` touched,
+        widened by one on each side (a chunk boundary depends on the characters around
+        it, which the edit may have changed): first, last, and where they begin and end."""
         first = max(0, bisect.bisect_right(self._starts, prefix) - 2)
-        old_end = len(old) - suffix
         last = min(len(self._chunks) - 1, bisect.bisect_right(self._starts, old_end) + 1)
-        region_start = self._starts[first]
-        region_old_end = self._starts[last] + len(self._chunks[last])
-        delta = len(text) - len(old)
-        region = text[region_start : region_old_end + delta]
+        return first, last, self._starts[first], self._starts[last] + len(self._chunks[last])
+
+    def _recount(self, first: int, last: int, region: str, delta: int) -> None:
+        """Put `region` in place of chunks first..last, counted; `delta`: how much
+        longer the draft became."""
         new_chunks = split_for_counting(region, self.chunk_chars) if region else [""]
         new_counts = [count_text(c, self.encoding) for c in new_chunks]
         self.total += sum(new_counts) - sum(self._counts[first : last + 1])
-        starts, pos = [], region_start
+        starts, pos = [], self._starts[first]
         for c in new_chunks:
             starts.append(pos)
             pos += len(c)
@@ -484,5 +532,4 @@ class DraftCounter:
         self._chunks[first : last + 1] = new_chunks
         self._counts[first : last + 1] = new_counts
         self._starts = self._starts[:first] + starts + tail_starts
-        self._text = text
-        return self.total
+        self._length += delta

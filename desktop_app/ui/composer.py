@@ -33,6 +33,7 @@ from desktop_app.ui.theme import mute, paint_top_rule
 
 if TYPE_CHECKING:
     from desktop_app.core.counting import Counting
+    from desktop_app.core.tokens import Edit
 
 MIN_LINES, MAX_LINES = 3, 10
 # what QTextDocument.toPlainText() makes of the characters a cursor's selection holds:
@@ -68,14 +69,14 @@ class _Editor(QPlainTextEdit):
 
 
 class Composer(QFrame):
-    """Emits draftChanged on every edit, sendRequested with the text on Send, and
+    """Emits draftEdited on every edit, sendRequested with the text on Send, and
     stopRequested on Stop. It clears its text only when told (clear_sent), so a failed
     send never loses what was typed."""
 
-    draftChanged = Signal(object)  # str; `object` hands over the Python string as it is,
-    # where `str` would convert a 10 MB draft to a QString and back on every keystroke
-    # the draft and the edit that made it: (position, removed, added) against the text
-    # the last emission carried, or None when it is not known (count it afresh)
+    # (text, edits): the whole draft, or None and the edits that made it from the draft
+    # the last emission gave, as (position, removed, inserted text) in Python characters.
+    # `object`, not `str`: a 10 MB draft is neither converted to a QString and back nor
+    # copied at a keystroke.
     draftEdited = Signal(object, object)
     sendRequested = Signal(str)
     stopRequested = Signal()
@@ -105,12 +106,13 @@ class Composer(QFrame):
         self.editor.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._lines_shown = 0
         self._fit_height()
-        # the draft as Python text, kept by applying each edit the document reports: a
-        # keystroke copies the characters it touched, not the whole draft
-        self._text = ""
+        # The draft is followed by the edits the document reports, each read as the
+        # characters it put in: a keystroke copies what it touched, not the draft. The
+        # whole text is read from the document only when it is asked for.
+        self._text: str | None = ""  # the whole draft, when read since the last edit
+        self._length = 0  # its length in characters
         self._astral = False  # does it hold a character Qt counts as two?
-        self._edit: tuple[int, int, int] | None = None
-        self._edits = 0
+        self._edits: list[Edit] | None = []  # since the last emission; None: read whole
         self.editor.document().contentsChange.connect(self._on_contents_change)
         self.editor.textChanged.connect(self._on_text_changed)
         self.editor.sendKey.connect(self.send)
@@ -158,6 +160,8 @@ class Composer(QFrame):
 
     # --- what the window tells it ---------------------------------------------------
     def text(self) -> str:
+        if self._text is None:
+            self._text = self.editor.toPlainText()
         return self._text
 
     def set_text(self, text: str) -> None:
@@ -244,38 +248,38 @@ class Composer(QFrame):
             self.stopRequested.emit()
 
     def _on_contents_change(self, position: int, removed: int, added: int) -> None:
-        """Apply one edit of the document to the text kept. Qt reports some edits wider
-        than they were (setPlainText: the whole text and its end; a format change: the
-        block); the lengths put them right, and the text in between is read again.
-        Qt counts in UTF-16 units, Python in characters: while the text holds a
-        character beyond the BMP (an emoji) the two differ, and the text is read whole."""
-        old = self._text
+        """Follow one edit of the document. Qt reports some edits wider than they were
+        (setPlainText: the whole text and its end; a format change: the block); the
+        lengths put them right, and the characters in between are read again. Qt counts
+        in UTF-16 units, Python in characters: while the text holds a character beyond
+        the BMP (an emoji) the two differ, and the text is read whole."""
         doc = self.editor.document()
         length = doc.characterCount() - 1  # the document's end is not text
-        if not self._astral:
-            removed = min(removed, len(old) - position)
-            added = length - (len(old) - removed)
+        if not self._astral and self._edits is not None:
+            removed = min(removed, self._length - position)
+            added = length - (self._length - removed)
             if position >= 0 and removed >= 0 and added >= 0 and position + added <= length:
                 cursor = QTextCursor(doc)
                 cursor.setPosition(position)
                 cursor.setPosition(position + added, QTextCursor.MoveMode.KeepAnchor)
-                piece = cursor.selectedText().translate(_PLAIN_TEXT)
-                text = old[:position] + piece + old[position + removed:]
-                if len(text) == length:  # else the piece held an emoji
-                    self._text, self._edit = text, (position, removed, added)
-                    self._edits += 1
+                inserted = cursor.selectedText().translate(_PLAIN_TEXT)
+                if len(inserted) == added:  # else it held an emoji
+                    self._edits.append((position, removed, inserted))
+                    self._text, self._length = None, length
                     return
         self._text = self.editor.toPlainText()
-        self._astral = len(self._text) != length
-        self._edit, self._edits = None, self._edits + 2
+        self._length = len(self._text)
+        self._astral = self._length != length
+        self._edits = None
 
     def _on_text_changed(self) -> None:
-        # one edit since the last emission is handed on; several (an undo of a
-        # compound edit) are not merged: the counter then compares the texts itself
-        edit = self._edit if self._edits == 1 else None
-        self._edit, self._edits = None, 0
-        self.draftEdited.emit(self._text, edit)
-        self.draftChanged.emit(self._text)
+        # the edits since the last emission, in order (an undo of a compound edit is
+        # several); the text whole once it had to be read
+        edits, self._edits = self._edits, []
+        if edits is None:
+            self.draftEdited.emit(self.text(), None)
+        elif edits:
+            self.draftEdited.emit(None, edits)
         self._update_buttons()
         self._fit_height()
 
