@@ -183,11 +183,14 @@ def test_a_draft_counted_from_its_edits_is_the_text_they_make(start, edits, enco
     if together:  # several edits in one emission (an undo of a compound edit)
         counter.apply(made)
     assert counter.total == count_text(text, encoding)
-    assert counter.text == text == apply_edits(start, made)
-    assert counter.update(text) == counter.total  # the same text again: nothing to do
+    # the whole text given after edits (the composer read it whole) is compared with
+    # the chunks, not with a joined text
+    assert counter.update(text + "!") == count_text(text + "!", encoding)
+    assert counter.text == text + "!" == apply_edits(start, [*made, (len(text), 0, "!")])
+    # edits that do not fit change nothing, though the first of them would have
     with pytest.raises(ValueError):
-        counter.apply([(len(text) + 1, 0, "x")])
-    assert counter.text == text
+        counter.apply([(0, 0, "x"), (len(text) + 3, 0, "y")])
+    assert counter.text == text + "!" and counter.total == count_text(text + "!", encoding)
 
 
 def test_draft_counter_handles_a_large_draft_with_typing():

@@ -79,21 +79,37 @@ def test_a_draft_edited_every_way_is_counted_whole_and_previewed_as_typed(qtbot,
     # the counter holds the draft: keystrokes are not copied into a whole text
     assert c.budget._draft is None and c.budget.live.draft_length == 36_006
     agrees()
+    handed = []
+    window.composer.draftEdited.connect(
+        lambda text, edits: handed.append("whole" if edits is None else "edits"))
     editor.insertPlainText("\U0001F600 and more")  # two UTF-16 units: handed on whole
+    assert handed[-1] == "whole"
+    agrees()
+    editor.undo()  # the emoji gone, keystrokes are handed on as edits again
     agrees()
     qtbot.keyClick(editor, Qt.Key.Key_Backspace)
+    assert handed[-1] == "edits" and c.budget._draft is None
     agrees()
     budget_module.BIG_EDIT_CHARS, big = 1_000, budget_module.BIG_EDIT_CHARS
     try:  # a paste bigger than is counted at once: counted on the pool
         editor.moveCursor(QTextCursor.MoveOperation.End)
         editor.insertPlainText("pasted words " * 200)
+        assert handed[-1] == "edits" and c.budget._draft_busy
+        qtbot.keyClicks(editor, " meanwhile")  # typed while the pool counts
         qtbot.waitUntil(lambda: not c.budget._draft_busy, timeout=10_000)
     finally:
         budget_module.BIG_EDIT_CHARS = big
+    assert c.budget._draft is None
     agrees()
-    editor.undo()
+    editor.undo()  # an undo of several edits at once
+    assert handed[-1] == "edits"
+    agrees()
+    # a preview begun mid-typing arrives with the draft as it was: the new counter
+    # takes the draft as it is now
+    c.budget.refresh()
     qtbot.keyClicks(editor, " end")
-    wait_idle(qtbot, window)  # the pause: the preview is built with the draft as typed
+    wait_idle(qtbot, window)
+    assert c.budget._draft is None
     agrees()
     assert c.budget.assembly.live.draft_text == editor.toPlainText()
     window.close()

@@ -248,7 +248,7 @@ class BudgetController:
         # on the pool, as a big edit is; the window idles without any loaded
         if changed is None:
             changed = abs(len(text) - live.draft_length)
-        if changed <= BIG_EDIT_CHARS and (is_loaded(live.encoding) or not text):
+        if not text or (changed <= BIG_EDIT_CHARS and is_loaded(live.encoding)):
             self._show_report(live.update_draft(text))
             self._draft = None
             return

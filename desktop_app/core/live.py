@@ -47,11 +47,10 @@ class LiveBudget:
         n = self._counter.total
         return self._user_framing + n if n or len(self._counter) else 0
 
-    def update_draft(self, text: str, edit: tuple[int, int, int] | None = None
-                     ) -> BudgetReport:
-        """The report with `text` as the draft; `edit` (position, removed, added) says
-        where it differs from draft_text, as the editor's change signal gives it."""
-        self._counter.update(text, edit)
+    def update_draft(self, text: str) -> BudgetReport:
+        """The report with `text` as the draft (compared with the draft counted to find
+        what changed: edit_draft is cheaper when the edits are known)."""
+        self._counter.update(text)
         return self._report()
 
     def edit_draft(self, edits: Sequence[Edit]) -> BudgetReport:

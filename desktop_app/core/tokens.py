@@ -393,12 +393,6 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
     return lo
 
 
-def _fits(edit: tuple[int, int, int], old: int, new: int) -> bool:
-    position, removed, added = edit
-    return (position >= 0 and removed >= 0 and added >= 0 and position + removed <= old
-            and old - removed + added == new)
-
-
 Edit = tuple[int, int, str]  # (position, characters removed there, the text put in)
 
 
@@ -476,20 +470,16 @@ class DraftCounter:
                                    text[len(text) - back - span:len(text) - back], 0)
         return prefix, back
 
-    def update(self, text: str, edit: tuple[int, int, int] | None = None) -> int:
-        """Count `text`, the draft as it is now. `edit` (position, removed, added), as an
-        editor's change signal gives it, says where it differs from the text counted
-        last: then nothing is compared, only the chunks around the edit are counted."""
+    def update(self, text: str) -> int:
+        """Count `text`, the draft as it is now: where it differs from the draft counted
+        is found by comparing them (chunk by chunk, in place), and only the chunks
+        there are counted again. An edit known with its text is cheaper: apply()."""
         old = self._length
-        if edit is not None and _fits(edit, old, len(text)):
-            position, removed, _added = edit
-            prefix, suffix = position, old - position - removed
-        elif self._text is not None and (text is self._text or text == self._text):
+        if self._text is not None and (text is self._text or text == self._text):
             return self.total
-        else:
-            prefix, suffix = self._unchanged_ends(text)
-            if prefix == old == len(text):
-                return self.total
+        prefix, suffix = self._unchanged_ends(text)
+        if prefix == old == len(text):
+            return self.total
         first, last, region_start, region_end = self._region(prefix, old - suffix)
         delta = len(text) - old
         self._recount(first, last, text[region_start:region_end + delta], delta)
@@ -499,9 +489,13 @@ class DraftCounter:
     def apply(self, edits: Sequence[Edit]) -> int:
         """Count the draft after `edits` (position, removed, inserted text), each made to
         the text as the one before it left it: the chunks around each edit are counted
-        again, and the rest of the draft is neither copied nor compared."""
+        again, and the rest of the draft is neither copied nor compared. Edits that do
+        not fit the draft raise ValueError before any is made."""
+        length = self._length
         for position, removed, inserted in edits:
-            _check_edit(position, removed, self._length)
+            _check_edit(position, removed, length)
+            length += len(inserted) - removed
+        for position, removed, inserted in edits:
             first, last, region_start, region_end = self._region(position, position + removed)
             region = "".join(self._chunks[first:last + 1])
             at = position - region_start
