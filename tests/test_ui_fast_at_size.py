@@ -594,10 +594,17 @@ def test_the_panels_follow_an_open_even_when_a_quick_preview_comes_first(qtbot, 
         c.memoryChanged.connect(lambda _f, _e, sid: shown.append(sid))
         c.usageChanged.connect(lambda _u: shown.append("usage"))
         c.summaryChanged.connect(lambda *_: shown.append("summary"))
+        asked: list[bool] = []
+
+        def ask_while_read() -> None:  # runs after the timer's own slot began the read
+            asked.append(c.budget._assembling)
+            c.budget.refresh()  # asked while the full preview is read
+
+        c.budget._after_paint.timeout.connect(ask_while_read)
         c.sessions.open(b)
-        qtbot.waitUntil(lambda: c.budget._assembling, timeout=5_000)
-        c.budget.refresh()  # asked while the full preview is read
+        qtbot.waitUntil(lambda: bool(asked), timeout=10_000)
         wait_idle(qtbot, window)
+        assert asked == [True]
         assert shown == [b, "summary", "usage"]
     finally:
         window.close()
