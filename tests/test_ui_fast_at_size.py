@@ -293,9 +293,20 @@ def test_typing_in_the_composer_counts_from_the_edit(qtbot):
     qtbot.keyClick(editor, Qt.Key.Key_Backspace)
     assert seen[-1] == (None, [(9, 1, "")])
     assert composer.text() == editor.toPlainText()
-    # an emoji is two UTF-16 units to Qt: the text is then handed on whole
+    # an emoji is two UTF-16 units to Qt and one character to Python: what follows it
+    # is handed on at Python's positions
     editor.insertPlainText("\U0001F600")  # (QTest types only what a keyboard has)
-    assert seen[-1] == (editor.toPlainText(), None)
+    qtbot.keyClicks(editor, "x")
+    assert seen[-2:] == [(None, [(9, 0, "\U0001F600")]), (None, [(10, 0, "x")])]
+    qtbot.keyClick(editor, Qt.Key.Key_Backspace)
+    qtbot.keyClick(editor, Qt.Key.Key_Backspace)
+    assert seen[-2:] == [(None, [(10, 1, "")]), (None, [(9, 1, "")])]
+    assert composer.text() == editor.toPlainText() == "hello bigworld\n" + "hello world\n" * 999
+    # a whole text with emoji in it, then typing after them
+    composer.set_text("\U0001F600 a \U0001F680\n" * 3)
+    qtbot.keyClicks(editor, "!")
+    assert seen[-1] == (None, [(18, 0, "!")])
+    assert composer.text() == editor.toPlainText()
 
 
 # --- the command line ----------------------------------------------------------------

@@ -82,10 +82,14 @@ def test_a_draft_edited_every_way_is_counted_whole_and_previewed_as_typed(qtbot,
     handed = []
     window.composer.draftEdited.connect(
         lambda text, edits: handed.append("whole" if edits is None else "edits"))
-    editor.insertPlainText("\U0001F600 and more")  # two UTF-16 units: handed on whole
-    assert handed[-1] == "whole"
+    editor.insertPlainText("\U0001F600 and more")  # two UTF-16 units, one character
+    qtbot.keyClicks(editor, "!")
+    assert handed[-2:] == ["edits", "edits"]
     agrees()
-    editor.undo()  # the emoji gone, keystrokes are handed on as edits again
+    window.composer.set_text(editor.toPlainText())  # a text set whole: handed on as one edit
+    assert handed[-1] == "edits"
+    agrees()
+    editor.undo()
     agrees()
     qtbot.keyClick(editor, Qt.Key.Key_Backspace)
     assert handed[-1] == "edits" and c.budget._draft is None

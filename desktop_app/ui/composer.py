@@ -4,6 +4,8 @@ Stop (Esc) while a reply streams."""
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from desktop_app.core.tokens import Edit
 
 MIN_LINES, MAX_LINES = 3, 10
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # two UTF-16 units to Qt, one character
 # what QTextDocument.toPlainText() makes of the characters a cursor's selection holds:
 # paragraph and line separators become newlines, a no-break space a space
 _PLAIN_TEXT = str.maketrans({"\u2029": "\n", "\u2028": "\n", "\ufdd0": "\n",
@@ -66,6 +69,29 @@ class _Editor(QPlainTextEdit):
             self.escapeKey.emit()
             return
         super().keyPressEvent(event)
+
+
+class _Astral:
+    """Where the draft holds characters beyond the BMP (an emoji): each is two units of
+    UTF-16, in which Qt counts positions, and one character to Python. Kept as their
+    UTF-16 offsets, in order, to turn Qt's positions into Python's."""
+
+    def __init__(self) -> None:
+        self.at: list[int] = []
+
+    @staticmethod
+    def offsets(text: str, start: int = 0) -> list[int]:
+        """The UTF-16 offsets of `text`'s astral characters, `text` being at `start`."""
+        return [start + m.start() + n for n, m in enumerate(_ASTRAL.finditer(text))]
+
+    def before(self, unit: int) -> int:
+        """How many there are before the UTF-16 offset `unit`."""
+        return bisect.bisect_left(self.at, unit)
+
+    def splits(self, unit: int) -> bool:
+        """Does `unit` fall between the two halves of one?"""
+        i = bisect.bisect_left(self.at, unit)
+        return i > 0 and self.at[i - 1] == unit - 1
 
 
 class Composer(QFrame):
@@ -110,8 +136,9 @@ class Composer(QFrame):
         # characters it put in: a keystroke copies what it touched, not the draft. The
         # whole text is read from the document only when it is asked for.
         self._text: str | None = ""  # the whole draft, when read since the last edit
-        self._length = 0  # its length in characters
-        self._astral = False  # does it hold a character Qt counts as two?
+        self._units = 0  # its length in UTF-16 units, as Qt counts
+        self._astral = _Astral()
+        self._followed = True  # do Qt's positions map to Python's (see _on_contents_change)
         self._edits: list[Edit] | None = []  # since the last emission; None: read whole
         self.editor.document().contentsChange.connect(self._on_contents_change)
         self.editor.textChanged.connect(self._on_text_changed)
@@ -248,28 +275,37 @@ class Composer(QFrame):
             self.stopRequested.emit()
 
     def _on_contents_change(self, position: int, removed: int, added: int) -> None:
-        """Follow one edit of the document. Qt reports some edits wider than they were
-        (setPlainText: the whole text and its end; a format change: the block); the
-        lengths put them right, and the characters in between are read again. Qt counts
-        in UTF-16 units, Python in characters: while the text holds a character beyond
-        the BMP (an emoji) the two differ, and the text is read whole."""
+        """Follow one edit of the document, in UTF-16 units as Qt counts, handed on in
+        characters as Python counts (an emoji is two units and one character). Qt reports
+        some edits wider than they were (setPlainText: the whole text and its end; a
+        format change: the block); the lengths put them right, and the characters in
+        between are read again. An edit that cannot be followed has the text read whole."""
         doc = self.editor.document()
-        length = doc.characterCount() - 1  # the document's end is not text
-        if not self._astral and self._edits is not None:
-            removed = min(removed, self._length - position)
-            added = length - (self._length - removed)
-            if position >= 0 and removed >= 0 and added >= 0 and position + added <= length:
+        units = doc.characterCount() - 1  # the document's end is not text
+        astral = self._astral
+        if self._edits is not None and self._followed:
+            removed = min(removed, self._units - position)
+            added = units - (self._units - removed)
+            if (position >= 0 and removed >= 0 and added >= 0 and position + added <= units
+                    and not astral.splits(position) and not astral.splits(position + removed)):
                 cursor = QTextCursor(doc)
                 cursor.setPosition(position)
                 cursor.setPosition(position + added, QTextCursor.MoveMode.KeepAnchor)
                 inserted = cursor.selectedText().translate(_PLAIN_TEXT)
-                if len(inserted) == added:  # else it held an emoji
-                    self._edits.append((position, removed, inserted))
-                    self._text, self._length = None, length
+                new = astral.offsets(inserted, position)
+                if len(inserted) + len(new) == added:
+                    first, last = astral.before(position), astral.before(position + removed)
+                    shift = added - removed
+                    astral.at[first:] = new + [at + shift for at in astral.at[last:]]
+                    self._edits.append((position - first, removed - (last - first), inserted))
+                    self._text, self._units = None, units
                     return
         self._text = self.editor.toPlainText()
-        self._length = len(self._text)
-        self._astral = self._length != length
+        self._units = units
+        astral.at = astral.offsets(self._text)
+        # half an emoji (a cursor put between its halves by a program) reads as what
+        # its UTF-16 units do not tell: such a text is read whole until it is sound
+        self._followed = len(self._text) + len(astral.at) == units
         self._edits = None
 
     def _on_text_changed(self) -> None:
