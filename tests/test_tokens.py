@@ -140,15 +140,21 @@ def test_split_points_never_change_the_count(text, encoding, target):
     assert sum(count_text(c, encoding) for c in chunks) == count_text(text, encoding)
 
 
-@settings(max_examples=int(os.environ.get("TB_HYPOTHESIS_EXAMPLES", "80")), deadline=None)
+# a draft and edits of it: (where, characters removed, text put in)
+edit_lists = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 8), texts), max_size=8)
+DRAFT_EDITS = settings(max_examples=int(os.environ.get("TB_HYPOTHESIS_EXAMPLES", "80")),
+                       deadline=None)
+
+
+@DRAFT_EDITS
 @given(
     start=texts,
-    edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 8), texts), max_size=8),
+    edits=edit_lists,
     encoding=st.sampled_from(ENCODINGS),
-    chunk=st.sampled_from([4, 16, 512]),
+    chunk=st.sampled_from([4, 16, 512]),  # small chunks: many cuts
 )
 def test_incremental_draft_count_always_equals_a_full_count(start, edits, encoding, chunk):
-    counter = DraftCounter(encoding, start, chunk_chars=chunk)  # small chunks: many cuts
+    counter = DraftCounter(encoding, start, chunk_chars=chunk)
     text = start
     assert counter.total == count_text(text, encoding)
     for pos, removed, inserted in edits:
@@ -159,12 +165,12 @@ def test_incremental_draft_count_always_equals_a_full_count(start, edits, encodi
     assert counter.total == count_text(text, "cl100k_base")
 
 
-@settings(max_examples=int(os.environ.get("TB_HYPOTHESIS_EXAMPLES", "80")), deadline=None)
+@DRAFT_EDITS
 @given(
     start=texts,
-    edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 8), texts), max_size=8),
+    edits=edit_lists,
     encoding=st.sampled_from(ENCODINGS),
-    chunk=st.sampled_from([4, 16, 512]),
+    chunk=st.sampled_from([4, 16, 512]),  # small chunks: many cuts
     together=st.booleans(),
 )
 def test_a_draft_counted_from_its_edits_is_the_text_they_make(start, edits, encoding, chunk,
