@@ -551,19 +551,27 @@ def test_a_painted_cell_shows_what_the_table_says_of_it(qtbot):
     assert checked > 100
 
 
-def test_a_preview_not_yet_shown_is_dropped_when_another_session_opens(qtbot, data_dir):
-    """The stages of a preview still to be shown when another session opens are never
-    shown: the tables and the cards show the session opened, not the one left."""
+def _left_and_opened(qtbot, data_dir, left: int, opened: int):
+    """A window with two sessions, "Left" open and idle: (the window, the other's id)."""
     from tests.ui_support import conversation as chat
     from tests.ui_support import open_window, seed_session, wait_idle
 
-    a = seed_session(data_dir, "Left", chat(8, words=20), model="gpt-4o")
-    b = seed_session(data_dir, "Opened", chat(4, words=20), model="gpt-4o")
+    a = seed_session(data_dir, "Left", chat(left, words=20), model="gpt-4o")
+    b = seed_session(data_dir, "Opened", chat(opened, words=20), model="gpt-4o")
     window = open_window(qtbot, data_dir)
+    window.controller.sessions.open(a)
+    wait_idle(qtbot, window)
+    return window, b
+
+
+def test_a_preview_not_yet_shown_is_dropped_when_another_session_opens(qtbot, data_dir):
+    """The stages of a preview still to be shown when another session opens are never
+    shown: the tables and the cards show the session opened, not the one left."""
+    from tests.ui_support import wait_idle
+
+    window, b = _left_and_opened(qtbot, data_dir, left=8, opened=4)
     try:
         c = window.controller
-        c.sessions.open(a)
-        wait_idle(qtbot, window)
         left = {m.id for m in window.conversation.conversation.messages}
         opened: list[bool] = []
         shown: list[set[int | None]] = []  # the messages of each request shown since
@@ -591,16 +599,11 @@ def test_the_panels_follow_an_open_even_when_a_quick_preview_comes_first(qtbot, 
     """Only a session's full preview carries its memory, summary and usage; one asked for
     while it is read (a pin, an option) follows at once, and it must not take the
     panels' turn away: they show the session opened."""
-    from tests.ui_support import conversation as chat
-    from tests.ui_support import open_window, seed_session, wait_idle
+    from tests.ui_support import wait_idle
 
-    a = seed_session(data_dir, "Left", chat(30, words=20), model="gpt-4o")
-    b = seed_session(data_dir, "Opened", chat(30, words=20), model="gpt-4o")
-    window = open_window(qtbot, data_dir)
+    window, b = _left_and_opened(qtbot, data_dir, left=30, opened=30)
     try:
         c = window.controller
-        c.sessions.open(a)
-        wait_idle(qtbot, window)
         shown: list[object] = []
         c.memoryChanged.connect(lambda _f, _e, sid: shown.append(sid))
         c.usageChanged.connect(lambda _u: shown.append("usage"))

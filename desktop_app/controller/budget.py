@@ -229,10 +229,9 @@ class BudgetController:
             if (self._draft is None and live is not None and not self._draft_busy
                     and changed <= BIG_EDIT_CHARS and is_loaded(live.encoding)):
                 self._show_report(live.edit_draft(edits))
-                self.timer.start()
-                return
-            self._draft = apply_edits(self.draft, edits)
-            self._count_draft(changed)
+            else:
+                self._draft = apply_edits(self.draft, edits)
+                self._count_draft(changed)
         else:
             self._draft = text
             self._count_draft()

@@ -479,6 +479,7 @@ class DraftCounter:
             return self.total
         prefix, suffix = self._unchanged_ends(text)
         if prefix == old == len(text):
+            self._text = text  # the same draft: kept, so that it is not joined again
             return self.total
         first, last, region_start, region_end = self._region(prefix, old - suffix)
         delta = len(text) - old
