@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     window = _window_request(argv)
     if window is not None:
-        _use_data_dir(window.data_dir)
+        # the window's controller points the catalog at its data folder when it opens
+        # the database: importing the catalog here would hold up the first paint
         return _start_window(window)
     parser = build_parser(command_in(argv))
     args = parser.parse_args(argv)
