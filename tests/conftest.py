@@ -59,6 +59,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
+def qapp_cls() -> type:
+    """pytest-qt's application is the app's own class (the one create_application
+    makes), so the tests see what a user's window sees (the files macOS asks it to open
+    among them)."""
+    from desktop_app.ui.application import TokenBudgetApplication
+
+    return TokenBudgetApplication
+
+
+@pytest.fixture(scope="session")
 def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder for screenshots and other files a test saves for people to look at:
     $TOKEN_BUDGET_TEST_ARTIFACTS when set (created if missing), else a temporary folder."""

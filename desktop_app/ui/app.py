@@ -48,12 +48,14 @@ def create_application(argv: list[str] | None = None) -> Any:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
+    from desktop_app.ui.application import TokenBudgetApplication
+
     app = QApplication.instance()
     if app is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
             Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
         )
-        app = QApplication(argv if argv is not None else sys.argv[:1])
+        app = TokenBudgetApplication(argv if argv is not None else sys.argv[:1])
     # The GUI thread shares the GIL with the workers (assembly, the store, the network).
     # Each time it returns from Qt it waits for the GIL for up to the switch interval,
     # and a paint returns from Qt hundreds of times: at CPython's default (5 ms) a busy
@@ -125,7 +127,9 @@ def _open_files_when_ready(app: Any, window: Any, files: list[Path]) -> None:
     """Exports opened with the app (Windows passes them as arguments; macOS sends a
     FileOpen event, possibly before the controller is made) are imported once the
     database is open."""
-    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtCore import QObject
+
+    from desktop_app.ui.application import TokenBudgetApplication
 
     pending = list(files)
 
@@ -141,17 +145,16 @@ def _open_files_when_ready(app: Any, window: Any, files: list[Path]) -> None:
     else:
         window.attached.connect(attached)
 
-    class FileOpenFilter(QObject):
-        def eventFilter(self, obj: Any, event: Any) -> bool:
-            if event.type() == QEvent.Type.FileOpen and event.file():
-                pending.append(Path(event.file()))
-                if window.controller is not None and window.controller.db is not None:
-                    flush()
-                return True
-            return False
+    class FileOpenReceiver(QObject):
+        def take(self, path: str) -> None:
+            pending.append(Path(path))
+            if window.controller is not None and window.controller.db is not None:
+                flush()
 
-    window._file_open_filter = FileOpenFilter(window)  # kept alive with the window
-    app.installEventFilter(window._file_open_filter)
+    if isinstance(app, TokenBudgetApplication):
+        # a child of the window: disconnected when the window goes
+        window._file_open_receiver = FileOpenReceiver(window)
+        app.fileOpenRequested.connect(window._file_open_receiver.take)
 
 
 def _first_painted(window: Any, data_dir: str | Path | None, report: bool) -> None:
