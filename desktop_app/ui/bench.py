@@ -76,9 +76,12 @@ def _time_to_line(cmd: list[str], marker: str, env: dict[str, str]) -> float:
             proc.kill()
 
 
-def startup_figures(runs: int = 3) -> dict[str, float]:
-    """Launch to first paint of the app and of a bare window, median of `runs` each, as
-    installed copies start (see _installed_env)."""
+def startup_figures(runs: int = 5) -> dict[str, float]:
+    """Launch to first paint of the app and of a bare window, median of `runs` each,
+    taken in turn, as installed copies start (see _installed_env). Five each: a launch's
+    time varies by a quarter from one to the next on a shared machine, the bare window's
+    as much as the app's, and the ratio of two medians of three moved by 0.3 from one
+    run of the bench to the next with the same code."""
     _ensure_platform()
     env = _installed_env()
     env["TB_REPORT_FIRST_PAINT"] = "1"
