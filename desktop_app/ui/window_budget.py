@@ -59,6 +59,24 @@ class _ColumnLayout(QVBoxLayout):
         return False
 
 
+class _WheelGuard(QObject):
+    """Hands a wheel turned over a picker, slider or spin box without the focus to the
+    column. A filter of its own, on those controls alone: a scroll area is already the
+    event filter of its viewport and scroll bars, so the panel's own eventFilter, written
+    in Python, was called for each of their events (every paint of the column)."""
+
+    def __init__(self, panel: BudgetPanel) -> None:
+        super().__init__(panel)
+        self._panel = panel
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget)
+                and not watched.hasFocus()):
+            QCoreApplication.sendEvent(self._panel.viewport(), event)  # the column scrolls
+            return True
+        return False
+
+
 class BudgetPanel(QScrollArea):
     """Pickers, gauge and panels, in a column that scrolls when the window is too short
     for them. It shows what it is given; the window wires it to the controller."""
@@ -73,6 +91,7 @@ class BudgetPanel(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("BudgetPanel")
+        self._wheel_guard = _WheelGuard(self)
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -207,15 +226,7 @@ class BudgetPanel(QScrollArea):
             control.setProperty("wheelGuarded", True)
             if control.focusPolicy() == Qt.FocusPolicy.WheelFocus:
                 control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            control.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # (the scroll area watches its own scroll bars too: those pass through)
-        if (event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget)
-                and watched.property("wheelGuarded") and not watched.hasFocus()):
-            QCoreApplication.sendEvent(self.viewport(), event)  # the column scrolls
-            return True
-        return super().eventFilter(watched, event)
+            control.installEventFilter(self._wheel_guard)
 
     # --- what the controller says ------------------------------------------------------
     def show_choices(self, models: list[tuple[str, str]], profiles: list[tuple[str, str]],
