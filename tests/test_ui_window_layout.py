@@ -333,3 +333,27 @@ def test_the_wheel_scrolls_the_column_past_its_sliders(qtbot, data_dir):
     QApplication.sendEvent(slider, event)
     assert slider.value() != value  # with the focus, the wheel moves it
     window.close()
+
+
+def test_the_drafting_banner_reads_in_lines_not_a_column_at_1024(qtbot, data_dir):
+    """With no provider, the banner says so above the conversation. In a narrow centre
+    column (1024x700 with both side columns) its button goes under the message, which
+    keeps lines of a readable length; in a wide one the button sits beside it."""
+    window = open_window(qtbot, data_dir, size=(1024, 700))
+    banner, button = window.banner, window.setup_button
+    assert banner.isVisible()
+    qtbot.wait(20)
+    label = banner.label
+    assert button.geometry().top() >= label.geometry().bottom()  # under the message
+    assert button.geometry().right() <= banner.contentsRect().right()  # to its right
+    # the message has the row but for the close button: five lines here, not eight
+    close = banner.close_button.width() + banner.row.spacing()
+    assert label.width() >= banner.contentsRect().width() - close - 20
+    lines = label.height() / label.fontMetrics().lineSpacing()
+    assert lines <= 5, lines
+    window.resize(1360, 860)
+    qtbot.waitUntil(lambda: not banner.buttons_below)
+    qtbot.wait(20)
+    assert button.geometry().top() < label.geometry().bottom()  # beside it
+    assert label.width() >= banner.NARROW_MESSAGE
+    window.close()

@@ -31,6 +31,7 @@ from desktop_app.ui.conversation_model import (
 )
 from desktop_app.ui.live_reply import LiveReply  # noqa: F401 - re-exported for the window
 from desktop_app.ui.sizing import column_margin  # noqa: F401 - re-exported for the window
+from desktop_app.ui.theme import plain_buttons
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Message
@@ -288,6 +289,7 @@ class ConversationView(QListView):
         open_button = box.addButton("Write e-mail" if mail else "Open link",
                                     QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
+        plain_buttons(box)
         box.setDefaultButton(open_button)
 
         def finished(_result: int) -> None:

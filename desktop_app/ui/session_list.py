@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.ui.theme import legible, mute
+from desktop_app.ui.theme import MUTED_TEXT, legible, mute
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Session
@@ -119,8 +119,11 @@ class TwoLineDelegate(QStyledItemDelegate):
         if subtitle:
             small = self._small_font(option)
             sfm = QFontMetrics(small)
+            # on the selection the subtitle is as white as the title (anything fainter
+            # reads under 4.5:1 there), elsewhere muted as the rest of the window
             muted = QColor(text_color)
-            muted.setAlphaF(0.75 if selected else 0.55)
+            if not selected:
+                muted.setAlphaF(MUTED_TEXT)
             painter.setFont(small)
             painter.setPen(muted)
             painter.drawText(inner.left(), inner.top() + fm.height() + self.GAP + sfm.ascent(),

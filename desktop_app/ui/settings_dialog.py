@@ -41,7 +41,7 @@ from desktop_app.core.user_models import (
     user_models_path,
 )
 from desktop_app.ui.palette import is_dark, ok_color, warning_color
-from desktop_app.ui.theme import THEME_LABELS, THEMES, mute, set_style_sheet
+from desktop_app.ui.theme import THEME_LABELS, THEMES, mute, plain_buttons, set_style_sheet
 
 CUSTOM_URL_EXAMPLE = "http://localhost:8080/v1"
 KEY_SOURCES = {
@@ -69,6 +69,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._general_tab(), "General")
         self.tabs = tabs
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        plain_buttons(buttons)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(tabs, 1)

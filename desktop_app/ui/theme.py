@@ -10,8 +10,14 @@ import sys
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QProxyStyle,
+    QStyle,
+    QStyleFactory,
+)
 
 from desktop_app.ui.palette import blend
 
@@ -29,11 +35,15 @@ def system_prefers_dark() -> bool:
     return hints.colorScheme() == Qt.ColorScheme.Dark
 
 
+MUTED_TEXT = 0.65  # how much of the text colour muted text keeps over the page
+
+
 def make_palette(dark: bool) -> QPalette:
     p = QPalette()
     if dark:
         window, base, alt, text = "#1f2227", "#181a1e", "#24282e", "#e6e8eb"
-        button, highlight, link, mid = "#2b2f36", "#4c8dde", "#78a5ea", "#3a4048"
+        # the highlight as dark as the light theme's: white on it reads at 4.9:1
+        button, highlight, link, mid = "#2b2f36", "#2f6fd0", "#78a5ea", "#3a4048"
     else:
         window, base, alt, text = "#f4f5f7", "#ffffff", "#f7f8fa", "#1d2025"
         button, highlight, link, mid = "#eceef1", "#2f6fd0", "#2f6fd0", "#c9ced6"
@@ -51,7 +61,9 @@ def make_palette(dark: bool) -> QPalette:
     p.setColor(R.Link, QColor(link))
     p.setColor(R.ToolTipBase, QColor(base if dark else "#ffffe8"))
     p.setColor(R.ToolTipText, QColor(text))
-    p.setColor(R.PlaceholderText, blend(QColor(text), QColor(base), 0.45))
+    # muted text (placeholders, and the labels `mute` greys: counts, notes) still reads at
+    # 4.5:1 or more on the page and the fields
+    p.setColor(R.PlaceholderText, blend(QColor(text), QColor(base), MUTED_TEXT))
     p.setColor(R.Mid, QColor(mid))
     p.setColor(R.Midlight, blend(QColor(mid), QColor(base), 0.5))
     p.setColor(R.Dark, QColor("#101215" if dark else "#a0a6b0"))
@@ -131,6 +143,14 @@ def legible(widget: W) -> W:
             _legible = LegibleFusion()
         widget.setStyle(_legible)
     return widget
+
+
+def plain_buttons(box: QWidget) -> None:
+    """No icons on a dialog's buttons. Where the window is drawn with Fusion (Linux),
+    Qt gives a dialog's stock buttons stock icons, drawn for a light page: Close's black
+    cross all but vanishes on a dark one. No other button of the window has an icon."""
+    for button in box.findChildren(QAbstractButton):
+        button.setIcon(QIcon())
 
 
 def resolve_dark(theme: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.ui.palette import blend, is_dark, warning_color
 
@@ -17,7 +17,13 @@ UNDO_SECONDS = 8
 
 class Bar(QFrame):
     """A rounded strip with a message, optional buttons and a close button, tinted by
-    its kind: "Banner" (information), "ErrorBar" or "Snackbar"."""
+    its kind: "Banner" (information), "ErrorBar" or "Snackbar". Where the buttons would
+    leave the message less than `NARROW_MESSAGE` pixels of a line (a narrow conversation
+    column), they go under it instead, to its right: the message is read in lines of a
+    readable length, not squeezed into a column beside them."""
+
+    NARROW_MESSAGE = 320
+    STACKS = True
 
     def __init__(self, name: str, parent: QWidget | None = None, closable: bool = True) -> None:
         super().__init__(parent)
@@ -28,10 +34,19 @@ class Bar(QFrame):
         self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.row = QHBoxLayout(self)
-        self.row.setContentsMargins(12, 8, 8, 8)
+        self.buttons: list[QPushButton] = []
+        self.buttons_below = False
+        column = QVBoxLayout(self)
+        column.setContentsMargins(12, 8, 8, 8)
+        column.setSpacing(6)
+        self.row = QHBoxLayout()
         self.row.setSpacing(8)
         self.row.addWidget(self.label, 1)
+        self.below = QHBoxLayout()
+        self.below.setSpacing(8)
+        self.below.addStretch(1)
+        column.addLayout(self.row)
+        column.addLayout(self.below)
         if closable:
             close = QPushButton("✕")
             close.setFlat(True)
@@ -46,8 +61,38 @@ class Bar(QFrame):
     def add_button(self, text: str, accessible: str) -> QPushButton:
         b = QPushButton(text)
         b.setAccessibleName(accessible)
-        self.row.insertWidget(self.row.count() - (1 if hasattr(self, "close_button") else 0), b)
+        self.buttons.append(b)
+        if self.buttons_below:
+            self.below.addWidget(b)
+        else:
+            self.row.insertWidget(self.row.count() - (1 if hasattr(self, "close_button") else 0),
+                                  b)
+        self._place_buttons()
         return b
+
+    def _place_buttons(self) -> None:
+        if not self.STACKS or not self.buttons:
+            return
+        margins = self.layout().contentsMargins()
+        beside = sum(b.sizeHint().width() + self.row.spacing() for b in self.buttons)
+        if hasattr(self, "close_button"):
+            beside += self.close_button.width() + self.row.spacing()
+        room = self.width() - margins.left() - margins.right() - beside
+        below = room < self.NARROW_MESSAGE
+        if below == self.buttons_below:
+            return
+        self.buttons_below = below
+        for b in self.buttons:
+            (self.row if below else self.below).removeWidget(b)
+            if below:
+                self.below.addWidget(b)
+            else:
+                self.row.insertWidget(self.row.count() - (1 if hasattr(self, "close_button")
+                                                          else 0), b)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._place_buttons()
 
     def show_text(self, text: str) -> None:
         self.label.setText(text)
@@ -76,6 +121,8 @@ class Bar(QFrame):
 
 class Snackbar(Bar):
     """'Session deleted — Undo' for a few seconds, floating at the bottom."""
+
+    STACKS = False  # sized to its message: never narrower than the message and Undo
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__("Snackbar", parent, closable=False)

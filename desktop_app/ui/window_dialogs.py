@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.ui.theme import plain_buttons
+
 if TYPE_CHECKING:
     from desktop_app.core.records import Message
 
@@ -46,6 +48,7 @@ class EditMessageDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
+        plain_buttons(buttons)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -104,6 +107,8 @@ def show_message(parent: QWidget, title: str, html: str) -> QMessageBox:
     box.setWindowTitle(title)
     box.setIconPixmap(parent.windowIcon().pixmap(48, 48))
     box.setText(html)
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    plain_buttons(box)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
