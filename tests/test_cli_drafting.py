@@ -210,3 +210,15 @@ def test_any_json_as_messages_gives_a_request_or_a_one_line_error(tmp_path_facto
         code = main(["assemble", "--messages", str(path), "--json"])
     assert code in (0, 2), err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+@pytest.mark.parametrize("window", ["0", "8", "-5", "100000001", "9" * 30])
+@pytest.mark.parametrize("command", ["plan", "assemble"])
+def test_a_window_out_of_range_is_refused_in_one_line(capsys, tmp_path, command, window):
+    """--window 0 used to plan with the model's own window, as if not given; a window
+    past any model's made shares too big to be whole numbers."""
+    chat = ["--messages", str(write_json(tmp_path, "chat.json", [
+        {"role": "user", "content": "Hello"}]))] if command == "assemble" else []
+    code, out, err = run(capsys, command, "--model", "gpt-4o", "--window", window, *chat)
+    assert code == 2 and not out
+    assert err.count("\n") == 1 and "--window must be between 16 and 100,000,000" in err

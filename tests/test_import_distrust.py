@@ -204,3 +204,39 @@ def test_an_export_of_ours_is_read_fast(db):
     assert None not in read
     assert [m.content for m in read] == ["hello wörld 👋", "hi", ""]
     assert read[2].status == "interrupted"  # nothing streams into an imported message
+
+
+def test_only_a_file_is_imported_never_a_device_a_pipe_or_a_folder(db, tmp_path):
+    """/dev/zero never ends and a pipe waits for a writer: both are refused at once, in
+    one line, as a folder is (before, /dev/zero was read until memory ran out)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "export.json"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.json"
+    zero.symlink_to("/dev/zero")
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    for path in (fifo, zero, folder):
+        outcome: list[BaseException | None] = []
+
+        def run(path=path, outcome=outcome):
+            try:
+                import_file(db, path)
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(10)
+        if worker.is_alive():  # waiting on the pipe: let it go, then fail
+            with open(fifo, "wb"):
+                pass
+            worker.join(10)
+            pytest.fail(f"importing {path.name} waited for it")
+        error = outcome[0]
+        assert isinstance(error, ImportFormatError), (path.name, error)
+        assert "not a file" in str(error) and "\n" not in str(error)
+    assert db.sessions.list() == []

@@ -20,6 +20,7 @@ def test_settings_add_a_provider_and_test_the_connection(qtbot, data_dir, openai
     qtbot.mouseClick(window.setup_button, Qt.MouseButton.LeftButton)
     dialog = window.settings_dialog
     qtbot.waitUntil(dialog.isVisible)
+    assert dialog.provider_list.count() == 0 and dialog.no_providers.isVisible()
 
     dialog.preset.setCurrentIndex(dialog.preset.findData("custom"))
     dialog.name_edit.setText("loopback")
@@ -33,6 +34,7 @@ def test_settings_add_a_provider_and_test_the_connection(qtbot, data_dir, openai
     qtbot.waitUntil(lambda: dialog.status.text() == "Saved.", timeout=5000)
     assert [dialog.provider_list.item(i).text() for i in range(dialog.provider_list.count())] \
         == ["loopback"]
+    assert not dialog.no_providers.isVisible()
     assert not window.banner.isVisible() and window.composer.send_button.isEnabled()
     dialog.close()
     window.close()

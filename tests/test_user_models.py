@@ -97,7 +97,8 @@ def test_a_model_added_on_the_command_line_is_listed_counted_and_budgeted(
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["--window", "-5"], "context_window must be at least 16"),
+    (["--window", "-5"], "context_window must be between 16 and 100,000,000"),
+    (["--window", "9" * 30], "context_window must be between 16 and 100,000,000"),
     (["--window", "4000", "--tokenizer", "nonesuch"], "unknown tokenizer 'nonesuch'"),
     (["--window", "4000", "--max-output", "9000"], "max_output must be between 1"),
     ([], "--add needs --window"),

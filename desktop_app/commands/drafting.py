@@ -20,6 +20,7 @@ from desktop_app.core.budget import (
     plan_budget,
 )
 from desktop_app.core.catalog import ModelInfo, default_catalog, lookup_model
+from desktop_app.core.user_models import MAX_WINDOW, MIN_WINDOW
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -38,9 +39,10 @@ def resolve_model(name: str | None, window: int | None = None) -> ModelInfo:
             print(f"warning: {problem}", file=sys.stderr)
     if model.warning:
         print(f"warning: {model.warning}", file=sys.stderr)
-    if window:
-        if window < 16:
-            raise CliError(f"--window must be at least 16 tokens, got {window}")
+    if window is not None:  # 0 too is a window asked for, and refused
+        if not MIN_WINDOW <= window <= MAX_WINDOW:
+            raise CliError(f"--window must be between {MIN_WINDOW} and {MAX_WINDOW:,} "
+                           f"tokens, got {window:,}")
         model = model.with_context_window(window)
     return model
 

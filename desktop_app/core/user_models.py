@@ -42,6 +42,9 @@ USER_FILE = "models.json"
 SERVER = "server"  # "ask the server": the tokenizer the serving server says it uses
 GGUF_PREFIX = "gguf:"  # ModelInfo.tokenizer_choice of a model read from its GGUF file
 MIN_WINDOW = 16
+# the largest window a model may be given: ten times the largest any model has (10M);
+# past it a figure is a typing slip, and shares of it stop being whole numbers
+MAX_WINDOW = 100_000_000
 DEFAULT_MAX_OUTPUT = 4096
 _PRICES = ("input_per_million", "output_per_million", "cached_input_per_million")
 
@@ -109,9 +112,9 @@ class UserModel:
         if not isinstance(provider, str) or not provider.strip():
             raise UserModelError("provider must be a name such as local or openai")
         window = _whole(raw.get("context_window"), "context_window")
-        if window < MIN_WINDOW:
-            raise UserModelError(f"context_window must be at least {MIN_WINDOW} tokens, "
-                                 f"got {window}")
+        if not MIN_WINDOW <= window <= MAX_WINDOW:
+            raise UserModelError(f"context_window must be between {MIN_WINDOW} and "
+                                 f"{MAX_WINDOW:,} tokens, got {window:,}")
         max_output = None
         if raw.get("max_output") is not None:
             max_output = _whole(raw["max_output"], "max_output")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import stat
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -276,6 +277,11 @@ def _read_text(path: Path) -> tuple[str, str]:
     """The file's JSON text (a zip's conversations.json), bounded by MAX_IMPORT_BYTES."""
     name = path.name
     try:
+        # a device (/dev/zero), a pipe or a socket has no end to read to or would wait
+        # for a writer: only a file's bytes are imported
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ImportFormatError(name, "", "not a file (a folder, a device or a pipe); "
+                                    "not importing it")
         if zipfile.is_zipfile(path):  # a ChatGPT export as downloaded
             with zipfile.ZipFile(path) as archive:
                 members = [n for n in archive.namelist() if n.endswith("conversations.json")]

@@ -33,6 +33,7 @@ from desktop_app.core.providers import ProviderConfig, ProviderError
 from desktop_app.core.user_models import (
     DEFAULT_MAX_OUTPUT,
     GGUF_PREFIX,
+    MAX_WINDOW,
     MIN_WINDOW,
     SERVER,
     UserModel,
@@ -97,8 +98,15 @@ class SettingsDialog(QDialog):
         add = QPushButton("Add provider")
         add.setAccessibleName("Add provider")
         add.clicked.connect(self._new_provider)
+        # with none saved, the form beside an empty list is a new provider's, not one
+        # that exists: said under the list
+        self.no_providers = mute(QLabel("None saved yet: fill in the form, then Save "
+                                        "provider."))
+        self.no_providers.setWordWrap(True)
+        self.no_providers.setMaximumWidth(200)
         left = QVBoxLayout()
         left.addWidget(self.provider_list, 1)
+        left.addWidget(self.no_providers)
         left.addWidget(add)
 
         self.preset = QComboBox()
@@ -121,7 +129,7 @@ class SettingsDialog(QDialog):
         self.key_note.setWordWrap(True)
         self.models_edit = QLineEdit()
         self.models_edit.setAccessibleName("Models")
-        self.models_edit.setPlaceholderText("gpt-4o-mini, gpt-4o  (shown in the model picker)")
+        self.models_edit.setPlaceholderText("gpt-4o-mini, gpt-4o (shown in the model picker)")
         form = QFormLayout()
         form.addRow("Kind", self.preset)
         form.addRow("Name", self.name_edit)
@@ -166,6 +174,7 @@ class SettingsDialog(QDialog):
         self.provider_list.blockSignals(True)
         self.provider_list.clear()
         self._providers = {p.name: p for p in providers}
+        self.no_providers.setHidden(bool(providers))
         for p in providers:
             item = QListWidgetItem(p.name)
             item.setData(Qt.ItemDataRole.UserRole, p.name)
@@ -326,7 +335,7 @@ class SettingsDialog(QDialog):
         self.model_name.setPlaceholderText("as the server names it, e.g. my-finetune:7b")
         self.model_window = QSpinBox()
         self.model_window.setAccessibleName("Context window")
-        self.model_window.setRange(MIN_WINDOW, 100_000_000)
+        self.model_window.setRange(MIN_WINDOW, MAX_WINDOW)
         self.model_window.setGroupSeparatorShown(True)
         self.model_window.setSuffix(" tokens")
         self.model_output = QSpinBox()
