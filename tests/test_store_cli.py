@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from desktop_app.cli import main
 from desktop_app.core.records import Message, Session
 from desktop_app.store import open_database
@@ -112,3 +114,22 @@ def test_importing_the_same_file_twice_says_so_and_again_imports_a_copy(tmp_path
     assert "imported 1 session (2 messages)" in capsys.readouterr().out
     with open_database(tmp_path / "b") as db:
         assert [s.title for s in db.sessions.list()] == ["Groceries", "Groceries"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", "--session", "{id}", "-o", "{out}"],
+    ["assemble", "--session", "{id}"],
+    ["compact", "--offline", "--session", "{id}"],
+    ["chat", "--session", "{id}", "hello"],
+])
+@pytest.mark.parametrize("session_id", [str(2**63), "9" * 30, str(-2**63 - 1)])
+def test_a_session_id_past_sqlites_integers_is_no_session(tmp_path, capsys, argv,
+                                                          session_id):
+    """An id too large for SQLite was an OverflowError traceback; now it is the same
+    one line as any id that names no session."""
+    seed(tmp_path)
+    out = tmp_path / "never.json"
+    args = [a.format(id=session_id, out=out) for a in argv]
+    assert main(["--data-dir", str(tmp_path), *args]) == 2
+    assert capsys.readouterr().err.strip() == f"token-budget: there is no session {session_id}"
+    assert not out.exists()

@@ -54,8 +54,14 @@ def to_session(row: SessionRow, message_count: int = 0, token_total: int = 0) ->
     )
 
 
+SQLITE_MAX_ID = 2**63 - 1  # SQLite's largest integer: no row has an id past it
+
+
 def live_session(orm: OrmSession, session_id: int) -> SessionRow:
-    """The session row, or NotFoundError if it does not exist or was deleted."""
+    """The session row, or NotFoundError if it does not exist or was deleted (an id no
+    SQLite integer holds, typed on the command line, included)."""
+    if not -SQLITE_MAX_ID <= session_id <= SQLITE_MAX_ID:
+        raise NotFoundError(f"there is no session {session_id}")
     row = orm.get(SessionRow, session_id)
     if row is None or row.deleted_at is not None:
         raise NotFoundError(f"there is no session {session_id}")
