@@ -179,16 +179,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(command_in(argv))
     args = parser.parse_args(argv)
     _use_data_dir(getattr(args, "data_dir", None))
-    try:
-        if args.self_test:
-            from desktop_app.commands.selftest import run_self_test
+    from desktop_app.commands.terminal import guarded_terminal, terminal_safe
 
-            return run_self_test(args)
-        if args.command is None:
+    try:
+        if args.command is None and not args.self_test:
             return _start_window(args)
-        return int(args.func(args) or 0)
+        with guarded_terminal():
+            if args.self_test:
+                from desktop_app.commands.selftest import run_self_test
+
+                return run_self_test(args)
+            return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"token-budget: {exc}", file=sys.stderr)
+        # one line, whatever the file or server it quotes holds
+        print(f"token-budget: {terminal_safe(str(exc), keep='')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -133,3 +133,16 @@ def test_a_session_id_past_sqlites_integers_is_no_session(tmp_path, capsys, argv
     assert main(["--data-dir", str(tmp_path), *args]) == 2
     assert capsys.readouterr().err.strip() == f"token-budget: there is no session {session_id}"
     assert not out.exists()
+
+
+def test_an_import_of_many_sessions_names_their_ids_as_a_run(tmp_path, capsys):
+    """A whole history imported at once listed every new id on one line (20,000 of them
+    for a large ChatGPT export): a run of ids is written first–last."""
+    doc = {"format": "token-budget", "version": 1, "sessions": [
+        {"title": f"Chat {i}", "model": "gpt-4o",
+         "messages": [{"role": "user", "content": f"question {i}"}]} for i in range(12)]}
+    source = tmp_path / "many.json"
+    source.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["--data-dir", str(tmp_path / "d"), "import", str(source)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().endswith("; ids 1–12"), out

@@ -13,6 +13,7 @@ from desktop_app.core.text import (
     format_token_tag,
     format_tokens,
     format_tokens_short,
+    reveal_controls,
     sentence_spans,
     split_sentences,
     words,
@@ -79,3 +80,19 @@ def test_token_formats():
     assert format_token_tag(99_999) == "99,999 tok"
     assert format_token_tag(123_456) == "123k tok"
     assert format_token_tag(2_500_000) == "2,500k tok"
+
+
+def test_controls_that_reorder_or_hide_text_are_revealed_and_joiners_are_not():
+    assert reveal_controls("Budget \u202egnp.exe") == "Budget ⟨U+202E⟩gnp.exe"
+    assert reveal_controls("a\u200bb\u2066c\u2069\ufeff") == \
+        "a⟨U+200B⟩b⟨U+2066⟩c⟨U+2069⟩⟨U+FEFF⟩"
+    # Persian writes some words with a zero-width non-joiner, emoji families with a joiner
+    for text in ("می\u200cخواهم", "👨\u200d👩\u200d👧", "plain text"):
+        assert reveal_controls(text) == text
+
+
+@given(st.text(max_size=200))
+def test_revealing_leaves_no_control_that_reorders_text(text):
+    shown = reveal_controls(text)
+    assert not any(c in shown for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067"
+                   "\u2068\u2069\u200e\u200f")

@@ -55,3 +55,33 @@ def test_a_second_import_is_recognised_and_imported_again_only_when_asked(qtbot,
     wait_idle(qtbot, window)
     assert "imported 1 session (2 messages)" in window.notice.text()
     window.close()
+
+
+def test_a_title_that_reverses_itself_is_shown_with_its_control(qtbot, data_dir, tmp_path):
+    """A right-to-left override makes "Budget ‮gnp.exe report" read "Budget troper
+    exe.png": the session list, the window's title, the notice and the question show
+    the control as a marker instead of obeying it, as the messages do."""
+    source = tmp_path / "elsewhere"
+    evil = "Budget \u202egnp.exe report"
+    seed_session(source, evil, [("user", "Hi"), ("assistant", "Hello")])
+    path = tmp_path / "evil.tokenbudget"
+    with open_database(source) as db:
+        write_export(db, path, "json")
+    window = open_window(qtbot, data_dir)
+    for _ in range(2):
+        window.controller.sessions.import_file(path)
+        wait_idle(qtbot, window)
+    shown = "Budget ⟨U+202E⟩gnp.exe report"
+    box = window.import_again_box
+    qtbot.waitUntil(box.isVisible)
+    assert shown in box.text() and "\u202e" not in box.text()
+    assert shown in window.notice.text() and "\u202e" not in window.notice.text()
+    list_model = window.session_list.model
+    item = list_model.item(0)
+    assert shown in item.toolTip() and "\u202e" not in item.toolTip()
+    assert window.session_list.titles() == [evil]  # kept as it is: a rename edits it
+    box.close()
+    window.controller.sessions.open(window.session_list.session_ids()[0])
+    qtbot.waitUntil(lambda: shown in window.windowTitle())
+    assert "\u202e" not in window.windowTitle()
+    window.close()

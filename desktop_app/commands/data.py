@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop_app.commands.io import json_terminal_safe, open_store, store_errors, terminal_safe
+from desktop_app.commands.io import open_store, store_errors
+from desktop_app.commands.terminal import json_terminal_safe, terminal_safe
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Session

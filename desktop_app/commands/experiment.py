@@ -9,12 +9,8 @@ import sys
 from typing import Any
 
 from desktop_app.cli import CliError
-from desktop_app.commands.io import (
-    open_store,
-    read_json_input,
-    read_text_input,
-    terminal_safe,
-)
+from desktop_app.commands.io import open_store, read_json_input, read_text_input
+from desktop_app.commands.terminal import terminal_safe
 
 
 def read_variants(path: str) -> list[Any]:

@@ -3,7 +3,6 @@ binary file, text that is not UTF-8, or JSON that does not parse."""
 
 from __future__ import annotations
 
-import re
 import stat
 import sys
 from collections.abc import Iterator
@@ -22,27 +21,6 @@ from desktop_app.core.files import (
 
 if TYPE_CHECKING:
     from desktop_app.store import Database
-
-# C0 controls, DEL and C1 controls (U+009B is CSI on many terminals)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def terminal_safe(text: str, keep: str = "\n\t") -> str:
-    """Text with its control characters (all but those in `keep`) shown as escapes, so a
-    title or message printed to a terminal cannot move the cursor, retitle the window or
-    hide text (ESC sequences)."""
-    def escape(match: re.Match[str]) -> str:
-        char = match.group()
-        return char if char in keep else f"\\x{ord(char):02x}"
-    return _CONTROL.sub(escape, text)
-
-
-def json_terminal_safe(text: str) -> str:
-    """JSON text with the controls JSON leaves raw (DEL, C1) written as \\u escapes: the
-    same JSON, harmless on a terminal. (json.dumps already escapes C0 inside strings.)"""
-    return _CONTROL.sub(lambda m: m.group() if m.group() in "\n\t" else
-                        f"\\u{ord(m.group()):04x}", text)
-
 
 STDIN_NOTICE = "token-budget: reading from standard input ({} to end)"
 

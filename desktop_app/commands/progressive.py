@@ -9,7 +9,8 @@ import argparse
 import sys
 
 from desktop_app.cli import CliError
-from desktop_app.commands.io import connect_for, open_store, read_text_input, terminal_safe
+from desktop_app.commands.io import connect_for, open_store, read_text_input
+from desktop_app.commands.terminal import terminal_safe
 
 
 def _positive(text: str) -> int:

@@ -2,7 +2,8 @@
 that the summarizer, the optimizer and the metrics read text by, and how a token count
 is written in every view. One owner for each, so the offline summary, the compression
 levels and the retention measure read text the same way, and the window and the command
-line write counts the same way. Pure Python (no Qt)."""
+line write counts the same way; and the characters that reorder or hide text, which every
+view shows as markers. Pure Python (no Qt)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,33 @@ import re
 
 __all__ = [
     "FUNCTION_WORDS",
+    "HIDDEN_CONTROL_CLASS",
     "STOPWORDS",
     "content_words",
     "fact_terms",
     "format_token_tag",
     "format_tokens",
     "format_tokens_short",
+    "reveal_controls",
     "sentence_spans",
     "split_sentences",
     "words",
 ]
+
+# --- controls that reorder or hide text -----------------------------------------------------
+# Bidi marks, overrides, embeddings and isolates, the zero-width space, the word joiner
+# and the BOM: shown as a visible marker, so that a name like "gnp.exe" behind a
+# right-to-left override does not read as "exe.png", in the window as on a terminal. The
+# zero-width (non-)joiners are left as they are: Persian and Indic words and emoji
+# sequences are written with them.
+HIDDEN_CONTROL_CLASS = "[\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+_HIDDEN_CONTROLS = re.compile(HIDDEN_CONTROL_CLASS)
+
+
+def reveal_controls(text: str) -> str:
+    """`text` with each bidi or zero-width control replaced by a marker like ⟨U+202E⟩."""
+    return _HIDDEN_CONTROLS.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
+
 
 # --- sentences -----------------------------------------------------------------------------
 # A sentence ends at a line break, or at . ! ? (and any closing quotes or brackets) that

@@ -85,7 +85,7 @@ class ImportResult:
         else:
             line = f"imported {n} session{'s' * (n != 1)} ({self.messages} messages) from {file}"
             if self.session_ids:
-                line += f"; ids {', '.join(map(str, self.session_ids))}"
+                line += f"; ids {_id_list(self.session_ids)}"
             if self.already:
                 line += f"; {self.already_text()}"
         if self.repeated:
@@ -103,10 +103,18 @@ class ImportResult:
     def already_text(self) -> str:
         """'“Trip” was already imported (session 3)' or 'its 12 conversations were ...'."""
         k = len(self.already)
-        ids = ", ".join(str(i) for i, _ in self.already[:8]) + (", …" if k > 8 else "")
+        ids = _id_list([i for i, _ in self.already])
         if k == 1:
             return f"“{self.already[0][1]}” was already imported (session {ids}), skipped"
         return f"{k} conversations were already imported (sessions {ids}), skipped"
+
+
+def _id_list(ids: Sequence[int], shown: int = 8) -> str:
+    """'3, 4, 9', or a long run as '5–20004' (an import of a whole ChatGPT history makes
+    thousands), or the first few and '…'."""
+    if len(ids) > shown and list(ids) == list(range(ids[0], ids[0] + len(ids))):
+        return f"{ids[0]}–{ids[-1]}"
+    return ", ".join(map(str, ids[:shown])) + (", …" if len(ids) > shown else "")
 
 
 def conversation_hash(bundle: SessionBundle) -> str:

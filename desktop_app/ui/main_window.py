@@ -19,6 +19,7 @@ from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMainWindow, QSplitter, QWidget
 
+from desktop_app.core.text import reveal_controls
 from desktop_app.ui.app import after_first_paint
 from desktop_app.ui.conversation import copy_message
 from desktop_app.ui.session_list import SessionList
@@ -140,7 +141,7 @@ class MainWindow(QMainWindow):
             self.centre.clear_notice()  # a notice about another session
         self._session = session
         self.session_list.set_current(session.id)
-        self.setWindowTitle(f"{session.title} — Token Budget")
+        self.setWindowTitle(f"{reveal_controls(session.title)} — Token Budget")
 
     def on_messages_loaded(self, messages: list[Message], has_more: bool) -> None:
         self.conversation.show_messages(messages, has_more)

@@ -28,6 +28,8 @@ from PySide6.QtGui import (
     QTextOption,
 )
 
+from desktop_app.core.text import HIDDEN_CONTROL_CLASS, reveal_controls
+
 # Text with none of these is rendered as plain text: faster, and nothing to lose.
 _MARKDOWN_HINT = re.compile(r"[`*_#>\[|~]|^\s*(?:[-+]|\d+[.)])\s", re.MULTILINE)
 
@@ -47,11 +49,8 @@ FEATURES = QTextDocument.MarkdownFeature(
     | QTextDocument.MarkdownFeature.MarkdownNoHTML.value
 )
 
-# Characters that reorder or hide text: shown as a visible marker, so that a name like
-# "gnp.exe" behind a right-to-left override does not read as "exe.png".
-_CONTROL_CLASS = "[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
-_CONTROLS = re.compile(_CONTROL_CLASS)
-_CONTROLS_QT = QRegularExpression(_CONTROL_CLASS)
+# Characters that reorder or hide text (core.text), found in a rendered document
+_CONTROLS_QT = QRegularExpression(HIDDEN_CONTROL_CLASS)
 
 # An image is shown as "[image: alt — target]", each cut to this many characters.
 IMAGE_TEXT_CHARS = 200
@@ -60,11 +59,6 @@ IMAGE_TEXT_CHARS = 200
 # longest target offered.
 LINK_SCHEMES = ("http", "https", "mailto")
 MAX_LINK_CHARS = 2_000
-
-
-def reveal_controls(text: str) -> str:
-    """`text` with each bidi or zero-width control replaced by a marker like ⟨U+202E⟩."""
-    return _CONTROLS.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
 
 
 def bounded(text: str, limit: int) -> str:

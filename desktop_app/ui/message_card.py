@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.glossary import state_label
-from desktop_app.core.text import format_token_tag
+from desktop_app.core.text import format_token_tag, reveal_controls
 from desktop_app.ui import palette
 from desktop_app.ui.conversation_model import (
     ACTION_LABELS,
@@ -58,7 +58,6 @@ from desktop_app.ui.markdown import (
     bounded,
     link_target,
     openable_link,
-    reveal_controls,
 )
 from desktop_app.ui.sizing import CARD_PAD_X, card_width
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.text import reveal_controls
 from desktop_app.ui.theme import MUTED_TEXT, legible, mute
 
 if TYPE_CHECKING:
@@ -107,7 +108,10 @@ class TwoLineDelegate(QStyledItemDelegate):
                                else QPalette.ColorRole.Text)
         fm = QFontMetrics(option.font)
         inner = rect.adjusted(self.PAD_X, self.PAD_Y, -self.PAD_X, -self.PAD_Y)
-        title = fm.elidedText(str(index.data(Qt.ItemDataRole.DisplayRole) or ""),
+        # a title or snippet from a file or a model: its bidi controls shown as markers,
+        # not left to reverse it ("gnp.exe" read as "exe.png")
+        title = fm.elidedText(reveal_controls(str(index.data(Qt.ItemDataRole.DisplayRole)
+                                                  or "")),
                               Qt.TextElideMode.ElideRight, inner.width())
         font = QFont(option.font)
         if index.data(Qt.ItemDataRole.FontRole) is not None:
@@ -115,7 +119,7 @@ class TwoLineDelegate(QStyledItemDelegate):
         painter.setFont(font)
         painter.setPen(text_color)
         painter.drawText(inner.left(), inner.top() + fm.ascent(), title)
-        subtitle = str(index.data(SubtitleRole) or "")
+        subtitle = reveal_controls(str(index.data(SubtitleRole) or ""))
         if subtitle:
             small = self._small_font(option)
             sfm = QFontMetrics(small)
@@ -250,7 +254,8 @@ class SessionList(QFrame):
             item = QStandardItem(s.title)
             item.setData(s.id, SessionIdRole)
             item.setData(session_subtitle(s), SubtitleRole)
-            item.setToolTip(plain_tooltip(f"{s.title}\n{session_subtitle(s)}\nModel: {s.model}"))
+            item.setToolTip(plain_tooltip(reveal_controls(
+                f"{s.title}\n{session_subtitle(s)}\nModel: {s.model}")))
             item.setData(f"{s.title}, {session_subtitle(s)}", Qt.ItemDataRole.AccessibleTextRole)
             item.setEditable(True)
             if s.archived:
@@ -287,7 +292,7 @@ class SessionList(QFrame):
             item.setData(r.snippet, SubtitleRole)
             item.setData(r.session_id, SessionIdRole)
             item.setData(r.message_id, MessageIdRole)
-            item.setToolTip(plain_tooltip(r.snippet))
+            item.setToolTip(plain_tooltip(reveal_controls(r.snippet)))
             self.results_model.appendRow(item)
         n = len(results)
         self.results_label.setText(f"{n} match{'es' if n != 1 else ''}" if n else "No matches")

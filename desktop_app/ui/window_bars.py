@@ -10,6 +10,7 @@ from PySide6.QtCore import QEvent, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from desktop_app.core.text import reveal_controls
 from desktop_app.ui.palette import blend, is_dark, warning_color
 
 UNDO_SECONDS = 8
@@ -95,7 +96,7 @@ class Bar(QFrame):
         self._place_buttons()
 
     def show_text(self, text: str) -> None:
-        self.label.setText(text)
+        self.label.setText(reveal_controls(text))  # it may quote a file or a server
         self.show()
 
     def _colors(self) -> tuple[QColor, QColor | None]:

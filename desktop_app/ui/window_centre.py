@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from desktop_app.core.text import reveal_controls
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation import ConversationView, LiveReply, column_margin
 from desktop_app.ui.database_panel import DatabasePanel
@@ -85,8 +86,9 @@ class CentreColumn(QWidget):
 
     def show_notice(self, text: str) -> None:
         """A passing remark (a warning from the turn, an export done): it clears itself
-        after a while, and when a message is sent or another session opens."""
-        self.notice.setText(text)
+        after a while, and when a message is sent or another session opens. It may quote
+        a title or a server: bidi controls are shown, not obeyed."""
+        self.notice.setText(reveal_controls(text))
         self.notice.setVisible(bool(text))
         if text:
             self.notice_timer.start()

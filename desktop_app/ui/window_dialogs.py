@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.text import reveal_controls
 from desktop_app.ui.theme import plain_buttons
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def ask_import_again(window: Any, path: Path, what: str) -> QMessageBox:
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Already imported")
     box.setTextFormat(Qt.TextFormat.PlainText)  # `what` may name sessions in the file
+    what = reveal_controls(what)  # it quotes titles from the file
     box.setText(f"{what[:1].upper()}{what[1:]}.")
     box.setInformativeText("Import them again, as new sessions beside the ones you have?")
     again = box.addButton("Import again", QMessageBox.ButtonRole.AcceptRole)
