@@ -6,6 +6,7 @@ cell are not called damage, and files left by a killed backup are cleaned up."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -167,10 +168,21 @@ def test_a_full_disk_is_named_disk_is_full_not_damage(small_disk, capsys):
     with pytest.raises(DiskFullError) as caught:
         open_database(data)
     assert "is full" in str(caught.value) and "damaged" not in str(caught.value)
-    assert main(["--data-dir", str(data), "sessions"]) == 2
+    # what is stored can still be read, and exported to another disk: the commands that
+    # only read open it for reading, and say why
+    assert main(["--data-dir", str(data), "sessions"]) == 0
+    out, err = capsys.readouterr()
+    assert "Kept" in out
+    assert "disk holding" in err and "is full" in err and "reading only" in err
+    assert "damaged" not in err and "restore" not in err
+    elsewhere = small_disk.parent / "kept.json"
+    assert main(["--data-dir", str(data), "export", "--all", "-o", str(elsewhere)]) == 0
+    capsys.readouterr()
+    assert json.loads(elsewhere.read_text())["sessions"][0]["title"] == "Kept"
+    # a command that writes is refused in one line, naming the full disk
+    assert main(["--data-dir", str(data), "import", str(elsewhere)]) == 2
     line = error_line(capsys)
-    assert "disk holding" in line and "is full" in line and "free some space" in line
-    assert "damaged" not in line and "restore" not in line
+    assert "is full" in line and "free some space" in line and "damaged" not in line
     trouble = describe(caught.value, data / DB_FILE)
     assert trouble.kind == DISK_FULL and trouble.title == "The disk is full"
     assert not trouble.can_restore

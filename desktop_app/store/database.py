@@ -141,13 +141,15 @@ def _folder_writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
 
-def _read_only_uri(path: Path) -> str:
+def _read_only_uri(path: Path, no_room: bool = False) -> str:
     """How to read a database nothing may be written beside: SQLite's read-only mode,
     and `immutable` when its folder cannot take the -shm file a WAL reader needs (a
-    read-only medium, after a clean close left no write-ahead log)."""
+    read-only medium, or a full disk: `no_room`), after a clean close left no
+    write-ahead log."""
     uri = backups.read_only_uri(path)
     wal = Path(f"{path}-wal")
-    if not _folder_writable(path.parent) and not (wal.exists() and wal.stat().st_size):
+    cannot_add = no_room or not _folder_writable(path.parent)
+    if cannot_add and not (wal.exists() and wal.stat().st_size):
         uri += "&immutable=1"
     return uri
 
@@ -280,7 +282,7 @@ def _check_header(path: Path, size: int) -> None:
             raise _damaged(path, f"truncated: {size:,} of {expected:,} bytes")
 
 
-def _inspect(path: Path, read_only_ok: bool = False) -> _FileState:
+def _inspect(path: Path, read_only_ok: bool = False, no_room: bool = False) -> _FileState:
     """Look at an existing file without changing it (read-only connection)."""
     if not path.exists():
         return _FileState(False, None)
@@ -299,7 +301,7 @@ def _inspect(path: Path, read_only_ok: bool = False) -> _FileState:
     _check_header(path, size)
     wal_missing = _wal_missing(path)
     try:
-        uri = _read_only_uri(path)
+        uri = _read_only_uri(path, no_room)
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             found = conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -597,6 +599,19 @@ def open_database(data_dir: Path | str | None = None, *, read_only_ok: bool = Fa
     path = database_path(data_dir)
     if read_only_ok and path.is_file() and not _can_write(path):
         return _open_read_only(path)
+    try:
+        return _open_writable(path)
+    except DiskFullError:
+        if not (read_only_ok and path.is_file()):
+            raise
+        # what is stored can still be read (and exported to another disk): only the
+        # start's backup and writes need the space
+        return _open_read_only(path, no_room=True, why=(
+            f"the disk holding {path} is full: opened for reading only, without the "
+            "backup made at start; free some space on it to change anything"))
+
+
+def _open_writable(path: Path) -> Database:
     _ensure_folder(path.parent)
     # held until close(): a restore waits for it. Files left by a killed backup or
     # restore are removed while no other instance could still be writing them.
@@ -638,8 +653,8 @@ def open_database(data_dir: Path | str | None = None, *, read_only_ok: bool = Fa
     return db
 
 
-def _open_read_only(path: Path) -> Database:
-    state = _inspect(path, read_only_ok=True)
+def _open_read_only(path: Path, why: str | None = None, no_room: bool = False) -> Database:
+    state = _inspect(path, read_only_ok=True, no_room=no_room)
     if state.revision is None:
         raise ReadOnlyDatabaseError(
             f"the database {path} is read-only and holds nothing yet; there is nothing to "
@@ -651,14 +666,14 @@ def _open_read_only(path: Path) -> Database:
             f"Token Budget (schema {state.revision}); it must be upgraded, which needs "
             "writing. Copy it to a writable folder and use --data-dir (nothing was changed)"
         )
-    engine = _make_engine(path, _read_only_uri(path))
+    engine = _make_engine(path, _read_only_uri(path, no_room))
     try:
         db = Database(path, engine, None, read_only=True)
-        db.notices.append(
+        db.notices.append(why or (
             f"the database {path} is read-only (read-only media, folder or file): opened "
             "for reading only, without the backup, upgrade or clean-up done at start; "
             "nothing can be changed"
-        )
+        ))
         if state.wal_missing:
             db.notices.append(
                 f"the database's write-ahead log {path.name}-wal is missing, so the last "
