@@ -312,3 +312,41 @@ def test_malformed_json_in_any_column_reads_as_empty_and_is_named(tmp_path, caps
     assert main(["--data-dir", str(tmp_path), "sessions"]) == 0
     err = capsys.readouterr().err
     assert "Traceback" not in err and "damaged" not in err
+
+
+def test_values_of_the_wrong_kind_are_read_harmlessly_and_named_by_check(tmp_path, capsys):
+    """A time that is not one, bytes where text belongs, examples that are an object: a
+    hand edit or another tool leaves such cells. Each used to stop every command that read
+    its row (a traceback, or a window that would not open) while `check` called the file
+    sound; now they read as something harmless and `check` names each row."""
+    add_sessions(tmp_path, ["First", "Second"])
+    raw = sqlite3.connect(tmp_path / DB_FILE)
+    raw.execute("UPDATE sessions SET created_at = 'notadate', examples = '{\"a\": 1}' "
+                "WHERE id = 1")
+    raw.execute("UPDATE sessions SET title = x'4869cafe' WHERE id = 2")
+    raw.execute("UPDATE messages SET created_at = '2999-99-99', content = x'6869' "
+                "WHERE session_id = 1")
+    raw.commit()
+    raw.close()
+
+    assert main(["--data-dir", str(tmp_path), "sessions"]) == 0
+    out = capsys.readouterr().out
+    assert "First" in out and "Hi\ufffd" in out
+    out_file = tmp_path / "all.json"
+    assert main(["--data-dir", str(tmp_path), "export", "--all", "-o", str(out_file)]) == 0
+    capsys.readouterr()
+    exported = json.loads(out_file.read_text())
+    first = next(s for s in exported["sessions"] if s["title"] == "First")
+    assert first["messages"][0]["content"] == "hi" and first["examples"] == []
+    assert main(["--data-dir", str(tmp_path), "assemble", "--session", "1"]) == 0
+    capsys.readouterr()
+    with open_database(tmp_path) as db:
+        assert {s.title for s in db.sessions.list()} == {"First", "Hi\ufffd\ufffd"}
+
+    assert main(["--data-dir", str(tmp_path), "check"]) == 1
+    out = capsys.readouterr().out
+    assert "session 1 ('First'): a stored time is not a time" in out
+    assert "session 2: its title or system prompt is not text" in out
+    assert "session 1 ('First'): its examples are not a list of messages" in out
+    assert "in session 1: its time is not a time" in out
+    assert "in session 1: its text is not text" in out

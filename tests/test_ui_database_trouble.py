@@ -251,3 +251,25 @@ def test_a_read_only_database_says_what_to_do(qtbot, data_dir, artifacts_dir):
     finally:
         path.chmod(stat.S_IRUSR | stat.S_IWUSR)
     assert sha(path) == before
+
+
+def test_a_time_that_is_not_one_leaves_the_window_working(qtbot, data_dir):
+    """A session whose stored time another tool broke used to keep the whole database
+    from opening ("Invalid isoformat string"): now its row reads with a placeholder time
+    and every session is there."""
+    make_db(data_dir, "Edited elsewhere")
+    with open_database(data_dir) as db:
+        db.sessions.create(Session(title="Untouched"))
+    raw = sqlite3.connect(data_dir / DB_FILE)
+    raw.execute("UPDATE sessions SET created_at = 'notadate', updated_at = 'never' "
+                "WHERE title = 'Edited elsewhere'")
+    raw.execute("UPDATE messages SET created_at = '2999-99-99'")
+    raw.commit()
+    raw.close()
+    window = start_window(qtbot, data_dir)
+    assert window.controller.trouble is None
+    assert sorted(window.session_list.titles()) == ["Edited elsewhere", "Untouched"]
+    window.controller.sessions.open(window.session_list.session_ids()[
+        window.session_list.titles().index("Edited elsewhere")])
+    qtbot.waitUntil(lambda: window.conversation.conversation.rowCount() == 3)
+    window.close()

@@ -466,7 +466,7 @@ class Database:
         with translate_errors(self.path), self.engine.connect() as conn:
             verdicts = [r[0] for r in conn.exec_driver_sql(f"PRAGMA {pragma}")]
         problems = [v for v in verdicts if v != "ok"]
-        bad = self.find_bad_rows()
+        bad = self.find_bad_rows() + self.find_malformed_rows()
         if not problems and not self.read_only:
             self.record_check()
         return problems + [f"unreadable value: {line}" for line in bad]
@@ -496,6 +496,33 @@ class Database:
         )
         found: list[str] = []
         with self.engine.connect() as conn:
+            for query, line in checks:
+                found.extend(line.format(*row) for row in conn.exec_driver_sql(query))
+        return found
+
+    def find_malformed_rows(self) -> list[str]:
+        """Rows with a value of the wrong kind (a time that is not one, bytes or a number
+        where text belongs, examples that are not a list of messages), as another tool or
+        a hand edit may leave them: one line each. They read as something harmless
+        (models.UtcTimestamp, ReadableText; sessions.readable_examples) and the rest of
+        the database works as usual. A scan of every row: for `check`, not the start."""
+        checks = (
+            ("SELECT id, title FROM sessions WHERE julianday(created_at) IS NULL "
+             "OR julianday(updated_at) IS NULL",
+             "session {0} ({1!r}): a stored time is not a time (read as 1 January 1970)"),
+            ("SELECT id, id FROM sessions WHERE typeof(title) != 'text' "
+             "OR typeof(system_prompt) != 'text'",
+             "session {0}: its title or system prompt is not text (read as text)"),
+            ("SELECT id, title FROM sessions WHERE json_valid(examples) "
+             "AND json_type(examples) != 'array'",
+             "session {0} ({1!r}): its examples are not a list of messages (read as none)"),
+            ("SELECT id, session_id FROM messages WHERE julianday(created_at) IS NULL",
+             "message {0} in session {1}: its time is not a time (read as 1 January 1970)"),
+            ("SELECT id, session_id FROM messages WHERE typeof(content) != 'text'",
+             "message {0} in session {1}: its text is not text (read as text)"),
+        )
+        found: list[str] = []
+        with translate_errors(self.path), self.engine.connect() as conn:
             for query, line in checks:
                 found.extend(line.format(*row) for row in conn.exec_driver_sql(query))
         return found

@@ -85,7 +85,33 @@ class UtcTimestamp(TypeDecorator[datetime]):
         return value.astimezone(UTC).isoformat(timespec="microseconds")
 
     def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value)
+        if value is None:
+            return None
+        try:
+            return datetime.fromisoformat(value)
+        except (TypeError, ValueError):  # edited by hand or by another tool
+            return UNREADABLE_TIME  # named by Database.find_malformed_rows
+
+
+# What a stored time that is not one reads as: the rest of its row, and of the database,
+# keeps working (one malformed cell used to stop every query that touched it).
+UNREADABLE_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ReadableText(TypeDecorator[str]):
+    """Text whose cell holds something else (bytes written by another tool, a number)
+    reads as text instead of failing where text is expected; find_malformed_rows names
+    the row."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        return str(value)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -100,12 +126,12 @@ class SessionRow(Base):
     __tablename__ = "sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(ReadableText)
     model: Mapped[str] = mapped_column(String(200))
     strategy: Mapped[str] = mapped_column(String(50))
     strategy_settings: Mapped[dict[str, Any]] = mapped_column(ReadableJSON(dict))
     profile: Mapped[str] = mapped_column(String(200))
-    system_prompt: Mapped[str] = mapped_column(Text)
+    system_prompt: Mapped[str] = mapped_column(ReadableText)
     examples: Mapped[list[dict[str, str]]] = mapped_column(ReadableJSON(list))
     created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp)
@@ -129,7 +155,7 @@ class MessageRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(20))
     name: Mapped[str | None] = mapped_column(String(200))
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(ReadableText)
     created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
     status: Mapped[str] = mapped_column(String(20), server_default="complete")
     pinned: Mapped[bool] = mapped_column(default=False, server_default=text("0"))

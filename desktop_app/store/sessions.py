@@ -36,6 +36,16 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def readable_examples(stored: Any) -> list[dict[str, str]]:
+    """The stored examples that are chat messages (a role and a text, all text); anything
+    else a hand edit left there is not read (find_malformed_rows names the session)."""
+    if not isinstance(stored, list):
+        return []
+    return [dict(e) for e in stored
+            if isinstance(e, dict) and isinstance(e.get("role"), str)
+            and isinstance(e.get("content"), str) and all(isinstance(v, str) for v in e.values())]
+
+
 def to_session(row: SessionRow, message_count: int = 0, token_total: int = 0) -> Session:
     return Session(
         id=row.id,
@@ -45,7 +55,7 @@ def to_session(row: SessionRow, message_count: int = 0, token_total: int = 0) ->
         strategy_settings=dict(row.strategy_settings or {}),
         profile=row.profile,
         system_prompt=row.system_prompt,
-        examples=list(row.examples or []),
+        examples=readable_examples(row.examples),
         created_at=row.created_at,
         updated_at=row.updated_at,
         archived=row.archived,
