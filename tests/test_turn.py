@@ -240,3 +240,32 @@ def test_a_strategy_that_folds_nothing_reads_nothing_after_the_reply(db, monkeyp
     db.sessions.update(stored)
     with pytest.raises(AssertionError, match="read back"):
         fold_after_reply(db, session.id, window(4000), None)
+
+
+@pytest.mark.parametrize(("argv", "what"), [
+    (["--model", "gpt-4o", "hi\udcff"], "the message is not UTF-8 text (byte 0xff"),
+    (["--model", "m\udcff", "hi"], "--model is not UTF-8 text (byte 0xff"),
+    (["--model", "gpt-4o", "--system", "s\udcff", "hi"], "--system is not UTF-8 text"),
+])
+def test_chat_refuses_arguments_that_are_not_utf8_in_one_line(tmp_path, capsys, argv, what):
+    """Bytes that are not UTF-8 reach Python as lone surrogates: they were a
+    UnicodeEncodeError traceback when the session was stored."""
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "chat", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and what in err
+    with open_database(data) as db:
+        assert db.sessions.list() == []
+
+
+def test_chat_reads_standard_input_as_every_command_does(tmp_path, capsys, monkeypatch):
+    import io
+
+    data = tmp_path / "data"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"caf\xe9")))
+    assert main(["--data-dir", str(data), "chat", "--model", "gpt-4o", "-"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "standard input: not UTF-8 text" in err
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x" * ((64 << 20) + 1))))
+    assert main(["--data-dir", str(data), "chat", "--model", "gpt-4o", "-"]) == 2
+    assert "larger than 64 MB" in capsys.readouterr().err

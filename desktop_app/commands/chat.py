@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from desktop_app.cli import CliError
-from desktop_app.commands.io import connect_for, open_store
+from desktop_app.commands.io import argument_text, connect_for, open_store, read_text_input
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -17,9 +17,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from desktop_app.services.turn import Outcome, run_turn
     from desktop_app.services.windows import WindowResolver
 
-    message = " ".join(args.message).strip()
-    if message == "-":
-        message = sys.stdin.read().strip()
+    message = argument_text(" ".join(args.message), "the message").strip()
+    if message == "-":  # bounded and checked as every command's standard input
+        message = read_text_input("-").strip()
+    args.system = argument_text(args.system, "--system")
+    args.model = argument_text(args.model, "--model")
     if not message:
         raise CliError("nothing to send: give a message (or - to read it from standard input)")
     if args.provider and args.base_url:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from desktop_app.cli import CliError
-from desktop_app.commands.io import read_json_input, read_text_input
+from desktop_app.commands.io import argument_text, read_json_input, read_text_input
 from desktop_app.core.budget import (
     BUILTIN_PROFILES,
     COMPONENT_LABELS,
@@ -265,7 +265,8 @@ def edit_user_models(args: argparse.Namespace, data_dir: str | None) -> int:
             if args.window is None:
                 raise CliError("--add needs --window N (the model's context window in tokens)")
             model = UserModel.from_json({
-                "name": args.add, "provider": args.provider, "context_window": args.window,
+                "name": argument_text(args.add, "--add"), "provider": args.provider,
+                "context_window": args.window,
                 "max_output": args.max_output, "input_per_million": args.input_price,
                 "output_per_million": args.output_price,
                 "cached_input_per_million": args.cache_price,

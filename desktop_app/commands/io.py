@@ -39,6 +39,22 @@ def _say_when_waiting_for_a_person() -> None:
 MAX_INPUT_BYTES = 64 << 20  # 64 MB: far beyond any window, well within memory
 
 
+def argument_text(value: str | None, what: str) -> str | None:
+    """A text argument as given, or CliError when it is not UTF-8: bytes that are not
+    reach Python as lone surrogates, which no request, database or file can hold."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = value[exc.start]
+        raw = f"byte 0x{ord(char) - 0xDC00:02x}" if 0xDC80 <= ord(char) <= 0xDCFF else \
+            f"character U+{ord(char):04X}"
+        raise CliError(f"{what} is not UTF-8 text ({raw} at character {exc.start + 1})") \
+            from None
+    return value
+
+
 def read_text_input(path_or_dash: str | None) -> str:
     """The text of a file, or of standard input for '-' or None (saying so on standard
     error when that is a terminal, where it waits for typing). At most MAX_INPUT_BYTES
