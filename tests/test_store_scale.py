@@ -264,6 +264,24 @@ def test_search_ranks_and_marks_matches_and_skips_deleted_sessions(tmp_path):
         assert db.messages.search("東京") == []  # LIKE serves unspaced scripts
 
 
+def test_a_message_holding_marker_like_characters_is_highlighted_only_where_it_matches(
+        tmp_path):
+    """The snippet's markers were \\x02 and \\x03: an imported message holding them had
+    words that did not match highlighted. A NUL alone matched every message (SQLite's
+    LIKE reads a pattern up to it); half a surrogate pair raised."""
+    with open_database(tmp_path) as db:
+        session = db.sessions.create(Session(title="t", model="gpt-4o"))
+        db.messages.append_many(session.id, [
+            Message("user", "ctl \x02marked\x03 text apples"),
+            Message("user", "nothing here")])
+        (hit,) = db.messages.search("apples")
+        assert [hit.snippet[a:b] for a, b in hit.highlights] == ["apples"]
+        assert "marked" in hit.snippet
+        assert db.messages.search("\x00") == [] and db.messages.search("a\x00") != []
+        assert db.messages.search("\ud800") == []
+        assert [h.snippet for h in db.messages.search("apples\udfff")] == [hit.snippet]
+
+
 # --- import ----------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ sessions, and a writer that stores a streaming reply as it arrives."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -104,6 +105,7 @@ _INSERT = (f"INSERT INTO messages ({', '.join(_INSERT_COLUMNS)}) "
            f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
 _TIMESTAMP = UtcTimestamp()
 _IN_CHUNK = 900  # ids per IN (...): under SQLite's variable limit
+_UNSEARCHABLE = re.compile("[\x00\ud800-\udfff]")  # a NUL; half a surrogate pair
 
 
 def _row(message: Message, session_id: int, position: int,
@@ -434,7 +436,9 @@ class MessageRepository:
         """Messages matching `text` in sessions that are not deleted, best first: the
         full-text index (words and word beginnings, any case and accent, ranked by
         bm25, the matched words marked in SearchHit.highlights); LIKE, newest sessions
-        first, where it cannot serve (store/search.py says when)."""
+        first, where it cannot serve (store/search.py says when). A NUL (SQLite reads
+        a pattern up to it) and half a surrogate pair (no text holds one) are left out."""
+        text = _UNSEARCHABLE.sub("", text)
         if not text.strip():
             return []
         phrase = search.fts_query(text.strip())
@@ -446,6 +450,7 @@ class MessageRepository:
     def search_like(self, text: str, limit: int = 100) -> list[SearchHit]:
         """Messages containing `text` (case-insensitive for ASCII letters) in sessions
         that are not deleted, newest sessions first: a scan of every message."""
+        text = _UNSEARCHABLE.sub("", text)
         if not text.strip():
             return []
         query = (

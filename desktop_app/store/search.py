@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 FTS_TABLE = "messages_fts"
 SNIPPET_TOKENS = 16  # words around the match in a snippet
-_OPEN, _CLOSE = "\x02", "\x03"  # snippet() markers: control characters no text keeps
+# snippet()'s markers are drawn anew for each search: any fixed text could be in a
+# message (an imported one may hold \x02 and \x03) and would then be read as a match
+_MARKER_BYTES = 6
 _WORD = re.compile(r"[^\W_]")
 # scripts written without spaces between words
 _UNSPACED = re.compile(
@@ -47,7 +49,16 @@ def has_index(orm: OrmSession) -> bool:
     return found is not None
 
 
-def marked(snippet: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+def markers() -> tuple[str, str]:
+    """A pair of snippet markers no message can hold: the same private-use characters
+    around a random number."""
+    import secrets
+
+    key = secrets.token_hex(_MARKER_BYTES)
+    return f"\ue000{key}\ue001", f"\ue002{key}\ue003"
+
+
+def marked(snippet: str, open_: str, close: str) -> tuple[str, tuple[tuple[int, int], ...]]:
     """A snippet with the markers taken out and its whitespace collapsed, and the
     (start, end) ranges the markers enclosed."""
     out: list[str] = []
@@ -55,14 +66,18 @@ def marked(snippet: str) -> tuple[str, tuple[tuple[int, int], ...]]:
     length = 0
     start = None
     space = False
+    # the markers as single characters no text around them holds here: the snippet's
+    # own \x02 and \x03 are spaces by now
+    snippet = snippet.replace("\x02", " ").replace("\x03", " ")
+    snippet = snippet.replace(open_, "\x02").replace(close, "\x03")
     for ch in snippet:
-        if ch == _OPEN:
+        if ch == "\x02":
             if space and out:
                 out.append(" ")
                 length += 1
             space = False
             start = length
-        elif ch == _CLOSE:
+        elif ch == "\x03":
             if start is not None:
                 spans.append((start, length))
             start = None
@@ -88,6 +103,7 @@ def snippet_tokens(query: str) -> int:
 def search_fts(orm: OrmSession, query: str, limit: int) -> list[SearchHit]:
     """The best `limit` messages matching the FTS5 `query`, best first, in sessions that
     are not deleted."""
+    open_, close = markers()
     rows = orm.execute(sql(
         f"SELECT m.session_id, s.title, m.id, m.position, m.role, m.created_at, "
         f"snippet({FTS_TABLE}, 0, :open, :close, '…', :tokens) "
@@ -95,11 +111,11 @@ def search_fts(orm: OrmSession, query: str, limit: int) -> list[SearchHit]:
         f"JOIN sessions AS s ON s.id = m.session_id "
         f"WHERE {FTS_TABLE} MATCH :query AND s.deleted_at IS NULL "
         f"ORDER BY {FTS_TABLE}.rank LIMIT :limit"),
-        {"open": _OPEN, "close": _CLOSE, "tokens": snippet_tokens(query), "query": query,
+        {"open": open_, "close": close, "tokens": snippet_tokens(query), "query": query,
          "limit": limit})
     hits = []
     for sid, title, mid, position, role, created, snippet in rows:
-        text, spans = marked(snippet or "")
+        text, spans = marked(snippet or "", open_, close)
         when = datetime.fromisoformat(created) if created else None
         hits.append(SearchHit(sid, title, mid, position, role, text, when, spans))
     return hits
