@@ -74,6 +74,15 @@ def test_lone_surrogates_nan_and_huge_integers_anywhere(db, tmp_path):
         import_file(db, write(tmp_path, raw))
     with pytest.raises(ImportFormatError, match="too large"):
         import_file(db, write(tmp_path, doc(strategy_settings={"k": 2**70})))
+    # a number past Python's own limit is said in the app's words, not Python's advice
+    # to programmers (sys.set_int_max_str_digits)
+    raw = json.dumps(doc(strategy_settings={"k": 1})).replace('"k": 1', '"k": ' + "9" * 5000)
+    with pytest.raises(ImportFormatError, match="a number in it has more than 4,300 digits") \
+            as caught:
+        import_file(db, write(tmp_path, raw))
+    assert "sys." not in str(caught.value)
+    with pytest.raises(ImportFormatError, match="the file is empty"):
+        import_file(db, write(tmp_path, " \n"))
 
 
 def test_nesting_is_bounded(db, tmp_path):

@@ -16,6 +16,7 @@ import json
 import math
 import re
 import stat
+import sys
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -313,9 +314,20 @@ def _no_constant(word: str) -> Any:
     raise ValueError(f"{word} is not a number JSON allows")
 
 
+def _not_json(name: str, exc: ValueError) -> ImportFormatError:
+    """The error for a value the decoder refused (NaN, Infinity; a number too long for
+    Python, said in our words rather than Python's advice to its programmers)."""
+    if "integer string conversion" in str(exc):
+        return ImportFormatError(name, "", "a number in it has more than "
+                                 f"{sys.get_int_max_str_digits():,} digits")
+    return ImportFormatError(name, "", f"not valid JSON ({exc})")
+
+
 def parse_json_text(text: str, name: str) -> Any:
     """JSON text as checked data: ImportFormatError for anything wrong (NaN and Infinity
     included), never another exception."""
+    if not text.strip():
+        raise ImportFormatError(name, "", "the file is empty")
     try:
         doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
@@ -323,7 +335,7 @@ def parse_json_text(text: str, name: str) -> Any:
             name, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})"
         ) from exc
     except ValueError as exc:
-        raise ImportFormatError(name, "", f"not valid JSON ({exc})") from exc
+        raise _not_json(name, exc) from exc
     except RecursionError:
         raise ImportFormatError(name, "", f"nested more than {MAX_DEPTH} levels deep") from None
     check_tree(doc, name)
@@ -624,7 +636,7 @@ class _Stream:
             raise ImportFormatError(self.name, f"line {exc.lineno}, column {exc.colno}",
                                     f"not valid JSON ({exc.msg})") from exc
         except ValueError as exc:
-            raise ImportFormatError(self.name, "", f"not valid JSON ({exc})") from exc
+            raise _not_json(self.name, exc) from exc
         except RecursionError:
             raise ImportFormatError(self.name, "",
                                     f"nested more than {MAX_DEPTH} levels deep") from None
