@@ -4,7 +4,6 @@ across every message of every session."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QPoint, QRectF, QSize, Qt, QTimer, Signal
@@ -36,40 +35,18 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.text import reveal_controls
+from desktop_app.ui.session_model import (
+    MessageIdRole,
+    SessionIdRole,
+    SessionsModel,
+    SubtitleRole,
+)
 from desktop_app.ui.theme import MUTED_TEXT, legible, mute
 
 if TYPE_CHECKING:
     from desktop_app.core.records import Session
 
-SessionIdRole = Qt.ItemDataRole.UserRole + 1
-MessageIdRole = Qt.ItemDataRole.UserRole + 2
-SubtitleRole = Qt.ItemDataRole.UserRole + 3
 SEARCH_DELAY_MS = 250
-
-
-def describe_when(when: datetime | None, now: datetime | None = None) -> str:
-    """'14:05' today, 'Mon' this week, '3 Mar' this year, else '3 Mar 2023'."""
-    if when is None:
-        return ""
-    now = now or datetime.now(when.tzinfo)
-    days = (now.date() - when.date()).days
-    if days <= 0:
-        return when.strftime("%H:%M")
-    if days < 7:
-        return when.strftime("%a")
-    if when.year == now.year:
-        return f"{when.day} {when.strftime('%b')}"
-    return f"{when.day} {when.strftime('%b %Y')}"
-
-
-def session_subtitle(s: Session) -> str:
-    parts = [f"{s.message_count:,} message{'s' if s.message_count != 1 else ''}"]
-    when = describe_when(s.updated_at or s.created_at)
-    if when:
-        parts.append(when)
-    if s.archived:
-        parts.append("archived")
-    return " · ".join(parts)
 
 
 class TwoLineDelegate(QStyledItemDelegate):
@@ -149,7 +126,6 @@ class SessionList(QFrame):
         super().__init__(parent)
         self.setObjectName("SessionList")
         self._current: int | None = None
-        self._sessions: dict[int, Session] = {}
         self._filling = False
 
         self.new_button = QPushButton("New session")
@@ -169,8 +145,8 @@ class SessionList(QFrame):
         self._search_timer.timeout.connect(self._run_search)
         self.search.textChanged.connect(self._on_search_text)
 
-        self.model = QStandardItemModel(self)
-        self.model.itemChanged.connect(self._on_item_changed)
+        self.model = SessionsModel(self)
+        self.model.renamed.connect(self.renameRequested)
         self.view = QListView()
         self.view.setObjectName("Sessions")
         self.view.setAccessibleName("Sessions")
@@ -243,29 +219,10 @@ class SessionList(QFrame):
     # --- what the controller tells it -----------------------------------------------
     def set_sessions(self, sessions: Sequence[Session]) -> None:
         """Replace the list (already sorted newest first)."""
-        # here, not at the top: the context panel's module is made after the first paint
-        from desktop_app.ui.context_panel import plain_tooltip
-
         self._filling = True
-        self.model.clear()
-        self._sessions = {s.id: s for s in sessions if s.id is not None}
-        current_row = -1
-        for s in sessions:
-            item = QStandardItem(s.title)
-            item.setData(s.id, SessionIdRole)
-            item.setData(session_subtitle(s), SubtitleRole)
-            item.setToolTip(plain_tooltip(reveal_controls(
-                f"{s.title}\n{session_subtitle(s)}\nModel: {s.model}")))
-            item.setData(f"{s.title}, {session_subtitle(s)}", Qt.ItemDataRole.AccessibleTextRole)
-            item.setEditable(True)
-            if s.archived:
-                font = item.font()
-                font.setItalic(True)
-                item.setFont(font)
-            self.model.appendRow(item)
-            if s.id == self._current:
-                current_row = self.model.rowCount() - 1
-        if current_row >= 0:
+        self.model.set_sessions(sessions)
+        current_row = self.model.row_of(self._current)
+        if current_row is not None and self.view.currentIndex().row() != current_row:
             self.view.setCurrentIndex(self.model.index(current_row, 0))
         self._filling = False
         if not self.search.text().strip():
@@ -273,12 +230,11 @@ class SessionList(QFrame):
 
     def set_current(self, session_id: int | None) -> None:
         self._current = session_id
-        for row in range(self.model.rowCount()):
-            if self.model.item(row).data(SessionIdRole) == session_id:
-                self._filling = True
-                self.view.setCurrentIndex(self.model.index(row, 0))
-                self._filling = False
-                return
+        row = self.model.row_of(session_id)
+        if row is not None:
+            self._filling = True
+            self.view.setCurrentIndex(self.model.index(row, 0))
+            self._filling = False
 
     def set_results(self, query: str, results: Sequence[Any]) -> None:
         """Search hits: objects with session_id, session_title, message_id and snippet."""
@@ -298,10 +254,10 @@ class SessionList(QFrame):
         self.results_label.setText(f"{n} match{'es' if n != 1 else ''}" if n else "No matches")
 
     def session_ids(self) -> list[int]:
-        return [self.model.item(r).data(SessionIdRole) for r in range(self.model.rowCount())]
+        return [s.id for s in self.model.sessions() if s.id is not None]
 
     def titles(self) -> list[str]:
-        return [self.model.item(r).text() for r in range(self.model.rowCount())]
+        return [s.title for s in self.model.sessions()]
 
     # --- user intent ----------------------------------------------------------------
     def rename_current(self) -> None:
@@ -317,26 +273,12 @@ class SessionList(QFrame):
             self._current = sid
             self.sessionActivated.emit(sid)
 
-    def _on_item_changed(self, item: QStandardItem) -> None:
-        if self._filling:
-            return
-        sid = item.data(SessionIdRole)
-        title = item.text().strip()
-        old = self._sessions.get(sid)
-        if not title and old is not None:
-            self._filling = True
-            item.setText(old.title)  # an empty title is not a title: keep the old one
-            self._filling = False
-            return
-        if old is not None and title != old.title:
-            self.renameRequested.emit(sid, title)
-
     def _context_menu(self, pos: QPoint) -> None:
         idx = self.view.indexAt(pos)
         if not idx.isValid():
             return
         sid = idx.data(SessionIdRole)
-        s = self._sessions.get(sid)
+        s = self.model.session(idx.row())
         menu = QMenu(self)
         rename = menu.addAction("Rename")
         archive = menu.addAction("Unarchive" if s and s.archived else "Archive")
