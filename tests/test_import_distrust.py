@@ -249,3 +249,14 @@ def test_only_a_file_is_imported_never_a_device_a_pipe_or_a_folder(db, tmp_path)
         assert isinstance(error, ImportFormatError), (path.name, error)
         assert "not a file" in str(error) and "\n" not in str(error)
     assert db.sessions.list() == []
+
+
+def test_a_required_field_that_is_null_says_so(db, tmp_path):
+    """'this field is required' read as if the field were missing from the file."""
+    null_role = doc(messages=[{"role": None, "content": "hi"}])
+    with pytest.raises(ImportFormatError, match="role: this field is required, and is null"):
+        import_file(db, write(tmp_path, null_role))
+    no_role = doc(messages=[{"content": "hi"}])
+    with pytest.raises(ImportFormatError) as caught:
+        import_file(db, write(tmp_path, no_role))
+    assert "this field is required" in str(caught.value) and "null" not in str(caught.value)

@@ -118,7 +118,8 @@ class Fields:
         if key in self.data and self.data[key] is not None:
             return self.data[key]
         if default is _MISSING:
-            self.fail(key, "this field is required")
+            self.fail(key, "this field is required, and is null" if key in self.data
+                      else "this field is required")
         return default
 
     def text(self, key: str, default: Any = _MISSING) -> Any:
