@@ -81,7 +81,7 @@ def read_text_input(path_or_dash: str | None) -> str:
                 raise CliError(f"{name}: cannot read ({exc.strerror or exc})") from None
         return data if isinstance(data, str) else decode_text(data, name)
     except FileReadError as exc:
-        hint = ("; token-budget reads at most that much text (count a part of it)"
+        hint = ("; token-budget reads at most that much text (give it a part)"
                 if exc.too_large else "")
         raise CliError(f"{exc}{hint}") from None
 
