@@ -628,14 +628,17 @@ def open_database(data_dir: Path | str | None = None, *, read_only_ok: bool = Fa
         return _open_read_only(path)
     try:
         return _open_writable(path)
-    except DiskFullError:
+    except DiskFullError as full:
         if not (read_only_ok and path.is_file()):
             raise
         # what is stored can still be read (and exported to another disk): only the
         # start's backup and writes need the space
-        return _open_read_only(path, no_room=True, why=(
-            f"the disk holding {path} is full: opened for reading only, without the "
-            "backup made at start; free some space on it to change anything"))
+        try:
+            return _open_read_only(path, no_room=True, why=(
+                f"the disk holding {path} is full: opened for reading only, without the "
+                "backup made at start; free some space on it to change anything"))
+        except StoreError:  # not readable either (an upgrade due, a log to replay)
+            raise full from None
 
 
 def _open_writable(path: Path) -> Database:
