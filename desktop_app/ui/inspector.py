@@ -615,10 +615,12 @@ class ContextInspector(QWidget):
         report = req.report
         kind = "exact" if req.exact else "estimated"
         sent = len(req.sections)
+        # no-break spaces keep each part whole where the line wraps: never "messages"
+        # alone on the next line
         self._totals.setText(
             f"{format_tokens(req.tokens)} prompt tokens ({kind}) "
-            f"+ {format_tokens(req.max_tokens)} reply reserve · "
-            f"{sent} message{'s' if sent != 1 else ''}"
+            f"+\u00a0{format_tokens(req.max_tokens)}\u00a0reply\u00a0reserve\u00a0· "
+            f"{sent}\u00a0message{'s' if sent != 1 else ''}"
         )
         dark = is_dark(self)
         if req.fits and report.fits:
