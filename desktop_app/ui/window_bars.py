@@ -63,13 +63,17 @@ class Bar(QFrame):
         b = QPushButton(text)
         b.setAccessibleName(accessible)
         self.buttons.append(b)
-        if self.buttons_below:
-            self.below.addWidget(b)
-        else:
-            self.row.insertWidget(self.row.count() - (1 if hasattr(self, "close_button") else 0),
-                                  b)
+        self._put(b)
         self._place_buttons()
         return b
+
+    def _put(self, button: QPushButton) -> None:
+        """The button in its place: under the message, or beside it before the close."""
+        if self.buttons_below:
+            self.below.addWidget(button)
+        else:
+            close = 1 if hasattr(self, "close_button") else 0
+            self.row.insertWidget(self.row.count() - close, button)
 
     def _place_buttons(self) -> None:
         if not self.STACKS or not self.buttons:
@@ -82,14 +86,11 @@ class Bar(QFrame):
         below = room < self.NARROW_MESSAGE
         if below == self.buttons_below:
             return
+        for b in self.buttons:
+            (self.below if self.buttons_below else self.row).removeWidget(b)
         self.buttons_below = below
         for b in self.buttons:
-            (self.row if below else self.below).removeWidget(b)
-            if below:
-                self.below.addWidget(b)
-            else:
-                self.row.insertWidget(self.row.count() - (1 if hasattr(self, "close_button")
-                                                          else 0), b)
+            self._put(b)
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
